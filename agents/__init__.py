@@ -1,0 +1,13 @@
+"""What agents do, with no Celery in it: the Agent contract, its context, and the registry."""
+
+from agents.base import Agent, StepContext
+from agents.errors import AgentError, CeleriacError, PermanentError, TransientError
+
+__all__ = [
+    "Agent",
+    "AgentError",
+    "CeleriacError",
+    "PermanentError",
+    "StepContext",
+    "TransientError",
+]

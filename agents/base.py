@@ -1,0 +1,87 @@
+"""The agent contract: a named, described unit of work with typed input and output."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+
+def _no_progress(fraction: float | None, message: str) -> None:
+    return None
+
+
+def _never_cancelled() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a running step knows about itself, and how it talks back.
+
+    >>> ctx = StepContext(job_id="j1", step_id="a", attempt=1, agent="echo")
+    >>> ctx.progress(0.5, "halfway")   # shows in `celeriac watch` and the event stream
+    """
+
+    job_id: str
+    step_id: str
+    attempt: int
+    agent: str
+    worker: str = ""
+    report: Callable[[float | None, str], None] = field(default=_no_progress, repr=False)
+    is_cancelled: Callable[[], bool] = field(default=_never_cancelled, repr=False)
+
+    def progress(self, fraction: float | None = None, message: str = "") -> None:
+        """Report progress: ``fraction`` in [0, 1] (None if unknown) and a short message."""
+        if fraction is not None and not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"progress fraction must be within [0, 1], got {fraction}")
+        self.report(fraction, message)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the job was cancelled: a long step may stop early."""
+        return self.is_cancelled()
+
+    @property
+    def logger(self) -> logging.Logger:
+        return logging.getLogger(f"celeriac.agent.{self.agent}")
+
+
+class Agent:
+    """Base class of every agent type.
+
+    A concrete agent sets four class attributes and implements ``run``::
+
+        class Echo(Agent):
+            name = "echo"
+            description = "Returns its text unchanged."
+            Input = EchoInput
+            Output = EchoOutput
+
+            def run(self, input: EchoInput, context: StepContext) -> EchoOutput:
+                return EchoOutput(text=input.text)
+
+    ``run`` is called with a validated ``Input`` and must return an ``Output``.
+    It may raise ``TransientError`` (retried) or ``PermanentError`` (fails the step).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Input: ClassVar[type[BaseModel]]
+    Output: ClassVar[type[BaseModel]]
+
+    def run(self, input: Any, context: StepContext) -> BaseModel:
+        raise NotImplementedError
+
+    @classmethod
+    def is_concrete(cls) -> bool:
+        """True for a class that defines everything a registered agent needs."""
+        return (
+            not inspect.isabstract(cls)
+            and cls.run is not Agent.run
+            and all(hasattr(cls, attr) for attr in ("name", "description", "Input", "Output"))
+        )

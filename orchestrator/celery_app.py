@@ -1,0 +1,61 @@
+"""The Celery app celeriac runs on, and the dispatcher that publishes its tasks."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from orchestrator import names
+from orchestrator.store import StepMessage
+
+
+def make_app(redis_url: str) -> Celery:
+    """A Celery app on ``redis_url``: JSON only, acks late, prefetch 1, task events on."""
+    app = Celery("celeriac", broker=redis_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        event_serializer="json",
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_default_queue=names.ORCHESTRATOR_QUEUE,
+        task_create_missing_queues=True,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+    )
+    return app
+
+
+class CeleryDispatcher:
+    """Publishes celeriac's tasks by name, so publishers need no task code."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def send_step(self, message: StepMessage) -> None:
+        # shadow: Flower and worker logs show the step under its agent's name.
+        self.app.send_task(
+            names.TASK_RUN_STEP,
+            kwargs={
+                "job_id": message.job_id,
+                "step_id": message.step_id,
+                "dispatch": message.dispatch,
+            },
+            queue=names.agent_queue(message.agent),
+            shadow=message.agent,
+        )
+
+    def send_plan(self, job_id: str) -> None:
+        self.app.send_task(
+            names.TASK_PLAN, kwargs={"job_id": job_id}, queue=names.ORCHESTRATOR_QUEUE
+        )
+
+    def send_finalize(self, job_id: str) -> None:
+        self.app.send_task(
+            names.TASK_FINALIZE, kwargs={"job_id": job_id}, queue=names.ORCHESTRATOR_QUEUE
+        )

@@ -1,0 +1,247 @@
+"""The ``celeriac`` command.
+
+Exit codes: 0 success; 1 a runtime failure (Redis unreachable, a job that
+failed or was cancelled, a timeout); 2 bad usage or input (an invalid plan,
+an unknown job or agent). With ``--json`` stdout holds only JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agents.errors import CeleriacError, RegistryError
+from agents.registry import load_registry
+from orchestrator.client import Client
+from orchestrator.display import follow, render_result, result_json, status_line
+from orchestrator.embedded import Embedded
+from orchestrator.errors import UserError
+from orchestrator.models import JobResult, Plan
+from orchestrator.plans import load_plan_file, validate_plan
+from orchestrator.settings import Settings
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="celeriac: plans of agent steps, run as Celery jobs over Redis.",
+)
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+PlanFile = Annotated[Path, typer.Option("--plan", help="Plan JSON file.", show_default=False)]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the JobResult as JSON only.")]
+JobArg = Annotated[str, typer.Argument(help="Job id.", show_default=False)]
+Timeout = Annotated[float | None, typer.Option(help="Give up after this many seconds.")]
+
+
+def errors_to_exit_codes(func: F) -> F:
+    """One line on stderr per error: exit 2 for the user's mistakes, 1 for the rest."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (UserError, RegistryError) as exc:
+            err.print(f"[red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        except CeleriacError as exc:
+            err.print(f"[red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted", highlight=False)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise UserError(f"invalid CELERIAC_* setting: {exc}") from exc
+
+
+def _read_plan(path: Path, settings: Settings) -> Plan:
+    raw = load_plan_file(path, max_bytes=settings.max_plan_bytes)
+    return validate_plan(
+        raw, load_registry(settings.agent_modules), max_steps=settings.max_plan_steps
+    )
+
+
+def _finish(result: JobResult, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(result_json(result) + "\n")
+    else:
+        render_result(result, out)
+    if result.status == "partial":
+        err.print("[yellow]some steps failed; the answer is partial[/]")
+    if result.status in ("failed", "cancelled"):
+        raise typer.Exit(1)
+
+
+@app.command()
+@errors_to_exit_codes
+def run(plan: PlanFile, as_json: JsonFlag = False, timeout: Timeout = None) -> None:
+    """Run a plan start to finish on a deployment of its own; print the result.
+
+    Uses CELERIAC_REDIS_URL if set, else a private Redis; starts its own workers
+    and stops everything it started when done, also on Ctrl-C.
+    """
+    settings = _settings()
+    checked = _read_plan(plan, settings)
+    embedded = Embedded(settings)
+    try:
+        with err.status("starting Redis and workers", spinner="dots"):
+            live = embedded.start()
+        with Client(live) as client:
+            handle = client.submit(checked)
+            err.print(f"job {handle.id}", highlight=False)
+            try:
+                result = follow(handle, err, timeout)
+            except BaseException:
+                with contextlib.suppress(CeleriacError):
+                    handle.cancel()
+                raise
+    finally:
+        embedded.stop()
+    _finish(result, as_json)
+
+
+@app.command()
+@errors_to_exit_codes
+def submit(
+    plan: PlanFile,
+    wait: Annotated[bool, typer.Option(help="Wait for the result.")] = False,
+    as_json: JsonFlag = False,
+    timeout: Timeout = None,
+) -> None:
+    """Submit a plan to the deployment at CELERIAC_REDIS_URL; print the job id."""
+    settings = _settings()
+    raw = load_plan_file(plan, max_bytes=settings.max_plan_bytes)
+    with Client(settings) as client:
+        handle = client.submit(raw)
+        if not wait:
+            sys.stdout.write(handle.id + "\n")
+            return
+        err.print(f"job {handle.id}", highlight=False)
+        result = handle.wait(timeout)
+    _finish(result, as_json)
+
+
+@app.command()
+@errors_to_exit_codes
+def status(job_id: JobArg, as_json: JsonFlag = False) -> None:
+    """Show a job's status and its steps' states."""
+    with Client(_settings()) as client:
+        result = client.get(job_id).result()
+    if as_json:
+        sys.stdout.write(result_json(result) + "\n")
+    else:
+        out.print(status_line(result), highlight=False)
+
+
+@app.command()
+@errors_to_exit_codes
+def watch(job_id: JobArg, timeout: Timeout = None) -> None:
+    """Follow a job with live progress bars until it ends."""
+    with Client(_settings()) as client:
+        result = follow(client.get(job_id), out, timeout)
+    out.print(status_line(result), highlight=False)
+
+
+@app.command()
+@errors_to_exit_codes
+def result(job_id: JobArg, as_json: JsonFlag = False) -> None:
+    """Print a job's result (as it stands, if it has not ended)."""
+    with Client(_settings()) as client:
+        job_result = client.get(job_id).result()
+    _finish(job_result, as_json)
+
+
+@app.command()
+@errors_to_exit_codes
+def cancel(job_id: JobArg) -> None:
+    """Cancel a job: nothing more of it is dispatched."""
+    with Client(_settings()) as client:
+        status_after = client.get(job_id).cancel()
+    out.print(f"{job_id} {status_after}", highlight=False)
+
+
+@app.command()
+@errors_to_exit_codes
+def worker(
+    agent: Annotated[
+        list[str] | None,
+        typer.Option("--agent", help="Agent type to serve (repeat); all registered types if none."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Steps run at once (default CELERIAC_WORKER_CONCURRENCY)."),
+    ] = None,
+    orchestrator: Annotated[
+        bool, typer.Option(help="Also serve the orchestrator queue (plan, finalize) and sweep.")
+    ] = True,
+    pool: Annotated[
+        str, typer.Option(help="threads (I/O-bound agents), prefork or solo.")
+    ] = "threads",
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Start a worker for some agent types' queues (and the orchestrator's)."""
+    from workers.main import run_worker  # workers depend on the orchestrator, not back
+
+    run_worker(
+        _settings(),
+        agent or [],
+        concurrency=concurrency,
+        orchestrator=orchestrator,
+        pool=pool,
+        loglevel=loglevel,
+    )
+
+
+@app.command()
+@errors_to_exit_codes
+def agents(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List registered agent types and the live workers serving them."""
+    settings = _settings()
+    registry = load_registry(settings.agent_modules)
+    workers: dict[str, dict[str, Any]] = {}
+    if settings.redis_url:
+        with Client(settings) as client:
+            workers = client.live_workers()
+    if as_json:
+        listing = {
+            "agents": {name: {"description": cls.description} for name, cls in registry.items()},
+            "workers": workers,
+        }
+        sys.stdout.write(json.dumps(listing, indent=2) + "\n")
+        return
+    table = Table(title="agent types")
+    for column in ("agent", "live workers", "description"):
+        table.add_column(column)
+    served = {name for info in workers.values() for name in info.get("agents", [])}
+    for name in sorted(registry.keys() | served):
+        count = sum(name in info.get("agents", []) for info in workers.values())
+        description = registry[name].description if name in registry else "(not importable here)"
+        table.add_row(name, str(count), description)
+    out.print(table)
+    if not settings.redis_url:
+        err.print("CELERIAC_REDIS_URL is not set: no live workers to show")
+
+
+def main() -> None:
+    # Like `celery -A`, agent modules may live in the current directory.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    app()

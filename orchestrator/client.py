@@ -1,0 +1,141 @@
+"""The Python SDK: submit plans, follow jobs, fetch results.
+
+>>> from orchestrator import Client
+>>> with Client() as client:                      # reads CELERIAC_* settings
+...     job = client.submit(plan={"steps": [{"id": "a", "agent": "echo",
+...                                          "input": {"text": "hi"}}]})
+...     result = job.wait(timeout=60)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from agents.base import Agent
+from agents.registry import load_registry
+from orchestrator.engine import KnownAgents
+from orchestrator.errors import JobTimeout
+from orchestrator.models import TERMINAL_JOB, Event, JobResult, Plan
+from orchestrator.redis_conn import redis_errors
+from orchestrator.runtime import Runtime
+from orchestrator.settings import Settings
+
+
+class JobHandle:
+    """One job: its id, its state, its events, its result."""
+
+    def __init__(self, client: Client, job_id: str) -> None:
+        self.client = client
+        self.id = job_id
+
+    def __repr__(self) -> str:
+        return f"JobHandle({self.id!r})"
+
+    def status(self) -> str:
+        """pending, running, succeeded, partial, failed or cancelled."""
+        with redis_errors(self.client.url):
+            return self.client.runtime.store.job_status(self.id)
+
+    def result(self) -> JobResult:
+        """The job as it stands now, finished or not."""
+        with redis_errors(self.client.url):
+            return self.client.runtime.store.result(self.id)
+
+    def events(
+        self, *, after: str = "0", follow: bool = True, timeout: float | None = None
+    ) -> Iterator[Event]:
+        """The job's events from the start (or after an event id), as they happen.
+
+        With ``follow`` the iterator ends after the job's ``job_finished`` event
+        (raising ``JobTimeout`` if ``timeout`` seconds pass first); without it,
+        after the events recorded so far.
+        """
+        store = self.client.runtime.store
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if deadline is not None and time.monotonic() > deadline:
+                raise JobTimeout(self.id, timeout or 0.0, self.status())
+            with redis_errors(self.client.url):
+                batch = store.read_events(self.id, after, block_ms=1000 if follow else None)
+                if not batch and follow and store.job_status(self.id) in TERMINAL_JOB:
+                    batch = store.read_events(self.id, after)
+                    if not batch:
+                        return
+            for event in batch:
+                after = event.id
+                yield event
+                if event.type == "job_finished":
+                    return
+            if not follow:
+                return
+
+    def wait(self, timeout: float | None = None) -> JobResult:
+        """Block until the job ends; return its result. Raises ``JobTimeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        store = self.client.runtime.store
+        after = "0"
+        while True:
+            with redis_errors(self.client.url):
+                status = store.job_status(self.id)
+                if status in TERMINAL_JOB:
+                    return store.result(self.id)
+                left = 1.0 if deadline is None else deadline - time.monotonic()
+                if left <= 0:
+                    raise JobTimeout(self.id, timeout or 0.0, status)
+                batch = store.read_events(self.id, after, block_ms=max(1, int(min(left, 1) * 1000)))
+            if batch:
+                after = batch[-1].id
+
+    def cancel(self) -> str:
+        """Stop dispatching the job's steps; return its status afterwards."""
+        with redis_errors(self.client.url):
+            return self.client.runtime.engine.cancel(self.id)
+
+
+class Client:
+    """Talks to one deployment: the Redis named by ``CELERIAC_REDIS_URL``."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.runtime = Runtime.build(self.settings, {})
+        self.url = self.runtime.url
+        self._local: dict[str, type[Agent]] | None = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.runtime.close()
+
+    def known_agents(self) -> KnownAgents:
+        """Agent types this process can import, plus those live workers serve."""
+        if self._local is None:
+            self._local = load_registry(self.settings.agent_modules)
+        known: dict[str, type[Agent] | None] = dict(self._local)
+        for info in self.live_workers().values():
+            for name in info.get("agents", []):
+                known.setdefault(name, None)
+        return known
+
+    def live_workers(self) -> dict[str, dict[str, Any]]:
+        max_age = 3 * self.settings.worker_heartbeat_seconds
+        with redis_errors(self.url):
+            return self.runtime.store.live_workers(max_age)
+
+    def submit(self, plan: Plan | Mapping[str, Any]) -> JobHandle:
+        """Validate and submit a plan; return its handle at once."""
+        engine = self.runtime.engine
+        engine.agents = self.known_agents()
+        with redis_errors(self.url):
+            return JobHandle(self, engine.submit(plan))
+
+    def get(self, job_id: str) -> JobHandle:
+        """The handle of an existing job; raises ``JobNotFound``."""
+        with redis_errors(self.url):
+            self.runtime.store.job_status(job_id)
+        return JobHandle(self, job_id)

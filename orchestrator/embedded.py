@@ -1,0 +1,146 @@
+"""Embedded mode: a whole deployment for one command, gone when it ends.
+
+Uses ``CELERIAC_REDIS_URL`` when set, else starts a private Redis; then starts
+worker processes serving every registered agent type and the orchestrator.
+Children die with this process, even if it is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import CeleriacError
+from orchestrator.procs import die_with_parent, stop_process
+from orchestrator.redis_conn import connect, redis_errors
+from orchestrator.redis_server import RedisServer
+from orchestrator.settings import Settings
+from orchestrator.store import Store
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``settings`` as ``CELERIAC_*`` variables, for child processes."""
+    env = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        text = ",".join(value) if isinstance(value, list) else str(value)
+        env[f"CELERIAC_{name.upper()}"] = text
+    return env
+
+
+class Embedded:
+    """``with Embedded(settings) as live: Client(live)`` runs against a fresh deployment."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        startup_timeout: float = 60.0,
+        worker_args: list[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.startup_timeout = startup_timeout
+        self.worker_args = worker_args or []
+        self.redis: RedisServer | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self._logs = tempfile.TemporaryDirectory(prefix="celeriac-embedded-")
+
+    def __enter__(self) -> Settings:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> Settings:
+        url = self.settings.redis_url
+        if not url:
+            self.redis = RedisServer()
+            url = self.redis.start()
+        live = self.settings.model_copy(update={"redis_url": url})
+        env = {**os.environ, **settings_env(live)}
+        for index in range(live.embedded_workers):
+            log = open(Path(self._logs.name) / f"worker-{index}.log", "wb")  # noqa: SIM115
+            self.workers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "orchestrator",
+                        "worker",
+                        "--loglevel",
+                        "WARNING",
+                        *self.worker_args,
+                    ],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=die_with_parent,
+                )
+            )
+            log.close()
+        self._wait_for_workers(live)
+        return live
+
+    def _wait_for_workers(self, live: Settings) -> None:
+        url = live.redis_url or ""
+        client = connect(url)
+        store = Store(client, grace_seconds=live.step_lease_seconds, result_ttl=60)
+        pids = {process.pid for process in self.workers}
+        deadline = time.monotonic() + self.startup_timeout
+        try:
+            while time.monotonic() < deadline:
+                for index, process in enumerate(self.workers):
+                    if process.poll() is not None:
+                        raise CeleriacError(
+                            f"embedded worker exited with code {process.returncode}:\n"
+                            + self.log_tail(index)
+                        )
+                with redis_errors(url):
+                    seen = store.live_workers(3 * live.worker_heartbeat_seconds).values()
+                if pids <= {info.get("pid") for info in seen}:
+                    return
+                time.sleep(0.05)
+            raise CeleriacError(
+                f"embedded workers did not start within {self.startup_timeout:g}s:\n"
+                + self.log_tail(0)
+            )
+        finally:
+            client.close()
+
+    def log_tail(self, index: int, lines: int = 20) -> str:
+        path = Path(self._logs.name) / f"worker-{index}.log"
+        try:
+            text = path.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return "\n".join(text[-lines:])
+
+    def stop(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.workers:
+            stop_process(process, timeout=10)
+        self.workers.clear()
+        if self.redis is not None:
+            self.redis.stop()
+            self.redis = None
+        self._logs.cleanup()
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "redis": self.redis.url if self.redis else self.settings.redis_url,
+            "workers": [process.pid for process in self.workers],
+        }

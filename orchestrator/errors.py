@@ -1,0 +1,49 @@
+"""Errors of the control plane.
+
+The tree (the root and agent errors are in ``agents.errors``)::
+
+    CeleriacError
+    ├── UserError               the caller's input is wrong (CLI exit code 2)
+    │   ├── ConfigError         settings or agent registry unusable
+    │   ├── PlanError           a plan fails validation; names the step
+    │   └── JobNotFound         no job with that id
+    ├── RedisUnavailable        Redis cannot be reached (exit code 1)
+    └── JobTimeout              wait() ran out of time (exit code 1)
+"""
+
+from __future__ import annotations
+
+from agents.errors import CeleriacError
+
+
+class UserError(CeleriacError):
+    """The caller's input is wrong; the message says what and how to fix it."""
+
+
+class ConfigError(UserError):
+    """Settings, or the agent registry they name, cannot be used."""
+
+
+class PlanError(UserError):
+    """A plan is invalid. ``step_id`` names the step at fault, when there is one."""
+
+    def __init__(self, message: str, *, step_id: str | None = None) -> None:
+        super().__init__(message)
+        self.step_id = step_id
+
+
+class JobNotFound(UserError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {job_id!r} (it never existed, or its results have expired)")
+        self.job_id = job_id
+
+
+class RedisUnavailable(CeleriacError):
+    """Redis cannot be reached."""
+
+
+class JobTimeout(CeleriacError):
+    def __init__(self, job_id: str, timeout: float, status: str) -> None:
+        super().__init__(f"job {job_id} is still {status} after {timeout:g}s")
+        self.job_id = job_id
+        self.status = status

@@ -1,0 +1,25 @@
+-- ARGV[3] step, ARGV[4] dispatch, ARGV[5] worker, ARGV[6] lease seconds.
+-- Returns {'ok', attempt, agent, input JSON}, or {reason, ...} when this message must not run the step.
+local step, dispatch = ARGV[3], tonumber(ARGV[4])
+local jstatus = redis.call('HGET', job, 'status')
+if jstatus ~= 'running' then return {'job-' .. (jstatus or 'missing')} end
+local sk = step_key(step)
+local st, d, lease, attempts = unpack(redis.call('HMGET', sk, 'status', 'dispatch',
+  'lease_until', 'attempts'))
+if not st then return {'missing'} end
+if st == 'succeeded' then
+  local out = followups(step)
+  table.insert(out, 1, 'succeeded')
+  return out
+end
+if tonumber(d) ~= dispatch then return {'stale'} end
+if st == 'queued' or (st == 'running' and tonumber(lease) <= NOW) then
+  local attempt = tonumber(attempts) + 1
+  local until_ = NOW + tonumber(ARGV[6])
+  redis.call('HSET', sk, 'status', 'running', 'attempts', attempt, 'worker', ARGV[5],
+    'started_at', TS, 'lease_until', string.format('%.6f', until_), 'progress', '', 'message', '')
+  redis.call('ZADD', leases, until_, lease_member(step))
+  emit('step_started', step, cjson.encode({attempt = attempt, worker = ARGV[5]}))
+  return {'ok', attempt, redis.call('HGET', sk, 'agent'), redis.call('HGET', sk, 'input')}
+end
+return {st}

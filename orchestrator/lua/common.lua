@@ -1,0 +1,93 @@
+-- Prepended to every job script. Conventions (see orchestrator/names.py):
+--   KEYS[1] job key "celeriac:job:{ID}"  KEYS[2] outbox  KEYS[3] watch  KEYS[4] leases
+--   ARGV[1] job id  ARGV[2] grace seconds (how long before the sweeper resends)
+-- A job's other keys are KEYS[1] .. suffix. Time comes from Redis, one clock for all machines.
+local job, outbox, watch, leases = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local job_id, grace = ARGV[1], tonumber(ARGV[2])
+local t = redis.call('TIME')
+local NOW = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local TS = string.format('%.6f', NOW)
+
+local function step_key(id) return job .. ':step:' .. id end
+local function lease_member(id) return job_id .. ' ' .. id end
+
+local function emit(kind, step, data)
+  redis.call('XADD', job .. ':events', 'MAXLEN', '~', '10000', '*',
+    'type', kind, 'step', step or '', 'ts', TS, 'data', data or '{}')
+end
+
+-- A run_step message, spelled the same way every time so ZREM finds it.
+local function message(step, dispatch, agent)
+  return string.format('{"job":%s,"step":%s,"dispatch":%d,"agent":%s}',
+    cjson.encode(job_id), cjson.encode(step), dispatch, cjson.encode(agent))
+end
+
+local function enqueue(step, dispatch, delay)
+  local agent = redis.call('HGET', step_key(step), 'agent')
+  local msg = message(step, dispatch, agent)
+  redis.call('ZADD', outbox, NOW + math.max(delay, 0) + (delay > 0 and 0 or grace), msg)
+  return msg
+end
+
+local function children(step)
+  local raw = redis.call('HGET', job .. ':children', step)
+  if not raw then return {} end
+  return cjson.decode(raw)
+end
+
+-- Mark every waiting descendant of a failed step as skipped; return how many.
+local function skip_from(root)
+  local count, stack = 0, {root}
+  while #stack > 0 do
+    local s = table.remove(stack)
+    for _, c in ipairs(children(s)) do
+      local ck = step_key(c)
+      if redis.call('HGET', ck, 'status') == 'waiting' then
+        redis.call('HSET', ck, 'status', 'skipped', 'finished_at', TS,
+          'error', 'not run: step ' .. root .. ' failed')
+        emit('step_skipped', c, cjson.encode({because = root}))
+        count = count + 1
+        table.insert(stack, c)
+      end
+    end
+  end
+  return count
+end
+
+-- Count steps that reached a terminal state; 1 when the job is ready to finalize.
+local function settle(count)
+  local remaining = redis.call('HINCRBY', job, 'remaining', -count)
+  if remaining <= 0 and redis.call('HGET', job, 'status') == 'running' then
+    redis.call('ZADD', watch, NOW + grace, 'finalize ' .. job_id)
+    return 1
+  end
+  return 0
+end
+
+-- What a finished step owes: children still queued (to publish again) and finalize.
+local function followups(step)
+  local out = {0}
+  for _, c in ipairs(children(step)) do
+    local st, d = unpack(redis.call('HMGET', step_key(c), 'status', 'dispatch'))
+    if st == 'queued' then table.insert(out, enqueue(c, tonumber(d), 0)) end
+  end
+  if redis.call('HGET', job, 'status') == 'running'
+      and tonumber(redis.call('HGET', job, 'remaining')) <= 0 then
+    out[1] = 1
+  end
+  return out
+end
+
+local function step_ids()
+  local raw = redis.call('HGET', job, 'steps')
+  if not raw then return {} end
+  return cjson.decode(raw)
+end
+
+-- A finished job's keys live on for the result TTL, then Redis drops them.
+local function expire_job(ttl)
+  for _, suffix in ipairs({'', ':children', ':waiting', ':events'}) do
+    redis.call('EXPIRE', job .. suffix, ttl)
+  end
+  for _, id in ipairs(step_ids()) do redis.call('EXPIRE', step_key(id), ttl) end
+end

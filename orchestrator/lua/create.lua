@@ -1,0 +1,7 @@
+-- ARGV[3] plan JSON, ARGV[4] goal ('' for none). Creates a pending job.
+if redis.call('EXISTS', job) == 1 then return 0 end
+redis.call('HSET', job, 'status', 'pending', 'created_at', TS, 'plan', ARGV[3], 'goal', ARGV[4])
+redis.call('ZADD', KEYS[5], NOW, job_id)
+redis.call('ZADD', watch, NOW + grace, 'plan ' .. job_id)
+emit('job_submitted', nil, '{}')
+return 1

@@ -1,0 +1,94 @@
+"""The data celeriac exchanges: plans, step and job results, events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JobStatus = Literal["pending", "running", "succeeded", "partial", "failed", "cancelled"]
+StepStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "skipped", "cancelled"]
+
+TERMINAL_JOB: frozenset[str] = frozenset({"succeeded", "partial", "failed", "cancelled"})
+TERMINAL_STEP: frozenset[str] = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+
+STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class Step(BaseModel):
+    """One step of a plan: an agent type, its input, and the steps it waits for.
+
+    Anywhere in ``input``, ``{"$from": "STEP_ID", "path": "a.b.0"}`` stands for
+    that part of that step's output (``path`` omitted = the whole output).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=STEP_ID_PATTERN)
+    agent: str = Field(min_length=1)
+    input: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+
+
+class Plan(BaseModel):
+    """A DAG of steps. ``answer_from`` names the step whose output is the answer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: list[Step] = Field(min_length=1)
+    answer_from: str | None = None
+
+
+class StepResult(BaseModel):
+    status: StepStatus
+    agent: str
+    output: Any = None
+    error: str | None = None
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    worker: str | None = None
+    progress: float | None = None
+    message: str | None = None
+
+
+class JobResult(BaseModel):
+    """A job as a whole: what ``celeriac result --json`` prints."""
+
+    job_id: str
+    status: JobStatus
+    answer: Any = None
+    error: str | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    steps: dict[str, StepResult] = Field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_JOB
+
+
+class Event(BaseModel):
+    """One entry of a job's event stream.
+
+    ``type`` is one of: job_submitted, job_started, job_finished, step_queued,
+    step_started, step_progress, step_succeeded, step_retrying, step_failed,
+    step_skipped, step_cancelled.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    job_id: str
+    type: str
+    step_id: str | None = None
+    at: datetime
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+def from_timestamp(value: str | bytes | float | None) -> datetime | None:
+    """A unix time as stored in Redis, as an aware UTC datetime."""
+    if value is None or value in ("", b""):
+        return None
+    return datetime.fromtimestamp(float(value), tz=UTC)

@@ -1,0 +1,289 @@
+"""Plan validation and ``{"$from": ...}`` references.
+
+A plan is checked whole before anything runs; every error names the step and
+the problem, e.g. ``step 'b': depends on unknown step 'x'``.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from agents.base import Agent
+from orchestrator.errors import PlanError
+from orchestrator.models import Plan, Step
+
+REF_KEY = "$from"
+_REF_KEYS = frozenset({REF_KEY, "path"})
+
+
+class ReferenceResolutionError(LookupError):
+    """A ``$from`` reference names a path the upstream output does not have."""
+
+
+def parse_ref(obj: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    """``(step_id, path)`` if ``obj`` is a reference, else None. Malformed ones raise ValueError."""
+    if REF_KEY not in obj:
+        return None
+    extra = set(obj) - _REF_KEYS
+    if extra:
+        raise ValueError(f"a reference may only have '$from' and 'path', not {sorted(extra)}")
+    source, path = obj[REF_KEY], obj.get("path")
+    if not isinstance(source, str) or not source:
+        raise ValueError("'$from' must be a step id")
+    if path is not None and (not isinstance(path, str) or not path):
+        raise ValueError("'path' must be a non-empty dotted path such as 'hits.0.text'")
+    return source, path
+
+
+def iter_refs(value: Any) -> Iterator[tuple[str, str | None]]:
+    """Every reference anywhere inside ``value``."""
+    if isinstance(value, dict):
+        ref = parse_ref(value)
+        if ref is not None:
+            yield ref
+            return
+        for item in value.values():
+            yield from iter_refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from iter_refs(item)
+
+
+def dependencies(step: Step) -> set[str]:
+    """Explicit ``depends_on`` plus every step a reference names."""
+    return set(step.depends_on) | {source for source, _ in iter_refs(step.input)}
+
+
+def lookup(value: Any, path: str | None) -> Any:
+    """The part of ``value`` at a dotted ``path`` (keys of objects, indexes of lists)."""
+    if path is None:
+        return value
+    current = value
+    for segment in path.split("."):
+        if isinstance(current, dict) and segment in current:
+            current = current[segment]
+        elif isinstance(current, list) and segment.lstrip("-").isdigit():
+            index = int(segment)
+            if not -len(current) <= index < len(current):
+                raise ReferenceResolutionError(
+                    f"index {index} is out of range (the list has {len(current)} items)"
+                )
+            current = current[index]
+        else:
+            raise ReferenceResolutionError(f"no {segment!r} in {type(current).__name__} value")
+    return current
+
+
+def resolve(value: Any, outputs: Mapping[str, Any]) -> Any:
+    """``value`` with every reference replaced by the upstream output it names."""
+    if isinstance(value, dict):
+        ref = parse_ref(value)
+        if ref is None:
+            return {key: resolve(item, outputs) for key, item in value.items()}
+        source, path = ref
+        try:
+            return lookup(outputs[source], path)
+        except ReferenceResolutionError as exc:
+            raise ReferenceResolutionError(
+                f"reference to step {source!r} path {path!r}: {exc}"
+            ) from exc
+    if isinstance(value, list):
+        return [resolve(item, outputs) for item in value]
+    return value
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, types.UnionType):
+        options = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return options[0] if len(options) == 1 else Any
+    return annotation
+
+
+def check_output_path(model: type[BaseModel], path: str) -> str | None:
+    """Why ``path`` cannot exist in ``model``'s instances, or None if it can.
+
+    Checks what the model declares: field names and list indexes. Parts typed
+    as ``dict`` or ``Any`` are not checked further.
+    """
+    annotation: Any = model
+    walked: list[str] = []
+    for segment in path.split("."):
+        annotation = _unwrap_optional(annotation)
+        origin = get_origin(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(segment)
+            if field is None:
+                where = ".".join(walked) or "the output"
+                fields = ", ".join(annotation.model_fields) or "none"
+                return f"{where} has no field {segment!r} (fields: {fields})"
+            annotation = field.annotation
+        elif origin in (list, tuple) or annotation in (list, tuple):
+            if not segment.lstrip("-").isdigit():
+                return f"{'.'.join(walked)} is a list: {segment!r} is not an index"
+            args = [arg for arg in get_args(annotation) if arg is not Ellipsis]
+            annotation = args[0] if args else Any
+        else:
+            return None
+        walked.append(segment)
+    return None
+
+
+def _format_validation_error(exc: ValidationError, raw: Any) -> str:
+    problems = []
+    for error in exc.errors()[:5]:
+        loc = list(error["loc"])
+        where = "plan"
+        if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
+            index = loc[1]
+            step_id = None
+            if isinstance(raw, dict) and isinstance(raw.get("steps"), list):
+                steps = raw["steps"]
+                if index < len(steps) and isinstance(steps[index], dict):
+                    step_id = steps[index].get("id")
+            where = f"step {step_id!r}" if isinstance(step_id, str) else f"step #{index + 1}"
+            loc = loc[2:]
+        field = ".".join(str(part) for part in loc)
+        problems.append(f"{where}: {field + ': ' if field else ''}{error['msg']}")
+    more = len(exc.errors()) - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _find_cycle(plan: Plan, deps: Mapping[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for parent in sorted(deps[node]):
+            if state.get(parent) == 1:
+                return [*path[path.index(parent) :], parent]
+            if parent not in state and (found := visit(parent)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for step in plan.steps:
+        if step.id not in state and (cycle := visit(step.id)):
+            return cycle
+    return None
+
+
+def _check_step(step: Step, ids: set[str], registry: Mapping[str, type[Agent]] | None) -> None:
+    agent = registry.get(step.agent) if registry is not None else None
+    if registry is not None and agent is None:
+        known = ", ".join(sorted(registry)) or "none are registered"
+        raise PlanError(
+            f"step {step.id!r}: unknown agent {step.agent!r} (known: {known})", step_id=step.id
+        )
+    for dep in step.depends_on:
+        if dep == step.id:
+            raise PlanError(f"step {step.id!r}: depends on itself", step_id=step.id)
+        if dep not in ids:
+            raise PlanError(f"step {step.id!r}: depends on unknown step {dep!r}", step_id=step.id)
+    try:
+        refs = list(iter_refs(step.input))
+    except ValueError as exc:
+        raise PlanError(f"step {step.id!r}: bad reference: {exc}", step_id=step.id) from exc
+    for source, _path in refs:
+        if source == step.id:
+            raise PlanError(f"step {step.id!r}: input refers to its own output", step_id=step.id)
+        if source not in ids:
+            raise PlanError(
+                f"step {step.id!r}: input refers to unknown step {source!r}", step_id=step.id
+            )
+    if agent is not None and not refs:
+        try:
+            agent.Input.model_validate(step.input)
+        except ValidationError as exc:
+            raise PlanError(
+                f"step {step.id!r}: input is invalid for agent {step.agent!r}: "
+                + _format_validation_error(exc, None).removeprefix("plan: "),
+                step_id=step.id,
+            ) from exc
+
+
+def _check_ref_paths(plan: Plan, registry: Mapping[str, type[Agent]]) -> None:
+    agents = {step.id: registry[step.agent] for step in plan.steps}
+    for step in plan.steps:
+        for source, path in iter_refs(step.input):
+            if path is None:
+                continue
+            problem = check_output_path(agents[source].Output, path)
+            if problem:
+                raise PlanError(
+                    f"step {step.id!r}: reference to step {source!r} path {path!r}: {problem}",
+                    step_id=step.id,
+                )
+
+
+def validate_plan(
+    plan: Plan | Mapping[str, Any],
+    registry: Mapping[str, type[Agent]] | None,
+    *,
+    max_steps: int = 1000,
+) -> Plan:
+    """Check a plan whole; return it as a ``Plan`` or raise ``PlanError``.
+
+    With ``registry`` None, agent types and inputs are not checked (the
+    orchestrator checks them again before the job starts).
+    """
+    if not isinstance(plan, Plan):
+        if not isinstance(plan, Mapping):
+            raise PlanError(f"a plan must be a JSON object, not {type(plan).__name__}")
+        try:
+            plan = Plan.model_validate(plan)
+        except ValidationError as exc:
+            raise PlanError("invalid plan: " + _format_validation_error(exc, plan)) from exc
+    if len(plan.steps) > max_steps:
+        raise PlanError(f"the plan has {len(plan.steps)} steps; at most {max_steps} are allowed")
+    ids: set[str] = set()
+    for step in plan.steps:
+        if step.id in ids:
+            raise PlanError(f"step {step.id!r}: id is used twice", step_id=step.id)
+        ids.add(step.id)
+    for step in plan.steps:
+        _check_step(step, ids, registry)
+    deps = {step.id: dependencies(step) for step in plan.steps}
+    cycle = _find_cycle(plan, deps)
+    if cycle:
+        raise PlanError(
+            f"step {cycle[0]!r}: the plan has a cycle: {' -> '.join(cycle)}", step_id=cycle[0]
+        )
+    if registry is not None:
+        _check_ref_paths(plan, registry)
+    if plan.answer_from is not None and plan.answer_from not in ids:
+        raise PlanError(f"answer_from names unknown step {plan.answer_from!r}")
+    return plan
+
+
+def load_plan_file(path: Path, *, max_bytes: int) -> dict[str, Any]:
+    """Read a plan file as JSON, refusing oversized or non-JSON files with a clear message."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise PlanError(f"cannot read plan file {str(path)!r}: {exc.strerror}") from exc
+    if size > max_bytes:
+        raise PlanError(
+            f"plan file {str(path)!r} is {size} bytes; the limit is {max_bytes} "
+            "(CELERIAC_MAX_PLAN_BYTES)"
+        )
+    try:
+        raw = json.loads(path.read_bytes())
+    except UnicodeDecodeError as exc:
+        raise PlanError(f"plan file {str(path)!r} is not UTF-8 text: {exc.reason}") from exc
+    except json.JSONDecodeError as exc:
+        raise PlanError(
+            f"plan file {str(path)!r} is not valid JSON: {exc.msg} "
+            f"at line {exc.lineno} column {exc.colno}"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise PlanError(f"plan file {str(path)!r} must hold a JSON object with 'steps'")
+    return raw

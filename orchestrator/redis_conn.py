@@ -1,0 +1,41 @@
+"""Connecting to Redis, and turning connection failures into one clear error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from kombu.exceptions import OperationalError
+
+from orchestrator.errors import RedisUnavailable
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, fit for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def connect(url: str) -> redis.Redis:
+    """A client for celeriac's state: text replies, short connect timeout, health checks."""
+    return redis.Redis.from_url(
+        url, decode_responses=True, socket_connect_timeout=5, health_check_interval=30
+    )
+
+
+@contextmanager
+def redis_errors(url: str) -> Iterator[None]:
+    """Raise ``RedisUnavailable`` naming the URL when Redis cannot be reached."""
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
+        raise RedisUnavailable(
+            f"cannot reach Redis at {safe_url(url)}: {exc}. "
+            "Is it running, and is CELERIAC_REDIS_URL right?"
+        ) from exc

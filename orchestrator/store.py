@@ -1,0 +1,306 @@
+"""Job state in Redis: records, plans, step states, outputs, events.
+
+Every change of state is one Lua script (``orchestrator/lua``), so it is atomic
+and appends its events in the same step. Messages a change makes due are
+written to an outbox in that same script; whoever ran it publishes them and
+removes them, and the sweeper publishes whatever a crash left behind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, cast
+
+import redis
+
+from orchestrator import names
+from orchestrator.errors import JobNotFound
+from orchestrator.models import Event, JobResult, Plan, StepResult, from_timestamp
+from orchestrator.plans import dependencies
+
+
+@cache
+def _lua(name: str) -> str:
+    folder = resources.files("orchestrator") / "lua"
+    return (folder / "common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
+
+
+@dataclass(frozen=True)
+class StepMessage:
+    """A ``run_step`` message due to be published, as the outbox holds it."""
+
+    job_id: str
+    step_id: str
+    dispatch: int
+    agent: str
+    raw: str
+
+    @classmethod
+    def parse(cls, raw: str) -> StepMessage:
+        data = json.loads(raw)
+        return cls(data["job"], data["step"], int(data["dispatch"]), data["agent"], raw)
+
+
+@dataclass(frozen=True)
+class Followups:
+    """What a change of state made due: step messages, and whether to finalize the job."""
+
+    messages: list[StepMessage] = field(default_factory=list)
+    finalize: bool = False
+
+    @classmethod
+    def parse(cls, reply: list[Any]) -> Followups:
+        if not reply or int(reply[0]) < 0:
+            return cls()
+        return cls([StepMessage.parse(raw) for raw in reply[1:]], bool(int(reply[0])))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer to "may this message run the step?"."""
+
+    ok: bool
+    attempt: int = 0
+    agent: str = ""
+    input: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    followups: Followups = field(default_factory=Followups)
+
+
+class Store:
+    """All reads and writes of celeriac's state in one Redis."""
+
+    def __init__(self, client: redis.Redis, *, grace_seconds: float, result_ttl: int) -> None:
+        self.redis = client
+        self.grace_seconds = grace_seconds
+        self.result_ttl = result_ttl
+        self._scripts = {
+            name: client.register_script(_lua(name))
+            for name in (
+                "create",
+                "start",
+                "claim",
+                "complete",
+                "fail",
+                "expire",
+                "renew",
+                "progress",
+                "finish",
+                "cancel",
+            )
+        }
+
+    def _run(self, script: str, job_id: str, *args: Any, extra_keys: tuple[str, ...] = ()) -> Any:
+        keys = [names.job_key(job_id), names.OUTBOX_KEY, names.WATCH_KEY, names.LEASES_KEY]
+        return self._scripts[script](
+            keys=[*keys, *extra_keys], args=[job_id, self.grace_seconds, *args]
+        )
+
+    # -- jobs -------------------------------------------------------------
+
+    def create_job(self, job_id: str, plan: Plan, goal: str = "") -> None:
+        self._run("create", job_id, plan.model_dump_json(), goal, extra_keys=(names.JOBS_KEY,))
+
+    def start_job(self, job_id: str, plan: Plan) -> Followups | str:
+        """Write the steps of a pending job and queue its roots; else the job's status."""
+        deps = {step.id: sorted(dependencies(step)) for step in plan.steps}
+        kids: dict[str, list[str]] = {step.id: [] for step in plan.steps}
+        for step_id, parents in deps.items():
+            for parent in parents:
+                kids[parent].append(step_id)
+        layout = [
+            {
+                "id": s.id,
+                "agent": s.agent,
+                "input": json.dumps(s.input),
+                "deps": deps[s.id],
+                "children": kids[s.id],
+            }
+            for s in plan.steps
+        ]
+        reply = self._run("start", job_id, json.dumps(layout), plan.answer_from or "")
+        if reply[0] != "ok":
+            return str(reply[0])
+        return Followups([StepMessage.parse(raw) for raw in reply[1:]])
+
+    def finish_job(self, job_id: str, status: str, answer: Any, error: str = "") -> bool:
+        reply = self._run("finish", job_id, status, json.dumps(answer), error, self.result_ttl)
+        return bool(reply == "ok")
+
+    def cancel_job(self, job_id: str) -> str:
+        """Cancel a job that has not ended; return its status after the call."""
+        return str(self._run("cancel", job_id, self.result_ttl))
+
+    def job_fields(self, job_id: str) -> dict[str, str]:
+        fields = cast(dict[str, str], self.redis.hgetall(names.job_key(job_id)))
+        if not fields:
+            raise JobNotFound(job_id)
+        return fields
+
+    def job_status(self, job_id: str) -> str:
+        status = self.redis.hget(names.job_key(job_id), "status")
+        if status is None:
+            raise JobNotFound(job_id)
+        return str(status)
+
+    def plan(self, job_id: str) -> Plan:
+        return Plan.model_validate_json(self.job_fields(job_id)["plan"])
+
+    # -- steps ------------------------------------------------------------
+
+    def claim(self, job_id: str, step_id: str, dispatch: int, worker: str, lease: float) -> Claim:
+        reply = self._run("claim", job_id, step_id, dispatch, worker, lease)
+        if reply[0] == "ok":
+            return Claim(True, attempt=int(reply[1]), agent=reply[2], input=json.loads(reply[3]))
+        if reply[0] == "succeeded":
+            return Claim(False, reason="succeeded", followups=Followups.parse(reply[1:]))
+        return Claim(False, reason=str(reply[0]))
+
+    def complete(self, job_id: str, step_id: str, output: Any) -> Followups:
+        return Followups.parse(self._run("complete", job_id, step_id, json.dumps(output)))
+
+    def fail(
+        self,
+        job_id: str,
+        step_id: str,
+        dispatch: int,
+        error: str,
+        *,
+        retry_delay: float | None,
+        max_attempts: int,
+    ) -> Followups:
+        delay = -1 if retry_delay is None else retry_delay
+        reply = self._run("fail", job_id, step_id, dispatch, error, delay, max_attempts)
+        return Followups.parse(reply)
+
+    def expire(self, job_id: str, step_id: str, max_attempts: int) -> Followups:
+        return Followups.parse(self._run("expire", job_id, step_id, max_attempts))
+
+    def renew(self, job_id: str, held: list[tuple[str, int]], lease: float) -> tuple[str, set[str]]:
+        """Extend leases; return the job's status and the steps no longer held."""
+        flat = [part for step_id, dispatch in held for part in (step_id, dispatch)]
+        reply = self._run("renew", job_id, lease, *flat)
+        return str(reply[0]), {str(step_id) for step_id in reply[1:]}
+
+    def progress(
+        self, job_id: str, step_id: str, dispatch: int, fraction: float | None, message: str
+    ) -> None:
+        self._run(
+            "progress", job_id, step_id, dispatch, "" if fraction is None else fraction, message
+        )
+
+    def outputs(self, job_id: str, step_ids: list[str]) -> dict[str, Any]:
+        if not step_ids:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for step_id in step_ids:
+            pipe.hget(names.step_key(job_id, step_id), "output")
+        raws = pipe.execute()
+        return {sid: json.loads(raw) for sid, raw in zip(step_ids, raws, strict=True) if raw}
+
+    def step_records(self, job_id: str, step_ids: list[str]) -> dict[str, dict[str, str]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for step_id in step_ids:
+            pipe.hgetall(names.step_key(job_id, step_id))
+        return dict(zip(step_ids, pipe.execute(), strict=True))
+
+    def result(self, job_id: str) -> JobResult:
+        """The job as it stands now: finished or not."""
+        fields = self.job_fields(job_id)
+        agents = {step.id: step.agent for step in Plan.model_validate_json(fields["plan"]).steps}
+        records = self.step_records(job_id, list(agents))
+        steps = {}
+        for step_id, rec in records.items():
+            steps[step_id] = StepResult(
+                status=rec.get("status", "waiting"),  # type: ignore[arg-type]
+                agent=rec.get("agent") or agents[step_id],
+                output=json.loads(rec["output"]) if rec.get("output") else None,
+                error=rec.get("error") or None,
+                attempts=int(rec.get("attempts", 0)),
+                started_at=from_timestamp(rec.get("started_at")),
+                finished_at=from_timestamp(rec.get("finished_at")),
+                worker=rec.get("worker") or None,
+                progress=float(rec["progress"]) if rec.get("progress") else None,
+                message=rec.get("message") or None,
+            )
+        return JobResult(
+            job_id=job_id,
+            status=fields["status"],  # type: ignore[arg-type]
+            answer=json.loads(fields["answer"]) if fields.get("answer") else None,
+            error=fields.get("error") or None,
+            created_at=from_timestamp(fields.get("created_at")),
+            finished_at=from_timestamp(fields.get("finished_at")),
+            steps=steps,
+        )
+
+    # -- events -----------------------------------------------------------
+
+    def read_events(
+        self, job_id: str, after: str = "0", block_ms: int | None = None
+    ) -> list[Event]:
+        key = names.events_key(job_id)
+        if block_ms is None:
+            entries = self.redis.xrange(key, min=f"({after}" if after != "0" else "-")
+        else:
+            reply = self.redis.xread({key: after}, block=block_ms, count=1000)
+            entries = reply[0][1] if reply else []
+        return [self._event(job_id, entry_id, data) for entry_id, data in entries]
+
+    @staticmethod
+    def _event(job_id: str, entry_id: str, data: dict[str, str]) -> Event:
+        return Event(
+            id=entry_id,
+            job_id=job_id,
+            type=data["type"],
+            step_id=data.get("step") or None,
+            at=from_timestamp(data["ts"]),
+            data=json.loads(data.get("data") or "{}"),
+        )
+
+    # -- the sweeper's view ----------------------------------------------
+
+    def now(self) -> float:
+        seconds, micros = self.redis.time()
+        return seconds + micros / 1_000_000
+
+    def due(self, key: str, now: float, limit: int = 500) -> list[str]:
+        return cast(list[str], self.redis.zrangebyscore(key, "-inf", now, start=0, num=limit))
+
+    def expired_leases(self, now: float) -> Iterator[tuple[str, str]]:
+        for member in self.due(names.LEASES_KEY, now):
+            job_id, _, step_id = member.partition(" ")
+            yield job_id, step_id
+
+    def sent(self, message: StepMessage) -> None:
+        """The message is on its queue: the outbox may forget it."""
+        self.redis.zrem(names.OUTBOX_KEY, message.raw)
+
+    def rewatch(self, member: str, at: float) -> None:
+        self.redis.zadd(names.WATCH_KEY, {member: at}, xx=True)
+
+    def heartbeat(self, worker_id: str, info: dict[str, Any]) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(names.WORKERS_KEY, {worker_id: self.now()})
+        pipe.hset(names.WORKER_INFO_KEY, worker_id, json.dumps(info))
+        pipe.execute()
+
+    def forget_worker(self, worker_id: str) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrem(names.WORKERS_KEY, worker_id)
+        pipe.hdel(names.WORKER_INFO_KEY, worker_id)
+        pipe.execute()
+
+    def live_workers(self, max_age: float) -> dict[str, dict[str, Any]]:
+        """Workers heard from within ``max_age`` seconds, with what they reported."""
+        ids = self.redis.zrangebyscore(names.WORKERS_KEY, self.now() - max_age, "+inf")
+        if not ids:
+            return {}
+        infos = self.redis.hmget(names.WORKER_INFO_KEY, ids)
+        return {wid: json.loads(info) for wid, info in zip(ids, infos, strict=True) if info}
+
+    def try_lock(self, key: str, seconds: float) -> bool:
+        return bool(self.redis.set(key, "1", nx=True, px=max(1, int(seconds * 1000))))

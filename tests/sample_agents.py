@@ -1,0 +1,144 @@
+"""Small agents the tests run on real workers.
+
+Those that coordinate with a test (gates, barriers, run counters) use the
+deployment's Redis, found in CELERIAC_REDIS_URL as every worker has it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import redis
+from pydantic import BaseModel
+
+from agents import Agent, PermanentError, StepContext, TransientError
+
+TEST_PREFIX = "celeriac-test"
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(os.environ["CELERIAC_REDIS_URL"], decode_responses=True)
+
+
+def record_run(context: StepContext) -> None:
+    """Count runs per step, so tests can tell how often a step really ran."""
+    _redis().incr(f"{TEST_PREFIX}:runs:{context.job_id}:{context.step_id}")
+
+
+class Text(BaseModel):
+    text: str
+
+
+class Parts(BaseModel):
+    parts: list[str]
+
+
+class Echo(Agent):
+    name = "echo"
+    description = "Returns its text unchanged."
+    Input = Text
+    Output = Text
+
+    def run(self, input: Text, context: StepContext) -> Text:
+        record_run(context)
+        context.progress(1.0, "echoed")
+        return Text(text=input.text)
+
+
+class Concat(Agent):
+    name = "concat"
+    description = "Joins its parts with spaces."
+    Input = Parts
+    Output = Text
+
+    def run(self, input: Parts, context: StepContext) -> Text:
+        record_run(context)
+        return Text(text=" ".join(input.parts))
+
+
+class FailInput(BaseModel):
+    message: str = "boom"
+    transient_times: int = 0  # fail transiently this many attempts, then succeed
+
+
+class Fail(Agent):
+    name = "fail"
+    description = "Fails permanently, or transiently for its first attempts."
+    Input = FailInput
+    Output = Text
+
+    def run(self, input: FailInput, context: StepContext) -> Text:
+        record_run(context)
+        if context.attempt <= input.transient_times:
+            raise TransientError(f"{input.message} (attempt {context.attempt})", retry_after=0.1)
+        if input.transient_times:
+            return Text(text=f"ok after {context.attempt} attempts")
+        raise PermanentError(input.message)
+
+
+class GateInput(BaseModel):
+    gate: str
+    timeout: float = 60.0
+
+
+class Gate(Agent):
+    """Says it started, then waits until the test opens its gate."""
+
+    name = "gate"
+    description = "Blocks until a test opens its gate."
+    Input = GateInput
+    Output = Text
+
+    def run(self, input: GateInput, context: StepContext) -> Text:
+        record_run(context)
+        client = _redis()
+        client.rpush(f"{TEST_PREFIX}:started:{input.gate}", context.worker)
+        deadline = time.monotonic() + input.timeout
+        while time.monotonic() < deadline:
+            if client.exists(f"{TEST_PREFIX}:open:{input.gate}"):
+                return Text(text=f"passed {input.gate}")
+            client.blpop([f"{TEST_PREFIX}:wake:{input.gate}"], timeout=0.2)
+        raise PermanentError(f"gate {input.gate} was never opened")
+
+
+class BarrierInput(BaseModel):
+    name: str
+    parties: int
+    timeout: float = 60.0
+
+
+class Barrier(Agent):
+    """Returns only once ``parties`` steps are inside it at the same time."""
+
+    name = "barrier"
+    description = "Waits until a number of steps have all arrived."
+    Input = BarrierInput
+    Output = Text
+
+    def run(self, input: BarrierInput, context: StepContext) -> Text:
+        record_run(context)
+        client = _redis()
+        arrived = client.incr(f"{TEST_PREFIX}:barrier:{input.name}")
+        if arrived == input.parties:
+            client.rpush(f"{TEST_PREFIX}:barrier:{input.name}:go", *["go"] * input.parties)
+        if client.blpop([f"{TEST_PREFIX}:barrier:{input.name}:go"], timeout=input.timeout):
+            return Text(text=f"{context.step_id} passed with {input.parties}")
+        raise PermanentError(f"barrier {input.name}: only {arrived} of {input.parties} arrived")
+
+
+class SleepInput(BaseModel):
+    seconds: float
+
+
+class Sleep(Agent):
+    """Waits like an LLM call would: the benchmark's stand-in for I/O."""
+
+    name = "sleep"
+    description = "Sleeps for some seconds."
+    Input = SleepInput
+    Output = Text
+
+    def run(self, input: SleepInput, context: StepContext) -> Text:
+        time.sleep(input.seconds)
+        return Text(text=f"slept {input.seconds}")

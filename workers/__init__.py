@@ -1,0 +1,1 @@
+"""The Celery glue: the step task, worker start-up, leases and heartbeats."""

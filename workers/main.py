@@ -1,0 +1,133 @@
+"""Starting a worker: its queues, its pool, and its background duties.
+
+Background duties run in one thread of the worker's main process: a heartbeat
+(which agent types this worker serves, read by ``celeriac agents`` and the
+planner), and, on workers that serve the orchestrator queue, the sweeper.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from celery.signals import worker_ready, worker_shutdown
+
+from agents.registry import Registry, load_registry
+from orchestrator import names
+from orchestrator.errors import ConfigError
+from orchestrator.runtime import Runtime
+from orchestrator.settings import Settings
+from workers.step import StepRunner
+from workers.tasks import register_tasks
+
+log = logging.getLogger(__name__)
+POOLS = ("threads", "prefork", "solo")
+
+
+class Background:
+    """Heartbeat and sweeper, in one daemon thread."""
+
+    def __init__(
+        self, runtime: Runtime, worker_id: str, info: dict[str, Any], orchestrator: bool
+    ) -> None:
+        self.runtime = runtime
+        self.worker_id = worker_id
+        self.info = info
+        self.orchestrator = orchestrator
+        self._stop = threading.Event()
+
+    def start(self, **_: Any) -> None:
+        threading.Thread(target=self._loop, name="celeriac-background", daemon=True).start()
+
+    def stop(self, **_: Any) -> None:
+        self._stop.set()
+        try:
+            self.runtime.store.forget_worker(self.worker_id)
+        except Exception:
+            log.warning("could not remove worker %s from the registry", self.worker_id)
+
+    def _loop(self) -> None:
+        settings = self.runtime.settings
+        period = min(settings.worker_heartbeat_seconds, settings.sweep_interval_seconds)
+        last_beat = 0.0
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() - last_beat >= settings.worker_heartbeat_seconds:
+                    self.runtime.store.heartbeat(self.worker_id, self.info)
+                    last_beat = time.monotonic()
+                # One sweep per interval across all orchestrator workers.
+                if self.orchestrator and self.runtime.store.try_lock(
+                    names.SWEEP_LOCK_KEY, settings.sweep_interval_seconds
+                ):
+                    self.runtime.engine.sweep()
+            except Exception:
+                log.exception("background duty failed; will try again")
+            self._stop.wait(period)
+
+
+def worker_argv(
+    queues: list[str], concurrency: int, pool: str, loglevel: str, hostname: str
+) -> list[str]:
+    return [
+        "worker",
+        f"--queues={','.join(queues)}",
+        f"--concurrency={concurrency}",
+        f"--pool={pool}",
+        f"--loglevel={loglevel}",
+        f"--hostname={hostname}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
+def select_agents(registry: Registry, wanted: list[str]) -> list[str]:
+    unknown = sorted(set(wanted) - set(registry))
+    if unknown:
+        known = ", ".join(sorted(registry)) or "none (set CELERIAC_AGENT_MODULES)"
+        raise ConfigError(f"unknown agent type(s) {', '.join(unknown)}; registered: {known}")
+    return sorted(set(wanted)) if wanted else sorted(registry)
+
+
+def run_worker(
+    settings: Settings,
+    agents: list[str],
+    *,
+    concurrency: int | None = None,
+    orchestrator: bool = True,
+    pool: str = "threads",
+    loglevel: str = "INFO",
+) -> None:
+    """Serve ``agents``' queues (all registered when empty) and maybe the orchestrator's.
+
+    Blocks until the worker shuts down.
+    """
+    if pool not in POOLS:
+        raise ConfigError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
+    registry = load_registry(settings.agent_modules)
+    served = select_agents(registry, agents)
+    if not served and not orchestrator:
+        raise ConfigError("this worker would serve nothing: name an --agent or keep --orchestrator")
+    runtime = Runtime.build(settings, registry)
+    runner = StepRunner(runtime, registry)
+    register_tasks(runtime.app, runtime, runner)
+    queues = [names.agent_queue(name) for name in served]
+    if orchestrator:
+        queues.append(names.ORCHESTRATOR_QUEUE)
+    concurrency = concurrency or settings.worker_concurrency
+    hostname = f"celeriac-{os.getpid()}@{socket.gethostname()}"
+    info = {
+        "hostname": hostname,
+        "pid": os.getpid(),
+        "agents": served,
+        "orchestrator": orchestrator,
+        "pool": pool,
+        "concurrency": concurrency,
+    }
+    background = Background(runtime, hostname, info, orchestrator)
+    worker_ready.connect(background.start, weak=False)
+    worker_shutdown.connect(background.stop, weak=False)
+    runtime.app.worker_main(worker_argv(queues, concurrency, pool, loglevel, hostname))

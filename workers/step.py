@@ -1,0 +1,142 @@
+"""Running one step: claim it, resolve its input, run the agent, record the outcome."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from agents.base import Agent, StepContext
+from agents.errors import PermanentError, TransientError
+from agents.registry import Registry
+from orchestrator.plans import ReferenceResolutionError, iter_refs, resolve
+from orchestrator.runtime import Runtime
+from workers.lease import LeaseKeeper
+
+log = logging.getLogger(__name__)
+
+
+def retry_delay(
+    settings_base: float, settings_max: float, attempt: int, retry_after: float | None
+) -> float:
+    """Exponential backoff with jitter, never sooner than ``retry_after``."""
+    delay = min(settings_max, settings_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+    return max(delay, retry_after or 0.0)
+
+
+class StepRunner:
+    """Runs steps for the agent types of one worker. Thread-safe."""
+
+    def __init__(self, runtime: Runtime, registry: Registry) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self.settings = runtime.settings
+        self.registry = registry
+        self.leases = LeaseKeeper(runtime.store, runtime.settings.step_lease_seconds)
+        self._agents: dict[str, Agent] = {}
+        self._agents_lock = threading.Lock()
+
+    def agent(self, name: str) -> Agent:
+        """One instance per agent type and process: agents may hold loaded resources."""
+        with self._agents_lock:
+            if name not in self._agents:
+                cls = self.registry.get(name)
+                if cls is None:
+                    raise PermanentError(
+                        f"this worker has no agent {name!r}: start one with "
+                        f"`celeriac worker --agent {name}` and its module in CELERIAC_AGENT_MODULES"
+                    )
+                self._agents[name] = cls()
+            return self._agents[name]
+
+    def run(self, job_id: str, step_id: str, dispatch: int, worker: str) -> str:
+        """Run the step if this message may; return what happened, for the task's log."""
+        claim = self.store.claim(
+            job_id, step_id, dispatch, worker, self.settings.step_lease_seconds
+        )
+        if not claim.ok:
+            # A duplicate or superseded message; if the step is done, make sure
+            # what it made due was published (its worker may have died before).
+            self.runtime.engine.deliver(job_id, claim.followups)
+            return f"not run: {claim.reason}"
+        self.leases.hold(job_id, step_id, dispatch)
+        try:
+            output = self._execute(
+                job_id, step_id, dispatch, claim.attempt, claim.agent, claim.input, worker
+            )
+        except TransientError as exc:
+            delay = retry_delay(
+                self.settings.retry_backoff_seconds,
+                self.settings.retry_backoff_max_seconds,
+                claim.attempt,
+                exc.retry_after,
+            )
+            return self._fail(job_id, step_id, dispatch, f"{exc}", delay)
+        except (PermanentError, ReferenceResolutionError) as exc:
+            return self._fail(job_id, step_id, dispatch, f"{exc}", None)
+        except Exception as exc:
+            log.exception("step %s/%s (agent %s) raised", job_id, step_id, claim.agent)
+            return self._fail(job_id, step_id, dispatch, f"{type(exc).__name__}: {exc}", None)
+        finally:
+            self.leases.release(job_id, step_id)
+        self.runtime.engine.deliver(job_id, self.store.complete(job_id, step_id, output))
+        return "succeeded"
+
+    def _fail(
+        self, job_id: str, step_id: str, dispatch: int, error: str, delay: float | None
+    ) -> str:
+        followups = self.store.fail(
+            job_id,
+            step_id,
+            dispatch,
+            error,
+            retry_delay=delay,
+            max_attempts=self.settings.step_max_attempts,
+        )
+        self.runtime.engine.deliver(job_id, followups)
+        return f"failed: {error}"
+
+    def _execute(
+        self,
+        job_id: str,
+        step_id: str,
+        dispatch: int,
+        attempt: int,
+        agent_name: str,
+        raw_input: dict[str, Any],
+        worker: str,
+    ) -> Any:
+        agent = self.agent(agent_name)
+        sources = sorted({source for source, _ in iter_refs(raw_input)})
+        resolved = resolve(raw_input, self.store.outputs(job_id, sources))
+        try:
+            validated = agent.Input.model_validate(resolved)
+        except ValidationError as exc:
+            raise PermanentError(f"input is invalid for agent {agent_name!r}: {exc}") from exc
+
+        def report(fraction: float | None, message: str) -> None:
+            self.store.progress(job_id, step_id, dispatch, fraction, message)
+
+        context = StepContext(
+            job_id=job_id,
+            step_id=step_id,
+            attempt=attempt,
+            agent=agent_name,
+            worker=worker,
+            report=report,
+            is_cancelled=lambda: self.leases.is_cancelled(job_id),
+        )
+        output = agent.run(validated, context)
+        if not isinstance(output, agent.Output):
+            try:
+                output = agent.Output.model_validate(
+                    output.model_dump() if isinstance(output, BaseModel) else output
+                )
+            except ValidationError as exc:
+                raise PermanentError(
+                    f"agent {agent_name!r} returned output that is not its Output: {exc}"
+                ) from exc
+        return output.model_dump(mode="json")
