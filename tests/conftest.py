@@ -1,0 +1,106 @@
+"""Fixtures: a private Redis per session, real worker processes, hermetic environment."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from orchestrator.client import Client
+from orchestrator.embedded import Embedded
+from orchestrator.redis_server import RedisServer
+from orchestrator.settings import Settings
+
+TEST_AGENTS = "tests.sample_agents"
+FAST = {
+    "step_lease_seconds": 1.5,
+    "sweep_interval_seconds": 0.2,
+    "worker_heartbeat_seconds": 0.5,
+    "retry_backoff_seconds": 0.05,
+    "retry_backoff_max_seconds": 0.2,
+}
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No CELERIAC_* or OpenAI settings leak in; any real LLM call would fail."""
+    for name in list(os.environ):
+        if name.startswith(("CELERIAC_", "OPENAI_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # discard port: no LLM
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+def make_settings(url: str, **overrides: Any) -> Settings:
+    return Settings(redis_url=url, agent_modules=[TEST_AGENTS], **{**FAST, **overrides})
+
+
+@pytest.fixture(scope="session")
+def deployment(redis_server: RedisServer) -> Iterator[Settings]:
+    """Shared worker processes serving every test agent and the orchestrator."""
+    settings = make_settings(redis_server.url, embedded_workers=2)
+    with Embedded(settings) as live:
+        yield live
+
+
+@pytest.fixture
+def client(deployment: Settings) -> Iterator[Client]:
+    with Client(deployment) as c:
+        yield c
+
+
+@pytest.fixture
+def redis_client(deployment: Settings) -> Iterator[redis.Redis]:
+    assert deployment.redis_url
+    r = redis.Redis.from_url(deployment.redis_url, decode_responses=True)
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """Names no other test uses, for gates and barriers."""
+    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def isolated() -> Iterator[Callable[..., Settings]]:
+    """A deployment of one's own: a fresh Redis and workers started on request.
+
+    ``start(workers=1, worker_args=[...], **settings)`` returns live settings.
+    """
+    stack: list[Any] = []
+
+    def start(workers: int = 1, worker_args: list[str] | None = None, **overrides: Any) -> Settings:
+        server = RedisServer()
+        server.start()
+        stack.append(server)
+        embedded = Embedded(make_settings(server.url, embedded_workers=workers, **overrides),
+                            worker_args=worker_args)
+        stack.append(embedded)
+        return embedded.start()
+
+    yield start
+    for item in reversed(stack):
+        item.stop()

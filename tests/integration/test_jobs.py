@@ -1,0 +1,188 @@
+"""Whole jobs on real worker processes and a real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from orchestrator.client import Client
+from orchestrator.errors import JobNotFound, JobTimeout
+from orchestrator.models import JobResult
+from orchestrator.store import StepMessage
+from tests.conftest import wait_for
+from tests.sample_agents import TEST_PREFIX
+
+
+def runs(r: redis.Redis, job_id: str, step_id: str) -> int:
+    return int(r.get(f"{TEST_PREFIX}:runs:{job_id}:{step_id}") or 0)
+
+
+def open_gate(r: redis.Redis, gate: str) -> None:
+    r.set(f"{TEST_PREFIX}:open:{gate}", 1)
+    r.rpush(f"{TEST_PREFIX}:wake:{gate}", *["x"] * 8)
+
+
+def test_diamond_runs_middle_steps_at_the_same_time(
+    client: Client, unique: Callable[[str], str]
+) -> None:
+    barrier = unique("diamond")
+    plan: dict[str, Any] = {
+        "steps": [
+            {"id": "a", "agent": "echo", "input": {"text": "hello"}},
+            # b and c only pass the barrier when both are running at once.
+            {"id": "b", "agent": "barrier", "input": {"name": barrier, "parties": 2,
+                                                      "timeout": 20}, "depends_on": ["a"]},
+            {"id": "c", "agent": "barrier", "input": {"name": barrier, "parties": 2,
+                                                      "timeout": 20}, "depends_on": ["a"]},
+            {"id": "d", "agent": "concat", "input": {"parts": [
+                {"$from": "a", "path": "text"},
+                {"$from": "b", "path": "text"},
+                {"$from": "c", "path": "text"},
+            ]}},
+        ],
+        "answer_from": "d",
+    }
+    result = client.submit(plan=plan).wait(timeout=60)
+
+    assert result.status == "succeeded", result.model_dump()
+    assert result.answer == {"text": "hello b passed with 2 c passed with 2"}
+    b, c, a, d = (result.steps[s] for s in "bcad")
+    assert b.started_at and c.started_at and b.finished_at and c.finished_at
+    assert b.started_at < c.finished_at and c.started_at < b.finished_at  # overlapped
+    assert a.finished_at and d.started_at
+    assert a.finished_at <= b.started_at and max(b.finished_at, c.finished_at) <= d.started_at
+    assert all(step.attempts == 1 and step.worker for step in result.steps.values())
+
+
+def test_failed_step_skips_its_dependents_and_job_is_partial(client: Client) -> None:
+    plan = {
+        "steps": [
+            {"id": "ok", "agent": "echo", "input": {"text": "fine"}},
+            {"id": "bad", "agent": "fail", "input": {"message": "disk on fire"}},
+            {"id": "after_bad", "agent": "echo", "input": {"text": {"$from": "bad",
+                                                                    "path": "text"}}},
+            {"id": "after_that", "agent": "echo", "input": {"text": "x"},
+             "depends_on": ["after_bad"]},
+        ],
+        "answer_from": "ok",
+    }
+    result = client.submit(plan=plan).wait(timeout=60)
+
+    assert result.status == "partial"
+    assert result.answer == {"text": "fine"}
+    assert result.steps["bad"].status == "failed"
+    assert result.steps["bad"].error == "disk on fire"
+    assert result.steps["bad"].attempts == 1  # permanent: no retry
+    assert result.steps["after_bad"].status == "skipped"
+    assert result.steps["after_that"].status == "skipped"
+    assert result.steps["after_that"].error == "not run: step bad failed"
+    assert result.error and "disk on fire" in result.error
+
+
+def test_job_fails_when_its_answer_step_fails(client: Client) -> None:
+    plan = {"steps": [{"id": "bad", "agent": "fail", "input": {}}], "answer_from": "bad"}
+    result = client.submit(plan=plan).wait(timeout=60)
+    assert result.status == "failed"
+    assert result.answer is None
+
+
+def test_transient_failures_are_retried_with_backoff(client: Client) -> None:
+    plan = {"steps": [{"id": "flaky", "agent": "fail", "input": {"transient_times": 2}}]}
+    result = client.submit(plan=plan).wait(timeout=60)
+    assert result.status == "succeeded"
+    assert result.steps["flaky"].attempts == 3
+    assert result.answer == {"text": "ok after 3 attempts"}
+
+
+def test_transient_failures_stop_after_max_attempts(client: Client) -> None:
+    plan = {"steps": [{"id": "flaky", "agent": "fail", "input": {"transient_times": 9}}]}
+    result = client.submit(plan=plan).wait(timeout=60)
+    assert result.status == "failed"
+    assert result.steps["flaky"].attempts == 3  # the settings' step_max_attempts
+
+
+def test_events_tell_the_story_in_order(client: Client) -> None:
+    plan = {"steps": [
+        {"id": "a", "agent": "echo", "input": {"text": "1"}},
+        {"id": "b", "agent": "echo", "input": {"text": "2"}, "depends_on": ["a"]},
+    ]}
+    job = client.submit(plan=plan)
+    kinds = [(e.type, e.step_id) for e in job.events()]
+    assert kinds[0] == ("job_submitted", None)
+    assert kinds[-1] == ("job_finished", None)
+    for step in "ab":
+        mine = [kind for kind, step_id in kinds if step_id == step]
+        assert mine == ["step_queued", "step_started", "step_progress", "step_succeeded"]
+    assert kinds.index(("step_succeeded", "a")) < kinds.index(("step_queued", "b"))
+
+
+def test_cancel_stops_further_dispatch(
+    client: Client, redis_client: redis.Redis, unique: Callable[[str], str]
+) -> None:
+    gate = unique("cancel")
+    plan = {"steps": [
+        {"id": "first", "agent": "gate", "input": {"gate": gate}},
+        {"id": "second", "agent": "echo", "input": {"text": "never"}, "depends_on": ["first"]},
+    ]}
+    job = client.submit(plan=plan)
+    wait_for(lambda: redis_client.llen(f"{TEST_PREFIX}:started:{gate}"), what="first step")
+
+    assert job.cancel() == "cancelled"
+    open_gate(redis_client, gate)
+    wait_for(lambda: job.result().steps["first"].status == "succeeded", what="first to end")
+
+    result = job.result()
+    assert result.status == "cancelled"
+    assert result.steps["second"].status == "cancelled"
+    assert runs(redis_client, job.id, "second") == 0
+    assert [e.type for e in job.events(follow=False)].count("step_queued") == 1
+
+
+def test_duplicate_delivery_runs_nothing_twice(
+    client: Client, redis_client: redis.Redis
+) -> None:
+    plan = {"steps": [
+        {"id": "a", "agent": "echo", "input": {"text": "1"}},
+        {"id": "b", "agent": "echo", "input": {"text": "2"}, "depends_on": ["a"]},
+    ]}
+    job = client.submit(plan=plan)
+    first = job.wait(timeout=60)
+    assert first.status == "succeeded"
+
+    # Deliver a's and b's messages again, as a broker redelivery would.
+    dispatcher = client.runtime.engine.dispatcher
+    for step_id, agent in (("a", "echo"), ("b", "echo")):
+        raw = f'{{"job":"{job.id}","step":"{step_id}","dispatch":1,"agent":"{agent}"}}'
+        dispatcher.send_step(StepMessage.parse(raw))
+        dispatcher.send_step(StepMessage.parse(raw))
+    # A marker job queued behind the duplicates (FIFO) is taken after them; once it is
+    # done and nothing is left unacknowledged, every duplicate has been handled.
+    marker = client.submit(plan={"steps": [{"id": "m", "agent": "echo", "input": {"text": ""}}]})
+    assert marker.wait(timeout=60).status == "succeeded"
+    wait_for(lambda: not redis_client.llen("agent.echo") and not redis_client.hlen("unacked"),
+             what="the duplicates to be handled and acknowledged")
+
+    again: JobResult = job.result()
+    assert again.model_dump() == first.model_dump()
+    assert runs(redis_client, job.id, "a") == 1
+    assert runs(redis_client, job.id, "b") == 1
+    assert [e.type for e in job.events(follow=False)].count("step_queued") == 2
+
+
+def test_wait_times_out_with_a_clear_error(
+    client: Client, redis_client: redis.Redis, unique: Callable[[str], str]
+) -> None:
+    gate = unique("slow")
+    job = client.submit(plan={"steps": [{"id": "g", "agent": "gate", "input": {"gate": gate}}]})
+    with pytest.raises(JobTimeout, match=f"job {job.id} is still running"):
+        job.wait(timeout=0.5)
+    open_gate(redis_client, gate)
+    assert job.wait(timeout=60).status == "succeeded"
+
+
+def test_unknown_job_id(client: Client) -> None:
+    with pytest.raises(JobNotFound, match="no job 'nope'"):
+        client.get("nope")
