@@ -22,11 +22,21 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def connect(url: str) -> redis.Redis:
-    """A client for celeriac's state: text replies, short connect timeout, health checks."""
-    return redis.Redis.from_url(
-        url, decode_responses=True, socket_connect_timeout=5, health_check_interval=30
+def connect(url: str, *, max_connections: int = 50) -> redis.Redis:
+    """A client for celeriac's state: text replies, short connect timeout, health checks.
+
+    Its pool blocks for a free connection rather than failing, so a worker's
+    threads share ``max_connections`` connections.
+    """
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=30,
+        decode_responses=True,
+        socket_connect_timeout=5,
+        health_check_interval=30,
     )
+    return redis.Redis(connection_pool=pool)
 
 
 @contextmanager

@@ -24,13 +24,13 @@ class Runtime:
     engine: Engine
 
     @classmethod
-    def build(cls, settings: Settings, agents: KnownAgents) -> Runtime:
+    def build(cls, settings: Settings, agents: KnownAgents, *, connections: int = 50) -> Runtime:
         if not settings.redis_url:
             raise ConfigError(
                 "CELERIAC_REDIS_URL is not set: point it at the deployment's Redis "
                 "(e.g. redis://localhost:6379/0), or use `celeriac run`, which starts its own"
             )
-        client = connect(settings.redis_url)
+        client = connect(settings.redis_url, max_connections=connections)
         store = Store(
             client,
             grace_seconds=settings.step_lease_seconds,

@@ -122,8 +122,10 @@ class Barrier(Agent):
         arrived = client.incr(f"{TEST_PREFIX}:barrier:{input.name}")
         if arrived == input.parties:
             client.rpush(f"{TEST_PREFIX}:barrier:{input.name}:go", *["go"] * input.parties)
-        if client.blpop([f"{TEST_PREFIX}:barrier:{input.name}:go"], timeout=input.timeout):
-            return Text(text=f"{context.step_id} passed with {input.parties}")
+        deadline = time.monotonic() + input.timeout
+        while time.monotonic() < deadline:  # short waits: redis-py times reads out at 5 s
+            if client.blpop([f"{TEST_PREFIX}:barrier:{input.name}:go"], timeout=1):
+                return Text(text=f"{context.step_id} passed with {input.parties}")
         raise PermanentError(f"barrier {input.name}: only {arrived} of {input.parties} arrived")
 
 

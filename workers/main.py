@@ -111,13 +111,14 @@ def run_worker(
     served = select_agents(registry, agents)
     if not served and not orchestrator:
         raise ConfigError("this worker would serve nothing: name an --agent or keep --orchestrator")
-    runtime = Runtime.build(settings, registry)
+    concurrency = concurrency or settings.worker_concurrency
+    # Every thread may hold a connection at once, plus the background threads'.
+    runtime = Runtime.build(settings, registry, connections=concurrency + 8)
     runner = StepRunner(runtime, registry)
     register_tasks(runtime.app, runtime, runner)
     queues = [names.agent_queue(name) for name in served]
     if orchestrator:
         queues.append(names.ORCHESTRATOR_QUEUE)
-    concurrency = concurrency or settings.worker_concurrency
     hostname = f"celeriac-{os.getpid()}@{socket.gethostname()}"
     info = {
         "hostname": hostname,

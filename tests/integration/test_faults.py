@@ -1,0 +1,76 @@
+"""Faults are events, not crashes: killed workers, lost messages."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+import redis
+
+from orchestrator import names
+from orchestrator.client import Client
+from orchestrator.settings import Settings
+from tests.conftest import wait_for
+from tests.integration.test_jobs import open_gate, runs
+from tests.sample_agents import TEST_PREFIX
+
+
+def test_worker_killed_mid_step_does_not_lose_the_job(
+    isolated: Callable[..., Settings], unique: Callable[[str], str]
+) -> None:
+    live = isolated(workers=2)
+    assert live.redis_url
+    r = redis.Redis.from_url(live.redis_url, decode_responses=True)
+    gate = unique("kill")
+    with Client(live) as client:
+        job = client.submit(plan={"steps": [
+            {"id": "slow", "agent": "gate", "input": {"gate": gate}},
+            {"id": "after", "agent": "echo", "input": {"text": {"$from": "slow",
+                                                                "path": "text"}}},
+        ]})
+        started = f"{TEST_PREFIX}:started:{gate}"
+        victim = wait_for(lambda: r.lindex(started, 0), what="the step to start")
+        os.kill(int(victim.split("@")[0].removeprefix("celeriac-")), signal.SIGKILL)
+        open_gate(r, gate)
+
+        result = job.wait(timeout=60)
+
+    assert result.status == "succeeded"
+    slow = result.steps["slow"]
+    assert slow.attempts == 2
+    assert slow.worker and slow.worker != victim
+    assert result.answer == {"text": f"passed {gate}"}
+    assert runs(r, job.id, "slow") == 2 and runs(r, job.id, "after") == 1
+    retries = [e for e in job.events(follow=False) if e.type == "step_retrying"]
+    assert len(retries) == 1 and "worker lost" in retries[0].data["error"]
+    r.close()
+
+
+def test_a_message_lost_before_publishing_is_sent_by_the_sweeper(
+    isolated: Callable[..., Settings],
+) -> None:
+    """A publisher that dies between recording a change and publishing its messages."""
+    live = isolated(workers=1)
+    with Client(live) as client:
+        published: list[str] = []
+
+        class Crashing:
+            def send_step(self, message: object) -> None:
+                raise SystemExit("publisher died")
+
+            def send_plan(self, job_id: str) -> None:
+                published.append(job_id)  # never reaches the broker either
+
+            def send_finalize(self, job_id: str) -> None:
+                raise SystemExit("publisher died")
+
+        client.runtime.engine.dispatcher = Crashing()
+        job = client.submit(plan={"steps": [{"id": "a", "agent": "echo",
+                                             "input": {"text": "still here"}}]})
+        assert published == [job.id]
+        assert client.runtime.redis.zscore(names.WATCH_KEY, f"plan {job.id}") is not None
+        # The sweeper resends the plan message after the grace period (the lease).
+        result = job.wait(timeout=60)
+    assert result.status == "succeeded"
+    assert result.answer == {"text": "still here"}

@@ -1,0 +1,157 @@
+"""The store's atomic state changes, against a real Redis, without workers."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from orchestrator import names
+from orchestrator.models import Plan
+from orchestrator.redis_server import RedisServer
+from orchestrator.store import Followups, Store
+
+
+@pytest.fixture
+def store(redis_server: RedisServer) -> Iterator[Store]:
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    yield Store(client, grace_seconds=30, result_ttl=3600)
+    client.close()
+
+
+def start(store: Store, steps: list[dict[str, Any]], answer_from: str | None = None) -> tuple[
+    str, list[str]
+]:
+    job_id = uuid.uuid4().hex
+    plan = Plan.model_validate({"steps": steps, "answer_from": answer_from})
+    store.create_job(job_id, plan)
+    started = store.start_job(job_id, plan)
+    assert isinstance(started, Followups)
+    return job_id, [m.step_id for m in started.messages]
+
+
+def run_step(store: Store, job_id: str, step_id: str, dispatch: int = 1) -> Followups:
+    claim = store.claim(job_id, step_id, dispatch, "w1", 30)
+    assert claim.ok, claim
+    return store.complete(job_id, step_id, {"step": step_id})
+
+
+DIAMOND = [
+    {"id": "a", "agent": "echo"},
+    {"id": "b", "agent": "echo", "depends_on": ["a"]},
+    {"id": "c", "agent": "echo", "depends_on": ["a"]},
+    {"id": "d", "agent": "echo", "depends_on": ["b", "c"]},
+]
+
+
+def test_roots_are_queued_at_start_and_start_happens_once(store: Store) -> None:
+    job_id, queued = start(store, DIAMOND)
+    assert queued == ["a"]
+    assert store.start_job(job_id, store.plan(job_id)) == "running"
+    assert store.job_status(job_id) == "running"
+
+
+def test_completion_queues_children_exactly_once(store: Store) -> None:
+    job_id, _ = start(store, DIAMOND)
+    after_a = run_step(store, job_id, "a")
+    assert sorted(m.step_id for m in after_a.messages) == ["b", "c"]
+    assert not after_a.finalize
+    assert not run_step(store, job_id, "b").messages
+    after_c = run_step(store, job_id, "c")
+    assert [m.step_id for m in after_c.messages] == ["d"]
+    assert run_step(store, job_id, "d").finalize
+
+
+@pytest.mark.parametrize("round_", range(30))
+def test_parents_finishing_together_queue_the_child_once(store: Store, round_: int) -> None:
+    job_id, _ = start(store, DIAMOND)
+    run_step(store, job_id, "a")
+    for step_id in "bc":
+        assert store.claim(job_id, step_id, 1, "w", 30).ok
+    gate = threading.Barrier(2)
+    results: dict[str, Followups] = {}
+
+    def finish(step_id: str) -> None:
+        gate.wait()
+        results[step_id] = store.complete(job_id, step_id, {"step": step_id})
+
+    threads = [threading.Thread(target=finish, args=(s,)) for s in "bc"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    queued = [m.step_id for r in results.values() for m in r.messages]
+    assert queued == ["d"]
+
+
+def test_duplicate_completion_does_not_queue_again(store: Store) -> None:
+    job_id, _ = start(store, DIAMOND)
+    first = run_step(store, job_id, "a")
+    assert len(first.messages) == 2
+    for message in first.messages:
+        store.sent(message)
+    # A redelivered message: the claim refuses, and the completion is not counted twice.
+    claim = store.claim(job_id, "a", 1, "w2", 30)
+    assert not claim.ok and claim.reason == "succeeded"
+    again = store.complete(job_id, "a", {"step": "a"})
+    # Children still queued are offered again (publishing twice is harmless),
+    # but the waiting counts did not move: d is not queued.
+    assert sorted(m.step_id for m in again.messages) == ["b", "c"]
+    run_step(store, job_id, "b")
+    assert store.step_records(job_id, ["d"])["d"]["status"] == "waiting"
+
+
+def test_stale_dispatch_is_refused(store: Store) -> None:
+    job_id, _ = start(store, [{"id": "a", "agent": "echo"}])
+    assert store.claim(job_id, "a", 1, "w1", 30).ok
+    store.redis.hset(names.step_key(job_id, "a"), "lease_until", 0)  # the worker went silent
+    requeued = store.expire(job_id, "a", max_attempts=3)
+    assert [m.dispatch for m in requeued.messages] == [2]
+    assert store.claim(job_id, "a", 1, "w-old", 30).reason == "stale"
+    claim = store.claim(job_id, "a", 2, "w-new", 30)
+    assert claim.ok and claim.attempt == 2
+
+
+def test_a_held_lease_is_not_expired(store: Store) -> None:
+    job_id, _ = start(store, [{"id": "a", "agent": "echo"}])
+    assert store.claim(job_id, "a", 1, "w1", 30).ok
+    assert store.expire(job_id, "a", max_attempts=3) == Followups()
+    assert store.claim(job_id, "a", 1, "w2", 30).reason == "running"
+
+
+def test_failure_skips_every_descendant(store: Store) -> None:
+    job_id, _ = start(store, [*DIAMOND, {"id": "e", "agent": "echo", "depends_on": ["d"]}])
+    run_step(store, job_id, "a")
+    assert store.claim(job_id, "b", 1, "w", 30).ok
+    done = store.fail(job_id, "b", 1, "broken", retry_delay=None, max_attempts=3)
+    assert not done.finalize
+    records = store.step_records(job_id, ["b", "d", "e"])
+    assert [records[s]["status"] for s in "bde"] == ["failed", "skipped", "skipped"]
+    assert run_step(store, job_id, "c").finalize  # c was the last step still to end
+
+
+def test_retry_requeues_with_a_new_dispatch(store: Store) -> None:
+    job_id, _ = start(store, [{"id": "a", "agent": "echo"}])
+    assert store.claim(job_id, "a", 1, "w", 30).ok
+    store.fail(job_id, "a", 1, "429", retry_delay=5, max_attempts=3)
+    record = store.step_records(job_id, ["a"])["a"]
+    assert (record["status"], record["dispatch"], record["error"]) == ("queued", "2", "429")
+    due = store.redis.zrange(names.OUTBOX_KEY, 0, -1, withscores=True)
+    assert any(f'"job":"{job_id}"' in raw and '"dispatch":2' in raw for raw, _ in due)
+
+
+def test_cancel_cancels_what_has_not_started(store: Store) -> None:
+    job_id, _ = start(store, DIAMOND)
+    assert store.claim(job_id, "a", 1, "w", 30).ok
+    assert store.cancel_job(job_id) == "cancelled"
+    after = store.complete(job_id, "a", {"step": "a"})
+    assert after == Followups(messages=[], finalize=False)
+    records = store.step_records(job_id, list("abcd"))
+    assert [records[s]["status"] for s in "abcd"] == [
+        "succeeded", "cancelled", "cancelled", "cancelled"
+    ]
+    assert store.cancel_job(job_id) == "cancelled"
