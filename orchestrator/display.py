@@ -60,17 +60,14 @@ def follow(handle: JobHandle, console: Console, timeout: float | None = None) ->
             if event.type == "step_progress":
                 fraction = event.data.get("fraction")
                 message = event.data.get("message") or "running"
-                progress.update(
-                    bar, state=message, **({"completed": fraction} if fraction is not None else {})
-                )
+                progress.update(bar, state=message)
+                if fraction is not None:
+                    progress.update(bar, completed=float(fraction))
             elif state is not None:
                 done = state in ("succeeded", "failed", "skipped", "cancelled")
-                progress.update(
-                    bar,
-                    state=f"[{_STYLE.get(state, '')}]{state}[/]",
-                    **({"completed": 1.0} if done else {}),
-                )
+                progress.update(bar, state=f"[{_STYLE.get(state, '')}]{state}[/]")
                 if done:
+                    progress.update(bar, completed=1.0)
                     progress.stop_task(bar)
     return handle.result()
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import CeleriacError
+from agents.errors import CeleriacError
 from orchestrator.procs import die_with_parent, stop_process
 from orchestrator.redis_conn import connect, redis_errors
 from orchestrator.redis_server import RedisServer
@@ -127,12 +127,13 @@ class Embedded:
             return "(no log)"
         return "\n".join(text[-lines:])
 
-    def stop(self) -> None:
+    def stop(self, *, grace: float = 10.0) -> None:
+        """Stop the workers (running steps get ``grace`` seconds to end), then Redis."""
         for process in self.workers:
             if process.poll() is None:
                 process.terminate()
         for process in self.workers:
-            stop_process(process, timeout=10)
+            stop_process(process, timeout=grace)
         self.workers.clear()
         if self.redis is not None:
             self.redis.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any, cast
@@ -243,10 +244,11 @@ class Store:
         self, job_id: str, after: str = "0", block_ms: int | None = None
     ) -> list[Event]:
         key = names.events_key(job_id)
+        entries: list[tuple[str, dict[str, str]]]
         if block_ms is None:
-            entries = self.redis.xrange(key, min=f"({after}" if after != "0" else "-")
+            entries = cast(Any, self.redis.xrange(key, min=f"({after}" if after != "0" else "-"))
         else:
-            reply = self.redis.xread({key: after}, block=block_ms, count=1000)
+            reply: Any = self.redis.xread({key: after}, block=block_ms, count=1000)
             entries = reply[0][1] if reply else []
         return [self._event(job_id, entry_id, data) for entry_id, data in entries]
 
@@ -257,7 +259,7 @@ class Store:
             job_id=job_id,
             type=data["type"],
             step_id=data.get("step") or None,
-            at=from_timestamp(data["ts"]),
+            at=datetime.fromtimestamp(float(data["ts"]), tz=UTC),
             data=json.loads(data.get("data") or "{}"),
         )
 
@@ -296,10 +298,12 @@ class Store:
 
     def live_workers(self, max_age: float) -> dict[str, dict[str, Any]]:
         """Workers heard from within ``max_age`` seconds, with what they reported."""
-        ids = self.redis.zrangebyscore(names.WORKERS_KEY, self.now() - max_age, "+inf")
+        ids: list[str] = cast(
+            Any, self.redis.zrangebyscore(names.WORKERS_KEY, self.now() - max_age, "+inf")
+        )
         if not ids:
             return {}
-        infos = self.redis.hmget(names.WORKER_INFO_KEY, ids)
+        infos: list[str | None] = cast(Any, self.redis.hmget(names.WORKER_INFO_KEY, ids))
         return {wid: json.loads(info) for wid, info in zip(ids, infos, strict=True) if info}
 
     def try_lock(self, key: str, seconds: float) -> bool:

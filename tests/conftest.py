@@ -96,8 +96,10 @@ def isolated() -> Iterator[Callable[..., Settings]]:
         server = RedisServer()
         server.start()
         stack.append(server)
-        embedded = Embedded(make_settings(server.url, embedded_workers=workers, **overrides),
-                            worker_args=worker_args)
+        embedded = Embedded(
+            make_settings(server.url, embedded_workers=workers, **overrides),
+            worker_args=worker_args,
+        )
         stack.append(embedded)
         return embedded.start()
 

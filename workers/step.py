@@ -24,7 +24,7 @@ def retry_delay(
 ) -> float:
     """Exponential backoff with jitter, never sooner than ``retry_after``."""
     delay = min(settings_max, settings_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-    return max(delay, retry_after or 0.0)
+    return float(max(delay, retry_after or 0.0))
 
 
 class StepRunner:

@@ -24,11 +24,18 @@ def test_worker_killed_mid_step_does_not_lose_the_job(
     r = redis.Redis.from_url(live.redis_url, decode_responses=True)
     gate = unique("kill")
     with Client(live) as client:
-        job = client.submit(plan={"steps": [
-            {"id": "slow", "agent": "gate", "input": {"gate": gate}},
-            {"id": "after", "agent": "echo", "input": {"text": {"$from": "slow",
-                                                                "path": "text"}}},
-        ]})
+        job = client.submit(
+            plan={
+                "steps": [
+                    {"id": "slow", "agent": "gate", "input": {"gate": gate}},
+                    {
+                        "id": "after",
+                        "agent": "echo",
+                        "input": {"text": {"$from": "slow", "path": "text"}},
+                    },
+                ]
+            }
+        )
         started = f"{TEST_PREFIX}:started:{gate}"
         victim = wait_for(lambda: r.lindex(started, 0), what="the step to start")
         os.kill(int(victim.split("@")[0].removeprefix("celeriac-")), signal.SIGKILL)
@@ -66,8 +73,9 @@ def test_a_message_lost_before_publishing_is_sent_by_the_sweeper(
                 raise SystemExit("publisher died")
 
         client.runtime.engine.dispatcher = Crashing()
-        job = client.submit(plan={"steps": [{"id": "a", "agent": "echo",
-                                             "input": {"text": "still here"}}]})
+        job = client.submit(
+            plan={"steps": [{"id": "a", "agent": "echo", "input": {"text": "still here"}}]}
+        )
         assert published == [job.id]
         assert client.runtime.redis.zscore(names.WATCH_KEY, f"plan {job.id}") is not None
         # The sweeper resends the plan message after the grace period (the lease).

@@ -33,15 +33,29 @@ def test_diamond_runs_middle_steps_at_the_same_time(
         "steps": [
             {"id": "a", "agent": "echo", "input": {"text": "hello"}},
             # b and c only pass the barrier when both are running at once.
-            {"id": "b", "agent": "barrier", "input": {"name": barrier, "parties": 2,
-                                                      "timeout": 20}, "depends_on": ["a"]},
-            {"id": "c", "agent": "barrier", "input": {"name": barrier, "parties": 2,
-                                                      "timeout": 20}, "depends_on": ["a"]},
-            {"id": "d", "agent": "concat", "input": {"parts": [
-                {"$from": "a", "path": "text"},
-                {"$from": "b", "path": "text"},
-                {"$from": "c", "path": "text"},
-            ]}},
+            {
+                "id": "b",
+                "agent": "barrier",
+                "input": {"name": barrier, "parties": 2, "timeout": 20},
+                "depends_on": ["a"],
+            },
+            {
+                "id": "c",
+                "agent": "barrier",
+                "input": {"name": barrier, "parties": 2, "timeout": 20},
+                "depends_on": ["a"],
+            },
+            {
+                "id": "d",
+                "agent": "concat",
+                "input": {
+                    "parts": [
+                        {"$from": "a", "path": "text"},
+                        {"$from": "b", "path": "text"},
+                        {"$from": "c", "path": "text"},
+                    ]
+                },
+            },
         ],
         "answer_from": "d",
     }
@@ -62,10 +76,17 @@ def test_failed_step_skips_its_dependents_and_job_is_partial(client: Client) -> 
         "steps": [
             {"id": "ok", "agent": "echo", "input": {"text": "fine"}},
             {"id": "bad", "agent": "fail", "input": {"message": "disk on fire"}},
-            {"id": "after_bad", "agent": "echo", "input": {"text": {"$from": "bad",
-                                                                    "path": "text"}}},
-            {"id": "after_that", "agent": "echo", "input": {"text": "x"},
-             "depends_on": ["after_bad"]},
+            {
+                "id": "after_bad",
+                "agent": "echo",
+                "input": {"text": {"$from": "bad", "path": "text"}},
+            },
+            {
+                "id": "after_that",
+                "agent": "echo",
+                "input": {"text": "x"},
+                "depends_on": ["after_bad"],
+            },
         ],
         "answer_from": "ok",
     }
@@ -105,10 +126,12 @@ def test_transient_failures_stop_after_max_attempts(client: Client) -> None:
 
 
 def test_events_tell_the_story_in_order(client: Client) -> None:
-    plan = {"steps": [
-        {"id": "a", "agent": "echo", "input": {"text": "1"}},
-        {"id": "b", "agent": "echo", "input": {"text": "2"}, "depends_on": ["a"]},
-    ]}
+    plan = {
+        "steps": [
+            {"id": "a", "agent": "echo", "input": {"text": "1"}},
+            {"id": "b", "agent": "echo", "input": {"text": "2"}, "depends_on": ["a"]},
+        ]
+    }
     job = client.submit(plan=plan)
     kinds = [(e.type, e.step_id) for e in job.events()]
     assert kinds[0] == ("job_submitted", None)
@@ -123,10 +146,12 @@ def test_cancel_stops_further_dispatch(
     client: Client, redis_client: redis.Redis, unique: Callable[[str], str]
 ) -> None:
     gate = unique("cancel")
-    plan = {"steps": [
-        {"id": "first", "agent": "gate", "input": {"gate": gate}},
-        {"id": "second", "agent": "echo", "input": {"text": "never"}, "depends_on": ["first"]},
-    ]}
+    plan = {
+        "steps": [
+            {"id": "first", "agent": "gate", "input": {"gate": gate}},
+            {"id": "second", "agent": "echo", "input": {"text": "never"}, "depends_on": ["first"]},
+        ]
+    }
     job = client.submit(plan=plan)
     wait_for(lambda: redis_client.llen(f"{TEST_PREFIX}:started:{gate}"), what="first step")
 
@@ -141,13 +166,13 @@ def test_cancel_stops_further_dispatch(
     assert [e.type for e in job.events(follow=False)].count("step_queued") == 1
 
 
-def test_duplicate_delivery_runs_nothing_twice(
-    client: Client, redis_client: redis.Redis
-) -> None:
-    plan = {"steps": [
-        {"id": "a", "agent": "echo", "input": {"text": "1"}},
-        {"id": "b", "agent": "echo", "input": {"text": "2"}, "depends_on": ["a"]},
-    ]}
+def test_duplicate_delivery_runs_nothing_twice(client: Client, redis_client: redis.Redis) -> None:
+    plan = {
+        "steps": [
+            {"id": "a", "agent": "echo", "input": {"text": "1"}},
+            {"id": "b", "agent": "echo", "input": {"text": "2"}, "depends_on": ["a"]},
+        ]
+    }
     job = client.submit(plan=plan)
     first = job.wait(timeout=60)
     assert first.status == "succeeded"
@@ -162,8 +187,10 @@ def test_duplicate_delivery_runs_nothing_twice(
     # done and nothing is left unacknowledged, every duplicate has been handled.
     marker = client.submit(plan={"steps": [{"id": "m", "agent": "echo", "input": {"text": ""}}]})
     assert marker.wait(timeout=60).status == "succeeded"
-    wait_for(lambda: not redis_client.llen("agent.echo") and not redis_client.hlen("unacked"),
-             what="the duplicates to be handled and acknowledged")
+    wait_for(
+        lambda: not redis_client.llen("agent.echo") and not redis_client.hlen("unacked"),
+        what="the duplicates to be handled and acknowledged",
+    )
 
     again: JobResult = job.result()
     assert again.model_dump() == first.model_dump()

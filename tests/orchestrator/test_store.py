@@ -23,9 +23,9 @@ def store(redis_server: RedisServer) -> Iterator[Store]:
     client.close()
 
 
-def start(store: Store, steps: list[dict[str, Any]], answer_from: str | None = None) -> tuple[
-    str, list[str]
-]:
+def start(
+    store: Store, steps: list[dict[str, Any]], answer_from: str | None = None
+) -> tuple[str, list[str]]:
     job_id = uuid.uuid4().hex
     plan = Plan.model_validate({"steps": steps, "answer_from": answer_from})
     store.create_job(job_id, plan)
@@ -40,7 +40,7 @@ def run_step(store: Store, job_id: str, step_id: str, dispatch: int = 1) -> Foll
     return store.complete(job_id, step_id, {"step": step_id})
 
 
-DIAMOND = [
+DIAMOND: list[dict[str, Any]] = [
     {"id": "a", "agent": "echo"},
     {"id": "b", "agent": "echo", "depends_on": ["a"]},
     {"id": "c", "agent": "echo", "depends_on": ["a"]},
@@ -140,8 +140,8 @@ def test_retry_requeues_with_a_new_dispatch(store: Store) -> None:
     store.fail(job_id, "a", 1, "429", retry_delay=5, max_attempts=3)
     record = store.step_records(job_id, ["a"])["a"]
     assert (record["status"], record["dispatch"], record["error"]) == ("queued", "2", "429")
-    due = store.redis.zrange(names.OUTBOX_KEY, 0, -1, withscores=True)
-    assert any(f'"job":"{job_id}"' in raw and '"dispatch":2' in raw for raw, _ in due)
+    due = [str(raw) for raw in store.redis.zrange(names.OUTBOX_KEY, 0, -1)]
+    assert any(f'"job":"{job_id}"' in raw and '"dispatch":2' in raw for raw in due)
 
 
 def test_cancel_cancels_what_has_not_started(store: Store) -> None:
@@ -152,6 +152,9 @@ def test_cancel_cancels_what_has_not_started(store: Store) -> None:
     assert after == Followups(messages=[], finalize=False)
     records = store.step_records(job_id, list("abcd"))
     assert [records[s]["status"] for s in "abcd"] == [
-        "succeeded", "cancelled", "cancelled", "cancelled"
+        "succeeded",
+        "cancelled",
+        "cancelled",
+        "cancelled",
     ]
     assert store.cancel_job(job_id) == "cancelled"
