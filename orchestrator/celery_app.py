@@ -45,6 +45,7 @@ class CeleryDispatcher:
                 "job_id": message.job_id,
                 "step_id": message.step_id,
                 "dispatch": message.dispatch,
+                "agent": message.agent,
             },
             queue=names.agent_queue(message.agent),
             shadow=message.agent,

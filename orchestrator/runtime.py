@@ -35,6 +35,7 @@ class Runtime:
             client,
             grace_seconds=settings.step_lease_seconds,
             result_ttl=settings.result_ttl_seconds,
+            redeliver_seconds=settings.redeliver_seconds,
         )
         app = make_app(settings.redis_url)
         engine = Engine(store, CeleryDispatcher(app), agents, settings)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def _default_data_dir() -> Path:
@@ -21,7 +25,7 @@ class Settings(BaseSettings):
     >>> Settings(redis_url="redis://localhost:6379/0", agent_modules=["myproject.agents"])
     """
 
-    model_config = SettingsConfigDict(env_prefix="CELERIAC_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="CELERIAC_", env_ignore_empty=True, frozen=True)
 
     redis_url: str | None = Field(
         default=None, description="Redis for broker and state; unset = embedded (a private Redis)."
@@ -35,6 +39,9 @@ class Settings(BaseSettings):
     retry_backoff_seconds: float = Field(default=1.0, ge=0, description="First retry delay.")
     retry_backoff_max_seconds: float = Field(default=60.0, ge=0)
     sweep_interval_seconds: float = Field(default=1.0, gt=0)
+    redeliver_seconds: float = Field(
+        default=300.0, gt=0, description="Publish a step again if no worker took it by then."
+    )
     result_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0, description="Finished jobs kept.")
     max_plan_bytes: int = Field(default=1_000_000, gt=0)
     max_plan_steps: int = Field(default=1000, gt=0)
@@ -47,4 +54,24 @@ class Settings(BaseSettings):
     def _split_modules(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("agent_modules")
+    @classmethod
+    def _check_modules(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _MODULE_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not a module name: give comma-separated dotted names "
+                    "such as 'myproject.agents,other_agents'"
+                )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(REDIS_SCHEMES):
+            raise ValueError(
+                f"must start with {', '.join(REDIS_SCHEMES)} (e.g. redis://localhost:6379/0)"
+            )
         return value

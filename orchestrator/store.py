@@ -75,10 +75,18 @@ class Claim:
 class Store:
     """All reads and writes of celeriac's state in one Redis."""
 
-    def __init__(self, client: redis.Redis, *, grace_seconds: float, result_ttl: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        grace_seconds: float,
+        result_ttl: int,
+        redeliver_seconds: float = 300.0,
+    ) -> None:
         self.redis = client
         self.grace_seconds = grace_seconds
         self.result_ttl = result_ttl
+        self.redeliver_seconds = redeliver_seconds
         self._scripts = {
             name: client.register_script(_lua(name))
             for name in (
@@ -89,6 +97,7 @@ class Store:
                 "fail",
                 "expire",
                 "renew",
+                "sent",
                 "progress",
                 "finish",
                 "cancel",
@@ -153,8 +162,10 @@ class Store:
 
     # -- steps ------------------------------------------------------------
 
-    def claim(self, job_id: str, step_id: str, dispatch: int, worker: str, lease: float) -> Claim:
-        reply = self._run("claim", job_id, step_id, dispatch, worker, lease)
+    def claim(
+        self, job_id: str, step_id: str, dispatch: int, agent: str, worker: str, lease: float
+    ) -> Claim:
+        reply = self._run("claim", job_id, step_id, dispatch, worker, lease, agent)
         if reply[0] == "ok":
             return Claim(True, attempt=int(reply[1]), agent=reply[2], input=json.loads(reply[3]))
         if reply[0] == "succeeded":
@@ -278,8 +289,8 @@ class Store:
             yield job_id, step_id
 
     def sent(self, message: StepMessage) -> None:
-        """The message is on its queue: the outbox may forget it."""
-        self.redis.zrem(names.OUTBOX_KEY, message.raw)
+        """The message is on its queue: send it again only if no worker claims it in time."""
+        self._run("sent", message.job_id, message.raw, self.redeliver_seconds)
 
     def rewatch(self, member: str, at: float) -> None:
         self.redis.zadd(names.WATCH_KEY, {member: at}, xx=True)

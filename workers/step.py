@@ -52,10 +52,10 @@ class StepRunner:
                 self._agents[name] = cls()
             return self._agents[name]
 
-    def run(self, job_id: str, step_id: str, dispatch: int, worker: str) -> str:
+    def run(self, job_id: str, step_id: str, dispatch: int, agent: str, worker: str) -> str:
         """Run the step if this message may; return what happened, for the task's log."""
         claim = self.store.claim(
-            job_id, step_id, dispatch, worker, self.settings.step_lease_seconds
+            job_id, step_id, dispatch, agent, worker, self.settings.step_lease_seconds
         )
         if not claim.ok:
             # A duplicate or superseded message; if the step is done, make sure

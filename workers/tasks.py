@@ -15,8 +15,8 @@ def register_tasks(app: Celery, runtime: Runtime, runner: StepRunner) -> None:
     """Define the tasks on ``app``; they are published by name (see CeleryDispatcher)."""
 
     @app.task(name=names.TASK_RUN_STEP, bind=True)
-    def run_step(self: Any, job_id: str, step_id: str, dispatch: int) -> str:
-        return runner.run(job_id, step_id, dispatch, worker=str(self.request.hostname))
+    def run_step(self: Any, job_id: str, step_id: str, dispatch: int, agent: str) -> str:
+        return runner.run(job_id, step_id, dispatch, agent, worker=str(self.request.hostname))
 
     @app.task(name=names.TASK_PLAN)
     def plan(job_id: str) -> None:

@@ -1,6 +1,8 @@
--- ARGV[3] step, ARGV[4] dispatch, ARGV[5] worker, ARGV[6] lease seconds.
+-- ARGV[3] step, ARGV[4] dispatch, ARGV[5] worker, ARGV[6] lease seconds, ARGV[7] agent.
 -- Returns {'ok', attempt, agent, input JSON}, or {reason, ...} when this message must not run the step.
 local step, dispatch = ARGV[3], tonumber(ARGV[4])
+-- This message has arrived: the outbox need not send it again.
+redis.call('ZREM', outbox, message(step, dispatch, ARGV[7]))
 local jstatus = redis.call('HGET', job, 'status')
 if jstatus ~= 'running' then return {'job-' .. (jstatus or 'missing')} end
 local sk = step_key(step)

@@ -54,6 +54,30 @@ def test_worker_killed_mid_step_does_not_lose_the_job(
     r.close()
 
 
+def test_a_step_message_the_broker_lost_is_sent_again(
+    isolated: Callable[..., Settings],
+) -> None:
+    live = isolated(workers=1, redeliver_seconds=1.0)
+    assert live.redis_url
+    r = redis.Redis.from_url(live.redis_url, decode_responses=True)
+    queue = names.agent_queue("echo")
+    with Client(live) as client:
+        control = client.runtime.app.control
+        assert control.cancel_consumer(queue, reply=True, timeout=10)
+        job = client.submit(
+            plan={"steps": [{"id": "a", "agent": "echo", "input": {"text": "again"}}]}
+        )
+        wait_for(lambda: r.llen(queue) == 1, what="the step message on its queue")
+        r.delete(queue)  # the broker loses it
+        assert control.add_consumer(queue, reply=True, timeout=10)
+
+        result = job.wait(timeout=60)
+    assert result.status == "succeeded"
+    assert result.answer == {"text": "again"}
+    assert result.steps["a"].attempts == 1
+    r.close()
+
+
 def test_a_message_lost_before_publishing_is_sent_by_the_sweeper(
     isolated: Callable[..., Settings],
 ) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import redis
 
+from orchestrator import names
 from orchestrator.client import Client
 from orchestrator.errors import JobNotFound, JobTimeout
 from orchestrator.models import JobResult
@@ -26,7 +27,7 @@ def open_gate(r: redis.Redis, gate: str) -> None:
 
 
 def test_diamond_runs_middle_steps_at_the_same_time(
-    client: Client, unique: Callable[[str], str]
+    client: Client, redis_client: redis.Redis, unique: Callable[[str], str]
 ) -> None:
     barrier = unique("diamond")
     plan: dict[str, Any] = {
@@ -59,7 +60,8 @@ def test_diamond_runs_middle_steps_at_the_same_time(
         ],
         "answer_from": "d",
     }
-    result = client.submit(plan=plan).wait(timeout=60)
+    job = client.submit(plan=plan)
+    result = job.wait(timeout=60)
 
     assert result.status == "succeeded", result.model_dump()
     assert result.answer == {"text": "hello b passed with 2 c passed with 2"}
@@ -69,6 +71,8 @@ def test_diamond_runs_middle_steps_at_the_same_time(
     assert a.finished_at and d.started_at
     assert a.finished_at <= b.started_at and max(b.finished_at, c.finished_at) <= d.started_at
     assert all(step.attempts == 1 and step.worker for step in result.steps.values())
+    # Every message was claimed: nothing is left for the sweeper to send again.
+    assert not [m for m in redis_client.zrange(names.OUTBOX_KEY, 0, -1) if job.id in m]
 
 
 def test_failed_step_skips_its_dependents_and_job_is_partial(client: Client) -> None:
