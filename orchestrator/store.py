@@ -295,10 +295,18 @@ class Store:
     def rewatch(self, member: str, at: float) -> None:
         self.redis.zadd(names.WATCH_KEY, {member: at}, xx=True)
 
-    def heartbeat(self, worker_id: str, info: dict[str, Any]) -> None:
+    def heartbeat(self, worker_id: str, info: dict[str, Any], forget_after: float) -> None:
+        """Say this worker is alive; forget workers silent for ``forget_after`` seconds."""
+        now = self.now()
+        gone: list[str] = cast(
+            Any, self.redis.zrangebyscore(names.WORKERS_KEY, "-inf", now - forget_after)
+        )
         pipe = self.redis.pipeline(transaction=True)
-        pipe.zadd(names.WORKERS_KEY, {worker_id: self.now()})
+        pipe.zadd(names.WORKERS_KEY, {worker_id: now})
         pipe.hset(names.WORKER_INFO_KEY, worker_id, json.dumps(info))
+        if gone:
+            pipe.zrem(names.WORKERS_KEY, *gone)
+            pipe.hdel(names.WORKER_INFO_KEY, *gone)
         pipe.execute()
 
     def forget_worker(self, worker_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -117,8 +118,15 @@ class StepRunner:
         except ValidationError as exc:
             raise PermanentError(f"input is invalid for agent {agent_name!r}: {exc}") from exc
 
+        last_report = 0.0
+
         def report(fraction: float | None, message: str) -> None:
-            self.store.progress(job_id, step_id, dispatch, fraction, message)
+            # At most ten reports a second reach Redis, but always the last one (1.0).
+            nonlocal last_report
+            now = time.monotonic()
+            if fraction == 1.0 or now - last_report >= 0.1:
+                last_report = now
+                self.store.progress(job_id, step_id, dispatch, fraction, message)
 
         context = StepContext(
             job_id=job_id,
