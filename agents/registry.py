@@ -24,7 +24,7 @@ def check_agent_class(cls: type[Agent]) -> None:
     """Raise ``RegistryError`` naming what is wrong with an agent class."""
     where = f"{cls.__module__}.{cls.__qualname__}"
     name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not _NAME.match(name) or name in RESERVED_NAMES:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or name in RESERVED_NAMES:
         raise RegistryError(
             f"agent {where}: name {name!r} must be lowercase letters, digits, '-' or '_', "
             f"start with a letter, and not be one of {sorted(RESERVED_NAMES)}"
@@ -35,6 +35,8 @@ def check_agent_class(cls: type[Agent]) -> None:
         model = getattr(cls, attr, None)
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise RegistryError(f"agent {where}: {attr} must be a pydantic model class")
+    if cls.run is Agent.run:
+        raise RegistryError(f"agent {where}: it must implement run(self, input, context)")
 
 
 def agents_in_module(module: ModuleType) -> list[type[Agent]]:
@@ -84,7 +86,10 @@ def load_registry(modules: Iterable[str] = (), *, use_entry_points: bool = True)
             except Exception as exc:
                 raise RegistryError(f"{origin}: cannot load {ep.value!r}: {exc}") from exc
             if isinstance(loaded, ModuleType):
-                for cls in agents_in_module(loaded):
+                classes = agents_in_module(loaded)
+                if not classes:
+                    raise RegistryError(f"{origin}: module {ep.value!r} defines no concrete Agent")
+                for cls in classes:
                     _add(registry, cls, origin)
             elif isinstance(loaded, type) and issubclass(loaded, Agent):
                 _add(registry, loaded, origin)

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agents.errors import CeleriacError, RegistryError
@@ -43,6 +45,12 @@ PlanFile = Annotated[Path, typer.Option("--plan", help="Plan JSON file.", show_d
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the JobResult as JSON only.")]
 JobArg = Annotated[str, typer.Argument(help="Job id.", show_default=False)]
 Timeout = Annotated[float | None, typer.Option(help="Give up after this many seconds.")]
+_STOP_GRACE_SECONDS = 1.0
+
+
+def _error(message: str) -> None:
+    # soft_wrap: one line however narrow the terminal; escape: a path may hold "[...]".
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def errors_to_exit_codes(func: F) -> F:
@@ -53,10 +61,10 @@ def errors_to_exit_codes(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (UserError, RegistryError) as exc:
-            err.print(f"[red]error:[/] {exc}", highlight=False)
+            _error(str(exc))
             raise typer.Exit(2) from None
         except CeleriacError as exc:
-            err.print(f"[red]error:[/] {exc}", highlight=False)
+            _error(str(exc))
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted", highlight=False)
@@ -68,7 +76,14 @@ def errors_to_exit_codes(func: F) -> F:
 def _settings() -> Settings:
     try:
         return Settings()
-    except ValueError as exc:
+    except ValidationError as exc:
+        problems = [
+            f"CELERIAC_{'_'.join(str(part) for part in error['loc']).upper()}: "
+            + error["msg"].removeprefix("Value error, ")
+            for error in exc.errors()
+        ]
+        raise UserError("invalid setting " + "; ".join(problems)) from exc
+    except ValueError as exc:  # a value pydantic-settings cannot even decode
         raise UserError(f"invalid CELERIAC_* setting: {exc}") from exc
 
 
@@ -113,8 +128,12 @@ def run(plan: PlanFile, as_json: JsonFlag = False, timeout: Timeout = None) -> N
                 with contextlib.suppress(CeleriacError):
                     handle.cancel()
                 raise
-    finally:
-        embedded.stop()
+    except BaseException:
+        # Interrupted, timed out or broken: the job is cancelled and nobody waits for
+        # its running steps, so the workers get no time to finish them.
+        embedded.stop(grace=_STOP_GRACE_SECONDS)
+        raise
+    embedded.stop()
     _finish(result, as_json)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from agents.base import Agent
 from orchestrator.errors import PlanError
@@ -20,6 +21,10 @@ from orchestrator.models import Plan, Step
 
 REF_KEY = "$from"
 _REF_KEYS = frozenset({REF_KEY, "path"})
+_SCALARS = (str, bytes, int, float, bool, type(None))
+# Agent types by name; None marks a type that live workers serve but this
+# process cannot import: its inputs and output paths are not checked here.
+AgentTypes = Mapping[str, type[Agent] | None]
 
 
 class ReferenceResolutionError(LookupError):
@@ -108,14 +113,18 @@ def _unwrap_optional(annotation: Any) -> Any:
 def check_output_path(model: type[BaseModel], path: str) -> str | None:
     """Why ``path`` cannot exist in ``model``'s instances, or None if it can.
 
-    Checks what the model declares: field names and list indexes. Parts typed
-    as ``dict`` or ``Any`` are not checked further.
+    Checks what the model declares: field names, list indexes, and that
+    nothing is looked up inside a string or a number. Parts typed as ``dict``
+    or ``Any`` are not checked further.
     """
     annotation: Any = model
     walked: list[str] = []
     for segment in path.split("."):
         annotation = _unwrap_optional(annotation)
         origin = get_origin(annotation)
+        if annotation in _SCALARS:
+            kind = "null" if annotation is type(None) else annotation.__name__
+            return f"{'.'.join(walked)} is a {kind}: it has no {segment!r}"
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             field = annotation.model_fields.get(segment)
             if field is None:
@@ -134,11 +143,21 @@ def check_output_path(model: type[BaseModel], path: str) -> str | None:
     return None
 
 
-def _format_validation_error(exc: ValidationError, raw: Any) -> str:
+# pydantic's wording where it names our internals ("instance of Step") or a regex.
+_MESSAGES = {
+    "model_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a JSON list",
+    "extra_forbidden": "unknown field",
+}
+_STEP_ID_RULE = "must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit"
+
+
+def _format_errors(errors: list[ErrorDetails], raw: Any) -> str:
     problems = []
-    for error in exc.errors()[:5]:
+    for error in errors[:5]:
         loc = list(error["loc"])
-        where = "plan"
+        where = ""
         if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
             index = loc[1]
             step_id = None
@@ -146,39 +165,65 @@ def _format_validation_error(exc: ValidationError, raw: Any) -> str:
                 steps = raw["steps"]
                 if index < len(steps) and isinstance(steps[index], dict):
                     step_id = steps[index].get("id")
-            where = f"step {step_id!r}" if isinstance(step_id, str) else f"step #{index + 1}"
+            where = f"step {step_id!r}: " if isinstance(step_id, str) else f"step #{index + 1}: "
             loc = loc[2:]
+        message = _MESSAGES.get(error["type"], error["msg"])
+        if where and loc == ["id"] and error["type"] == "string_pattern_mismatch":
+            message = _STEP_ID_RULE
         field = ".".join(str(part) for part in loc)
-        problems.append(f"{where}: {field + ': ' if field else ''}{error['msg']}")
-    more = len(exc.errors()) - len(problems)
+        problems.append(f"{where}{field + ': ' if field else ''}{message}")
+    more = len(errors) - len(problems)
     return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
 
 
 def _find_cycle(plan: Plan, deps: Mapping[str, set[str]]) -> list[str] | None:
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    path: list[str] = []
+    """A cycle as step ids, each depending on the next, or None.
 
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for parent in sorted(deps[node]):
-            if state.get(parent) == 1:
-                return [*path[path.index(parent) :], parent]
-            if parent not in state and (found := visit(parent)):
-                return found
-        path.pop()
-        state[node] = 2
-        return None
-
+    Depth-first without recursion: a chain of a thousand steps is a valid plan.
+    """
+    done: set[str] = set()
     for step in plan.steps:
-        if step.id not in state and (cycle := visit(step.id)):
-            return cycle
+        if step.id in done:
+            continue
+        path = [step.id]
+        parents = [iter(sorted(deps[step.id]))]
+        while parents:
+            parent = next(parents[-1], None)
+            if parent is None:
+                done.add(path.pop())
+                parents.pop()
+            elif parent in path:
+                return [*path[path.index(parent) :], parent]
+            elif parent not in done:
+                path.append(parent)
+                parents.append(iter(sorted(deps[parent])))
     return None
 
 
-def _check_step(step: Step, ids: set[str], registry: Mapping[str, type[Agent]] | None) -> None:
-    agent = registry.get(step.agent) if registry is not None else None
-    if registry is not None and agent is None:
+def _check_input(step: Step, agent: type[Agent]) -> None:
+    """Validate the static part of a step's input: fields that hold no reference."""
+    if parse_ref(step.input) is not None:
+        return  # the whole input is an upstream output
+    dynamic = {key for key, value in step.input.items() if next(iter_refs(value), None)}
+    static = {key: None if key in dynamic else value for key, value in step.input.items()}
+    try:
+        agent.Input.model_validate(static)
+    except ValidationError as exc:
+        errors = [
+            error
+            for error in exc.errors()
+            if not dynamic or (error["loc"] and error["loc"][0] not in dynamic)
+        ]
+        if errors:
+            raise PlanError(
+                f"step {step.id!r}: input is invalid for agent {step.agent!r}: "
+                + _format_errors(errors, None),
+                step_id=step.id,
+            ) from exc
+
+
+def _check_step(step: Step, ids: set[str], registry: AgentTypes | None) -> None:
+    if registry is not None and step.agent not in registry:
         known = ", ".join(sorted(registry)) or "none are registered"
         raise PlanError(
             f"step {step.id!r}: unknown agent {step.agent!r} (known: {known})", step_id=step.id
@@ -199,24 +244,19 @@ def _check_step(step: Step, ids: set[str], registry: Mapping[str, type[Agent]] |
             raise PlanError(
                 f"step {step.id!r}: input refers to unknown step {source!r}", step_id=step.id
             )
-    if agent is not None and not refs:
-        try:
-            agent.Input.model_validate(step.input)
-        except ValidationError as exc:
-            raise PlanError(
-                f"step {step.id!r}: input is invalid for agent {step.agent!r}: "
-                + _format_validation_error(exc, None).removeprefix("plan: "),
-                step_id=step.id,
-            ) from exc
+    agent = registry.get(step.agent) if registry is not None else None
+    if agent is not None:
+        _check_input(step, agent)
 
 
-def _check_ref_paths(plan: Plan, registry: Mapping[str, type[Agent]]) -> None:
+def _check_ref_paths(plan: Plan, registry: AgentTypes) -> None:
     agents = {step.id: registry[step.agent] for step in plan.steps}
     for step in plan.steps:
         for source, path in iter_refs(step.input):
-            if path is None:
+            source_agent = agents[source]
+            if path is None or source_agent is None:
                 continue
-            problem = check_output_path(agents[source].Output, path)
+            problem = check_output_path(source_agent.Output, path)
             if problem:
                 raise PlanError(
                     f"step {step.id!r}: reference to step {source!r} path {path!r}: {problem}",
@@ -226,22 +266,23 @@ def _check_ref_paths(plan: Plan, registry: Mapping[str, type[Agent]]) -> None:
 
 def validate_plan(
     plan: Plan | Mapping[str, Any],
-    registry: Mapping[str, type[Agent]] | None,
+    registry: AgentTypes | None,
     *,
     max_steps: int = 1000,
 ) -> Plan:
     """Check a plan whole; return it as a ``Plan`` or raise ``PlanError``.
 
     With ``registry`` None, agent types and inputs are not checked (the
-    orchestrator checks them again before the job starts).
+    orchestrator checks them again before the job starts); a name mapped to
+    None is a known type whose input is not checked here.
     """
     if not isinstance(plan, Plan):
         if not isinstance(plan, Mapping):
-            raise PlanError(f"a plan must be a JSON object, not {type(plan).__name__}")
+            raise PlanError(f"a plan must be a JSON object, not {_json_type(plan)}")
         try:
             plan = Plan.model_validate(plan)
         except ValidationError as exc:
-            raise PlanError("invalid plan: " + _format_validation_error(exc, plan)) from exc
+            raise PlanError("invalid plan: " + _format_errors(exc.errors(), plan)) from exc
     if len(plan.steps) > max_steps:
         raise PlanError(f"the plan has {len(plan.steps)} steps; at most {max_steps} are allowed")
     ids: set[str] = set()
@@ -255,7 +296,9 @@ def validate_plan(
     cycle = _find_cycle(plan, deps)
     if cycle:
         raise PlanError(
-            f"step {cycle[0]!r}: the plan has a cycle: {' -> '.join(cycle)}", step_id=cycle[0]
+            f"step {cycle[0]!r}: the plan has a cycle: {' -> '.join(cycle)} "
+            "('->' means 'depends on')",
+            step_id=cycle[0],
         )
     if registry is not None:
         _check_ref_paths(plan, registry)
@@ -264,26 +307,43 @@ def validate_plan(
     return plan
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def load_plan_file(path: Path, *, max_bytes: int) -> dict[str, Any]:
-    """Read a plan file as JSON, refusing oversized or non-JSON files with a clear message."""
+    """Read a plan file as JSON, refusing oversized or non-JSON files with a clear message.
+
+    Reads at most ``max_bytes`` + 1 bytes, so a pipe or a growing file is bounded too.
+    """
+    where = f"plan file {str(path)!r}"
     try:
-        size = path.stat().st_size
+        with path.open("rb") as file:
+            data = file.read(max_bytes + 1)
     except OSError as exc:
-        raise PlanError(f"cannot read plan file {str(path)!r}: {exc.strerror}") from exc
-    if size > max_bytes:
-        raise PlanError(
-            f"plan file {str(path)!r} is {size} bytes; the limit is {max_bytes} "
-            "(CELERIAC_MAX_PLAN_BYTES)"
-        )
+        raise PlanError(f"cannot read {where}: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise PlanError(f"{where} is over the limit of {max_bytes} bytes (CELERIAC_MAX_PLAN_BYTES)")
     try:
-        raw = json.loads(path.read_bytes())
+        raw = json.loads(data.decode("utf-8-sig"), parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
-        raise PlanError(f"plan file {str(path)!r} is not UTF-8 text: {exc.reason}") from exc
+        raise PlanError(f"{where} is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
         raise PlanError(
-            f"plan file {str(path)!r} is not valid JSON: {exc.msg} "
-            f"at line {exc.lineno} column {exc.colno}"
+            f"{where} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except ValueError as exc:
+        raise PlanError(f"{where} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise PlanError(f"{where} is nested too deeply") from exc
     if not isinstance(raw, dict):
-        raise PlanError(f"plan file {str(path)!r} must hold a JSON object with 'steps'")
+        raise PlanError(f"{where} must hold a JSON object with 'steps', not {_json_type(raw)}")
     return raw
+
+
+def _json_type(value: Any) -> str:
+    """What ``value`` is, in JSON's words: ``a list``, ``a string``, ..."""
+    names = {list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
+    if value is None:
+        return "null"
+    return "a " + names.get(type(value), type(value).__name__)

@@ -36,7 +36,7 @@ def connect(url: str, *, max_connections: int = 50) -> redis.Redis:
         socket_connect_timeout=5,
         health_check_interval=30,
     )
-    return redis.Redis(connection_pool=pool)
+    return redis.Redis.from_pool(pool)  # owns the pool: close() disconnects it
 
 
 @contextmanager
@@ -46,6 +46,6 @@ def redis_errors(url: str) -> Iterator[None]:
         yield
     except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
         raise RedisUnavailable(
-            f"cannot reach Redis at {safe_url(url)}: {exc}. "
+            f"cannot reach Redis at {safe_url(url)}: {str(exc).rstrip('.')}. "
             "Is it running, and is CELERIAC_REDIS_URL right?"
         ) from exc

@@ -57,9 +57,7 @@ class Background:
         while not self._stop.is_set():
             try:
                 if time.monotonic() - last_beat >= settings.worker_heartbeat_seconds:
-                    self.runtime.store.heartbeat(
-                        self.worker_id, self.info, forget_after=3600
-                    )
+                    self.runtime.store.heartbeat(self.worker_id, self.info, forget_after=3600)
                     last_beat = time.monotonic()
                 # One sweep per interval across all orchestrator workers.
                 if self.orchestrator and self.runtime.store.try_lock(
