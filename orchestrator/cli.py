@@ -24,6 +24,7 @@ from rich.table import Table
 
 from agents.errors import CeleriacError, RegistryError
 from agents.registry import load_registry
+from orchestrator.celery_app import make_app
 from orchestrator.client import Client
 from orchestrator.display import follow, render_result, result_json, status_line
 from orchestrator.embedded import Embedded
@@ -211,6 +212,13 @@ def worker(
     orchestrator: Annotated[
         bool, typer.Option(help="Also serve the orchestrator queue (plan, finalize) and sweep.")
     ] = True,
+    serve_agents: Annotated[
+        bool,
+        typer.Option(
+            "--agents/--no-agents",
+            help="Serve agent queues (--no-agents: only the orchestrator's).",
+        ),
+    ] = True,
     pool: Annotated[
         str, typer.Option(help="threads (I/O-bound agents), prefork or solo.")
     ] = "threads",
@@ -219,14 +227,42 @@ def worker(
     """Start a worker for some agent types' queues (and the orchestrator's)."""
     from workers.main import run_worker  # workers depend on the orchestrator, not back
 
+    if not serve_agents and agent:
+        raise UserError("--no-agents and --agent contradict each other: drop one")
     run_worker(
         _settings(),
         agent or [],
+        serve_agents=serve_agents,
         concurrency=concurrency,
         orchestrator=orchestrator,
         pool=pool,
         loglevel=loglevel,
     )
+
+
+@app.command()
+@errors_to_exit_codes
+def flower(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5555,
+    address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    basic_auth: Annotated[
+        str | None,
+        typer.Option(envvar="FLOWER_BASIC_AUTH", help="user:password required to log in."),
+    ] = None,
+) -> None:
+    """Start the Flower dashboard on this deployment: every step shows as a task."""
+    settings = _settings()
+    if not settings.redis_url:
+        raise UserError("CELERIAC_REDIS_URL is not set: Flower watches a deployment's Redis")
+    if not basic_auth and address not in ("127.0.0.1", "localhost", "::1"):
+        raise UserError(
+            f"Flower on {address} would be open to anyone: pass --basic-auth user:password "
+            "(or set FLOWER_BASIC_AUTH)"
+        )
+    argv = ["flower", f"--port={port}", f"--address={address}"]
+    if basic_auth:
+        argv.append(f"--basic-auth={basic_auth}")
+    make_app(settings.redis_url).start(argv)
 
 
 @app.command()

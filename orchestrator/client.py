@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from agents.base import Agent
 from agents.registry import load_registry
 from orchestrator.engine import KnownAgents
 from orchestrator.errors import JobTimeout
@@ -99,9 +98,8 @@ class Client:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        self.runtime = Runtime.build(self.settings, {})
+        self.runtime = Runtime.build(self.settings, load_registry(self.settings.agent_modules))
         self.url = self.runtime.url
-        self._local: dict[str, type[Agent]] | None = None
 
     def __enter__(self) -> Client:
         return self
@@ -114,25 +112,17 @@ class Client:
 
     def known_agents(self) -> KnownAgents:
         """Agent types this process can import, plus those live workers serve."""
-        if self._local is None:
-            self._local = load_registry(self.settings.agent_modules)
-        known: dict[str, type[Agent] | None] = dict(self._local)
-        for info in self.live_workers().values():
-            for name in info.get("agents", []):
-                known.setdefault(name, None)
-        return known
+        with redis_errors(self.url):
+            return self.runtime.engine.known_agents()
 
     def live_workers(self) -> dict[str, dict[str, Any]]:
-        max_age = 3 * self.settings.worker_heartbeat_seconds
         with redis_errors(self.url):
-            return self.runtime.store.live_workers(max_age)
+            return self.runtime.engine.live_workers()
 
     def submit(self, plan: Plan | Mapping[str, Any]) -> JobHandle:
         """Validate and submit a plan; return its handle at once."""
-        engine = self.runtime.engine
-        engine.agents = self.known_agents()
         with redis_errors(self.url):
-            return JobHandle(self, engine.submit(plan))
+            return JobHandle(self, self.runtime.engine.submit(plan))
 
     def get(self, job_id: str) -> JobHandle:
         """The handle of an existing job; raises ``JobNotFound``."""

@@ -8,12 +8,13 @@ Children die with this process, even if it is killed.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from agents.errors import CeleriacError
 from orchestrator.procs import die_with_parent, stop_process
@@ -128,20 +129,23 @@ class Embedded:
         return "\n".join(text[-lines:])
 
     def stop(self, *, grace: float = 10.0) -> None:
-        """Stop the workers (running steps get ``grace`` seconds to end), then Redis."""
-        for process in self.workers:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.workers:
-            stop_process(process, timeout=grace)
-        self.workers.clear()
-        if self.redis is not None:
-            self.redis.stop()
-            self.redis = None
-        self._logs.cleanup()
+        """Stop the workers (running steps get ``grace`` seconds to end), then Redis.
 
-    def info(self) -> dict[str, Any]:
-        return {
-            "redis": self.redis.url if self.redis else self.settings.redis_url,
-            "workers": [process.pid for process in self.workers],
-        }
+        A second Ctrl-C cannot cut this short and leave processes behind.
+        """
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+        try:
+            for process in self.workers:
+                if process.poll() is None:
+                    process.terminate()
+            for process in self.workers:
+                stop_process(process, timeout=grace)
+            self.workers.clear()
+            if self.redis is not None:
+                self.redis.stop()
+                self.redis = None
+            self._logs.cleanup()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)

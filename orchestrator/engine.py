@@ -73,15 +73,31 @@ def summarize(plan: Plan, result: JobResult) -> tuple[str, Any, str]:
 
 class Engine:
     def __init__(
-        self, store: Store, dispatcher: Dispatcher, agents: KnownAgents, settings: Settings
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        local_agents: Mapping[str, type[Agent]],
+        settings: Settings,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
-        self.agents = agents
+        self.local_agents = local_agents
         self.settings = settings
 
+    def live_workers(self) -> dict[str, dict[str, Any]]:
+        """Workers whose heartbeat is recent, with the agent types they serve."""
+        return self.store.live_workers(3 * self.settings.worker_heartbeat_seconds)
+
+    def known_agents(self) -> KnownAgents:
+        """Agent types this process can import, plus those live workers serve."""
+        known: dict[str, type[Agent] | None] = dict(self.local_agents)
+        for info in self.live_workers().values():
+            for name in info.get("agents", []):
+                known.setdefault(name, None)
+        return known
+
     def validate(self, plan: Plan | Mapping[str, Any]) -> Plan:
-        return validate_plan(plan, self.agents, max_steps=self.settings.max_plan_steps)
+        return validate_plan(plan, self.known_agents(), max_steps=self.settings.max_plan_steps)
 
     def submit(self, plan: Plan | Mapping[str, Any]) -> str:
         """Validate a plan, record a pending job and ask an orchestrator to start it."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import redis
 from celery import Celery
 
+from agents.base import Agent
 from orchestrator.celery_app import CeleryDispatcher, make_app
-from orchestrator.engine import Engine, KnownAgents
+from orchestrator.engine import Engine
 from orchestrator.errors import ConfigError
 from orchestrator.redis_conn import connect
 from orchestrator.settings import Settings
@@ -24,7 +26,9 @@ class Runtime:
     engine: Engine
 
     @classmethod
-    def build(cls, settings: Settings, agents: KnownAgents, *, connections: int = 50) -> Runtime:
+    def build(
+        cls, settings: Settings, agents: Mapping[str, type[Agent]], *, connections: int = 50
+    ) -> Runtime:
         if not settings.redis_url:
             raise ConfigError(
                 "CELERIAC_REDIS_URL is not set: point it at the deployment's Redis "

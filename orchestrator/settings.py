@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from orchestrator.errors import ConfigError
 
 _MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -48,6 +51,16 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=256, ge=1, description="Steps one worker runs at once.")
     worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
     embedded_workers: int = Field(default=1, ge=1, description="Worker processes `run` starts.")
+
+    def model_post_init(self, context: Any, /) -> None:
+        # A misspelt variable would otherwise be ignored without a word.
+        known = {f"CELERIAC_{name.upper()}" for name in type(self).model_fields}
+        for variable in sorted(os.environ):
+            if variable.startswith("CELERIAC_") and variable not in known:
+                names = sorted(name.upper() for name in type(self).model_fields)
+                close = difflib.get_close_matches(variable.removeprefix("CELERIAC_"), names, n=1)
+                hint = f"; did you mean CELERIAC_{close[0]}?" if close else ""
+                raise ConfigError(f"unknown setting {variable}{hint}")
 
     @field_validator("agent_modules", mode="before")
     @classmethod

@@ -96,6 +96,7 @@ def run_worker(
     settings: Settings,
     agents: list[str],
     *,
+    serve_agents: bool = True,
     concurrency: int | None = None,
     orchestrator: bool = True,
     pool: str = "threads",
@@ -108,7 +109,7 @@ def run_worker(
     if pool not in POOLS:
         raise ConfigError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
     registry = load_registry(settings.agent_modules)
-    served = select_agents(registry, agents)
+    served = select_agents(registry, agents) if serve_agents else []
     if not served and not orchestrator:
         raise ConfigError("this worker would serve nothing: name an --agent or keep --orchestrator")
     concurrency = concurrency or settings.worker_concurrency

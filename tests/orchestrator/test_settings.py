@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings
 
 
@@ -124,3 +125,15 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValidationError):
         settings.max_plan_bytes = 5
+
+
+def test_a_misspelt_variable_is_an_error_that_suggests_the_right_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CELERIAC_STEP_LEASE_SECOND", "5")
+    with pytest.raises(
+        ConfigError,
+        match="unknown setting CELERIAC_STEP_LEASE_SECOND; did you "
+        "mean CELERIAC_STEP_LEASE_SECONDS",
+    ):
+        Settings()

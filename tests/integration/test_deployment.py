@@ -1,0 +1,130 @@
+"""A deployment as users scale it: agent types added by new workers, and Flower."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.client import Client
+from orchestrator.embedded import settings_env
+from orchestrator.procs import stop_process
+from orchestrator.redis_server import free_port
+from orchestrator.settings import Settings
+from tests.conftest import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start ``celeriac ARGS...`` with some settings; stopped at teardown."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(settings: Settings, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", *args],
+            cwd=ROOT,
+            env={**os.environ, **settings_env(settings), **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        stop_process(process, timeout=10)
+
+
+def test_a_type_added_by_a_new_worker_is_usable_without_changing_anything(
+    isolated: Callable[..., Settings], spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    live = isolated(workers=1)  # serves the test agents and the orchestrator
+    plan = {"steps": [{"id": "d", "agent": "double", "input": {"value": 21}}]}
+    with Client(live) as client:
+        assert "double" not in client.known_agents()
+        extra = live.model_copy(
+            update={"agent_modules": [*live.agent_modules, "tests.remote_agents"]}
+        )
+        spawn(extra, "worker", "--agent", "double", "--no-orchestrator")
+        wait_for(lambda: "double" in client.known_agents(), what="the new worker's heartbeat")
+
+        # Neither this client nor the orchestrator worker can import `double`.
+        result = client.submit(plan=plan).wait(timeout=60)
+    assert result.status == "succeeded", result.error
+    assert result.answer == {"value": 42}
+
+
+def _get(url: str, auth: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url)
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            body = response.read()
+            return response.status, json.loads(body) if body.startswith(b"{") else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+    except OSError:
+        return 0, None
+
+
+def test_flower_shows_each_step_as_a_task_named_after_its_agent(
+    deployment: Settings, client: Client, spawn: Callable[..., subprocess.Popen[bytes]]
+) -> None:
+    port = free_port()
+    spawn(deployment, "flower", "--port", str(port), "--basic-auth", "ada:secret")
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _get(base)[0] == 401, what="Flower to answer (and ask for a login)")
+
+    jobs: list[str] = []
+
+    def flower_saw_a_job() -> bool:
+        # Flower hears task events only once its receiver is connected, a little after
+        # its web server answers: run small jobs until one is seen whole.
+        status, tasks = _get(f"{base}/api/tasks", auth="ada:secret")
+        assert status == 200
+        for job_id in jobs:
+            names = {
+                task["name"]
+                for task in (tasks or {}).values()
+                if job_id in str(task.get("kwargs")) and task.get("state") == "SUCCESS"
+            }
+            if {"echo", "concat"} <= names:
+                return True
+        plan = {
+            "steps": [
+                {"id": "a", "agent": "echo", "input": {"text": "seen"}},
+                {"id": "b", "agent": "concat", "input": {"parts": ["x"]}, "depends_on": ["a"]},
+            ]
+        }
+        job = client.submit(plan=plan)
+        assert job.wait(timeout=60).status == "succeeded"
+        jobs.append(job.id)
+        return False
+
+    wait_for(flower_saw_a_job, what="Flower to see a job's steps as tasks named after agents")
+
+
+def test_flower_refuses_to_listen_openly_without_a_login(deployment: Settings) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "flower", "--address", "0.0.0.0"],
+        cwd=ROOT,
+        env={**os.environ, **settings_env(deployment)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--basic-auth" in result.stderr
