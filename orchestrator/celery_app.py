@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from celery import Celery
 
 from orchestrator import names
@@ -37,19 +39,23 @@ class CeleryDispatcher:
     def __init__(self, app: Celery) -> None:
         self.app = app
 
-    def send_step(self, message: StepMessage) -> None:
-        # shadow: Flower and worker logs show the step under its agent's name.
-        self.app.send_task(
-            names.TASK_RUN_STEP,
-            kwargs={
-                "job_id": message.job_id,
-                "step_id": message.step_id,
-                "dispatch": message.dispatch,
-                "agent": message.agent,
-            },
-            queue=names.agent_queue(message.agent),
-            shadow=message.agent,
-        )
+    def send_steps(self, messages: Sequence[StepMessage]) -> None:
+        # One producer (one broker connection) for the whole batch.
+        with self.app.producer_or_acquire() as producer:
+            for message in messages:
+                # shadow: Flower and worker logs show the step under its agent's name.
+                self.app.send_task(
+                    names.TASK_RUN_STEP,
+                    kwargs={
+                        "job_id": message.job_id,
+                        "step_id": message.step_id,
+                        "dispatch": message.dispatch,
+                        "agent": message.agent,
+                    },
+                    queue=names.agent_queue(message.agent),
+                    shadow=message.agent,
+                    producer=producer,
+                )
 
     def send_plan(self, job_id: str) -> None:
         self.app.send_task(

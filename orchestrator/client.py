@@ -74,18 +74,15 @@ class JobHandle:
         """Block until the job ends; return its result. Raises ``JobTimeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         store = self.client.runtime.store
-        after = "0"
-        while True:
-            with redis_errors(self.client.url):
-                status = store.job_status(self.id)
-                if status in TERMINAL_JOB:
-                    return store.result(self.id)
+        with redis_errors(self.client.url):
+            store.job_status(self.id)  # JobNotFound for a wrong id
+            while True:
                 left = 1.0 if deadline is None else deadline - time.monotonic()
-                if left <= 0:
-                    raise JobTimeout(self.id, timeout or 0.0, status)
-                batch = store.read_events(self.id, after, block_ms=max(1, int(min(left, 1) * 1000)))
-            if batch:
-                after = batch[-1].id
+                if left <= 0 and store.job_status(self.id) not in TERMINAL_JOB:
+                    raise JobTimeout(self.id, timeout or 0.0, store.job_status(self.id))
+                # Blocks on the job's end stream: no polling while the job runs.
+                if store.wait_end(self.id, max(1, int(min(left, 1.0) * 1000))):
+                    return store.result(self.id)
 
     def cancel(self) -> str:
         """Stop dispatching the job's steps; return its status afterwards."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,7 +30,7 @@ KnownAgents = Mapping[str, type[Agent] | None]
 class Dispatcher(Protocol):
     """Publishes celeriac's task messages."""
 
-    def send_step(self, message: StepMessage) -> None: ...
+    def send_steps(self, messages: Sequence[StepMessage]) -> None: ...
     def send_plan(self, job_id: str) -> None: ...
     def send_finalize(self, job_id: str) -> None: ...
 
@@ -125,9 +125,9 @@ class Engine:
 
     def deliver(self, job_id: str, followups: Followups) -> None:
         """Publish what a change of state made due, then clear it from the outbox."""
-        for message in followups.messages:
-            self.dispatcher.send_step(message)
-            self.store.sent(message)
+        if followups.messages:
+            self.dispatcher.send_steps(followups.messages)
+            self.store.sent(followups.messages)
         if followups.finalize:
             self.dispatcher.send_finalize(job_id)
 
@@ -164,12 +164,11 @@ class Engine:
                 expired += 1
                 log.warning("step %s/%s lost its worker; requeued or failed", job_id, step_id)
             self.deliver(job_id, followups)
-        resent = 0
-        for raw in self.store.due(names.OUTBOX_KEY, now):
-            message = StepMessage.parse(raw)
-            self.dispatcher.send_step(message)
-            self.store.sent(message)
-            resent += 1
+        stranded = [StepMessage.parse(raw) for raw in self.store.due(names.OUTBOX_KEY, now)]
+        if stranded:
+            self.dispatcher.send_steps(stranded)
+            self.store.sent(stranded)
+        resent = len(stranded)
         rewatched = 0
         for member in self.store.due(names.WATCH_KEY, now):
             kind, _, job_id = member.partition(" ")

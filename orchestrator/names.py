@@ -22,6 +22,7 @@ STEP_SUFFIX = ":step:"  # hash per step: status, attempts, dispatch, output, ...
 CHILDREN_SUFFIX = ":children"  # hash step -> JSON list of dependents
 WAITING_SUFFIX = ":waiting"  # hash step -> number of unfinished dependencies
 EVENTS_SUFFIX = ":events"  # stream of the job's events
+END_SUFFIX = ":end"  # stream with one entry once the job has ended
 
 JOBS_KEY = f"{PREFIX}:jobs"  # zset job id -> created (unix time)
 LEASES_KEY = f"{PREFIX}:leases"  # zset "job_id step_id" -> lease deadline
@@ -47,3 +48,7 @@ def step_key(job_id: str, step_id: str) -> str:
 
 def events_key(job_id: str) -> str:
     return job_key(job_id) + EVENTS_SUFFIX
+
+
+def end_key(job_id: str) -> str:
+    return job_key(job_id) + END_SUFFIX

@@ -9,7 +9,7 @@ removes them, and the sweeper publishes whatever a crash left behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -23,11 +23,16 @@ from orchestrator.errors import JobNotFound
 from orchestrator.models import Event, JobResult, Plan, StepResult, from_timestamp
 from orchestrator.plans import dependencies
 
+STANDALONE_SCRIPTS = frozenset({"sent"})
+
 
 @cache
 def _lua(name: str) -> str:
     folder = resources.files("orchestrator") / "lua"
-    return (folder / "common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
+    body = (folder / f"{name}.lua").read_text()
+    if name in STANDALONE_SCRIPTS:
+        return body
+    return (folder / "common.lua").read_text() + "\n" + body
 
 
 @dataclass(frozen=True)
@@ -288,9 +293,17 @@ class Store:
             job_id, _, step_id = member.partition(" ")
             yield job_id, step_id
 
-    def sent(self, message: StepMessage) -> None:
-        """The message is on its queue: send it again only if no worker claims it in time."""
-        self._run("sent", message.job_id, message.raw, self.redeliver_seconds)
+    def sent(self, messages: Sequence[StepMessage]) -> None:
+        """The messages are on their queues: send them again only if no worker claims them."""
+        if messages:
+            self._scripts["sent"](
+                keys=[names.OUTBOX_KEY],
+                args=[self.redeliver_seconds, *(message.raw for message in messages)],
+            )
+
+    def wait_end(self, job_id: str, block_ms: int) -> bool:
+        """Block until the job has ended (True) or ``block_ms`` passed (False)."""
+        return bool(self.redis.xread({names.end_key(job_id): "0"}, count=1, block=block_ms))
 
     def rewatch(self, member: str, at: float) -> None:
         self.redis.zadd(names.WATCH_KEY, {member: at}, xx=True)

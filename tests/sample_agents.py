@@ -6,6 +6,7 @@ deployment's Redis, found in CELERIAC_REDIS_URL as every worker has it.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -17,8 +18,13 @@ from agents import Agent, PermanentError, StepContext, TransientError
 TEST_PREFIX = "celeriac-test"
 
 
+@functools.cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(os.environ["CELERIAC_REDIS_URL"], decode_responses=True)
+    """One client per worker process, shared by its threads (each may block in BLPOP)."""
+    pool = redis.BlockingConnectionPool.from_url(
+        os.environ["CELERIAC_REDIS_URL"], max_connections=1024, decode_responses=True
+    )
+    return redis.Redis(connection_pool=pool)
 
 
 def record_run(context: StepContext) -> None:

@@ -14,5 +14,5 @@ for _, id in ipairs(step_ids()) do
 end
 redis.call('HSET', job, 'status', 'cancelled', 'finished_at', TS, 'error', 'cancelled')
 emit('job_finished', nil, cjson.encode({status = 'cancelled', error = 'cancelled'}))
-expire_job(tonumber(ARGV[3]))
+end_job('cancelled', tonumber(ARGV[3]))
 return 'cancelled'

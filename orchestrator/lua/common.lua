@@ -12,7 +12,7 @@ local function step_key(id) return job .. ':step:' .. id end
 local function lease_member(id) return job_id .. ' ' .. id end
 
 local function emit(kind, step, data)
-  redis.call('XADD', job .. ':events', 'MAXLEN', '~', '10000', '*',
+  redis.call('XADD', job .. ':events', 'MAXLEN', '~', '100000', '*',
     'type', kind, 'step', step or '', 'ts', TS, 'data', data or '{}')
 end
 
@@ -84,9 +84,10 @@ local function step_ids()
   return cjson.decode(raw)
 end
 
--- A finished job's keys live on for the result TTL, then Redis drops them.
-local function expire_job(ttl)
-  for _, suffix in ipairs({'', ':children', ':waiting', ':events'}) do
+-- A job has ended: wake its waiters, and keep its keys for the result TTL only.
+local function end_job(status, ttl)
+  redis.call('XADD', job .. ':end', '*', 'status', status)
+  for _, suffix in ipairs({'', ':children', ':waiting', ':events', ':end'}) do
     redis.call('EXPIRE', job .. suffix, ttl)
   end
   for _, id in ipairs(step_ids()) do redis.call('EXPIRE', step_key(id), ttl) end

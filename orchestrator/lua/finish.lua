@@ -6,5 +6,5 @@ if status ~= 'running' and status ~= 'pending' then return status or 'missing' e
 redis.call('HSET', job, 'status', ARGV[3], 'answer', ARGV[4], 'error', ARGV[5],
   'finished_at', TS)
 emit('job_finished', nil, cjson.encode({status = ARGV[3], error = ARGV[5]}))
-expire_job(tonumber(ARGV[6]))
+end_job(ARGV[3], tonumber(ARGV[6]))
 return 'ok'

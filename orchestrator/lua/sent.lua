@@ -1,4 +1,7 @@
--- ARGV[3] message, ARGV[4] seconds. A published message stays in the outbox until a
--- worker claims it; if none has by then (the broker lost it), the sweeper sends it again.
-redis.call('ZADD', outbox, 'XX', NOW + tonumber(ARGV[4]), ARGV[3])
-return 1
+-- Standalone (no common prelude). KEYS[1] outbox; ARGV[1] seconds; ARGV[2..] messages.
+-- Published messages stay in the outbox until a worker claims them; any still there
+-- after ARGV[1] seconds (the broker lost them) the sweeper sends again.
+local t = redis.call('TIME')
+local at = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', at, ARGV[i]) end
+return #ARGV - 1

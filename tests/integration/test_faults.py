@@ -87,7 +87,7 @@ def test_a_message_lost_before_publishing_is_sent_by_the_sweeper(
         published: list[str] = []
 
         class Crashing:
-            def send_step(self, message: object) -> None:
+            def send_steps(self, messages: object) -> None:
                 raise SystemExit("publisher died")
 
             def send_plan(self, job_id: str) -> None:

@@ -185,8 +185,7 @@ def test_duplicate_delivery_runs_nothing_twice(client: Client, redis_client: red
     dispatcher = client.runtime.engine.dispatcher
     for step_id, agent in (("a", "echo"), ("b", "echo")):
         raw = f'{{"job":"{job.id}","step":"{step_id}","dispatch":1,"agent":"{agent}"}}'
-        dispatcher.send_step(StepMessage.parse(raw))
-        dispatcher.send_step(StepMessage.parse(raw))
+        dispatcher.send_steps([StepMessage.parse(raw)] * 2)
     # A marker job queued behind the duplicates (FIFO) is taken after them; once it is
     # done and nothing is left unacknowledged, every duplicate has been handled.
     marker = client.submit(plan={"steps": [{"id": "m", "agent": "echo", "input": {"text": ""}}]})

@@ -13,7 +13,7 @@ import redis
 from orchestrator import names
 from orchestrator.models import Plan
 from orchestrator.redis_server import RedisServer
-from orchestrator.store import Followups, Store
+from orchestrator.store import Followups, StepMessage, Store
 
 
 @pytest.fixture
@@ -92,8 +92,7 @@ def test_duplicate_completion_does_not_queue_again(store: Store) -> None:
     job_id, _ = start(store, DIAMOND)
     first = run_step(store, job_id, "a")
     assert len(first.messages) == 2
-    for message in first.messages:
-        store.sent(message)
+    store.sent(first.messages)
     # A redelivered message: the claim refuses, and the completion is not counted twice.
     claim = store.claim(job_id, "a", 1, "echo", "w2", 30)
     assert not claim.ok and claim.reason == "succeeded"
@@ -158,3 +157,14 @@ def test_cancel_cancels_what_has_not_started(store: Store) -> None:
         "cancelled",
     ]
     assert store.cancel_job(job_id) == "cancelled"
+
+
+def test_a_message_stays_in_the_outbox_until_a_worker_claims_it(store: Store) -> None:
+    job_id, _ = start(store, [{"id": "a", "agent": "echo"}])
+    [raw] = [m for m in store.redis.zrange(names.OUTBOX_KEY, 0, -1) if job_id in str(m)]
+    message = StepMessage.parse(str(raw))
+    store.sent([message])
+    resend_at = store.redis.zscore(names.OUTBOX_KEY, message.raw)
+    assert resend_at is not None and resend_at >= store.now() + store.redeliver_seconds - 5
+    assert store.claim(job_id, "a", 1, "echo", "w", 30).ok
+    assert store.redis.zscore(names.OUTBOX_KEY, message.raw) is None
