@@ -14,9 +14,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from agents.registry import load_registry
-from orchestrator.engine import KnownAgents
 from orchestrator.errors import JobTimeout
 from orchestrator.models import TERMINAL_JOB, Event, JobResult, Plan
+from orchestrator.plans import AgentTypes
 from orchestrator.redis_conn import redis_errors
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
@@ -107,7 +107,7 @@ class Client:
     def close(self) -> None:
         self.runtime.close()
 
-    def known_agents(self) -> KnownAgents:
+    def known_agents(self) -> AgentTypes:
         """Agent types this process can import, plus those live workers serve."""
         with redis_errors(self.url):
             return self.runtime.engine.known_agents()

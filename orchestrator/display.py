@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from orchestrator.client import JobHandle
-from orchestrator.models import JobResult
+from orchestrator.models import TERMINAL_STEP, JobResult
 
 _STYLE = {
     "succeeded": "green",
@@ -64,7 +64,7 @@ def follow(handle: JobHandle, console: Console, timeout: float | None = None) ->
                 if fraction is not None:
                     progress.update(bar, completed=float(fraction))
             elif state is not None:
-                done = state in ("succeeded", "failed", "skipped", "cancelled")
+                done = state in TERMINAL_STEP
                 progress.update(bar, state=f"[{_STYLE.get(state, '')}]{state}[/]")
                 if done:
                     progress.update(bar, completed=1.0)

@@ -15,16 +15,12 @@ from typing import Any, Protocol
 from agents.base import Agent
 from orchestrator import names
 from orchestrator.errors import JobNotFound, PlanError
-from orchestrator.models import JobResult, Plan
-from orchestrator.plans import dependencies, validate_plan
+from orchestrator.models import TERMINAL_STEP, JobResult, Plan
+from orchestrator.plans import AgentTypes, dependencies, validate_plan
 from orchestrator.settings import Settings
 from orchestrator.store import Followups, StepMessage, Store
 
 log = logging.getLogger(__name__)
-
-# Agent types by name; None marks a type that live workers serve but this
-# process cannot import, so its inputs are checked by the orchestrator instead.
-KnownAgents = Mapping[str, type[Agent] | None]
 
 
 class Dispatcher(Protocol):
@@ -88,7 +84,7 @@ class Engine:
         """Workers whose heartbeat is recent, with the agent types they serve."""
         return self.store.live_workers(3 * self.settings.worker_heartbeat_seconds)
 
-    def known_agents(self) -> KnownAgents:
+    def known_agents(self) -> AgentTypes:
         """Agent types this process can import, plus those live workers serve."""
         known: dict[str, type[Agent] | None] = dict(self.local_agents)
         for info in self.live_workers().values():
@@ -142,7 +138,7 @@ class Engine:
         unfinished = [
             sid
             for sid, step in result.steps.items()
-            if step.status not in ("succeeded", "failed", "skipped", "cancelled")
+            if step.status not in TERMINAL_STEP
         ]
         if unfinished:
             log.warning("finalize %s: steps %s have not ended; not finalizing", job_id, unfinished)

@@ -1,0 +1,130 @@
+"""A private deployment for one benchmark: its own Redis, real worker processes, the real SDK.
+
+>>> with Deployment(workers=2) as live:
+...     result = live.run({"steps": [{"id": "a", "agent": "noop", "input": {"text": "hi"}}]})
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from agents.errors import CeleriacError
+from orchestrator.client import Client, JobHandle
+from orchestrator.embedded import Embedded
+from orchestrator.models import Event, JobResult
+from orchestrator.redis_server import RedisServer
+from orchestrator.settings import Settings
+
+AGENT_MODULES = ["tests.sample_agents", "benchmarks.agents"]
+JOB_TIMEOUT = 300.0
+
+
+class BenchmarkError(CeleriacError):
+    """A benchmark's job did not do what it had to: its figures would mean nothing."""
+
+
+class Deployment:
+    """Redis, ``workers`` worker processes and a client; all stopped on exit.
+
+    ``worker_args`` go to each ``celeriac worker`` (e.g. ``["--concurrency", "300"]``);
+    ``overrides`` are ``Settings`` fields.
+    """
+
+    def __init__(self, workers: int = 1, worker_args: Sequence[str] = (), **overrides: Any) -> None:
+        self.workers = workers
+        self.worker_args = list(worker_args)
+        self.overrides = overrides
+        self._stack = ExitStack()
+        self.embedded: Embedded | None = None
+        self.client: Client | None = None
+
+    def __enter__(self) -> Deployment:
+        try:
+            server = self._stack.enter_context(RedisServer())
+            settings = Settings(
+                redis_url=server.url,
+                agent_modules=AGENT_MODULES,
+                embedded_workers=self.workers,
+                **self.overrides,
+            )
+            self.embedded = Embedded(settings, worker_args=self.worker_args)
+            live = self._stack.enter_context(self.embedded)
+            self.client = self._stack.enter_context(Client(live))
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    @property
+    def sdk(self) -> Client:
+        if self.client is None:
+            raise RuntimeError("the deployment is not started: use `with Deployment(...)`")
+        return self.client
+
+    def worker_pids(self) -> list[int]:
+        if self.embedded is None:
+            return []
+        return [process.pid for process in self.embedded.workers]
+
+    def submit(self, plan: Mapping[str, Any]) -> JobHandle:
+        return self.sdk.submit(plan)
+
+    def run(self, plan: Mapping[str, Any]) -> JobResult:
+        """Submit ``plan``, wait for its result, and insist that it succeeded."""
+        return check(self.submit(plan).wait(timeout=JOB_TIMEOUT))
+
+
+def check(result: JobResult) -> JobResult:
+    """``result`` if every step succeeded; else raise ``BenchmarkError`` saying why."""
+    bad = {sid: step.status for sid, step in result.steps.items() if step.status != "succeeded"}
+    if result.status != "succeeded" or bad:
+        raise BenchmarkError(
+            f"job {result.job_id} ended {result.status} ({result.error or 'no error'}); "
+            f"steps not succeeded: {dict(list(bad.items())[:5])}"
+        )
+    return result
+
+
+def events(handle: JobHandle) -> list[Event]:
+    """Every event the job recorded, oldest first (the stream's order is Redis's order)."""
+    return list(handle.events(follow=False))
+
+
+def max_running(job_events: Sequence[Event]) -> int:
+    """The most steps that were running at once, replayed from the event stream."""
+    running = peak = 0
+    for event in job_events:
+        if event.type == "step_started":
+            running += 1
+            peak = max(peak, running)
+        elif event.type in ("step_succeeded", "step_failed", "step_retrying"):
+            running -= 1
+    return peak
+
+
+def last_start(job_events: Sequence[Event]) -> float:
+    """Seconds from job_submitted to the last step_started, on Redis's clock.
+
+    Close to the wall time means steps were still being dispatched at the end.
+    """
+    submitted = min(e.at.timestamp() for e in job_events if e.type == "job_submitted")
+    return max(e.at.timestamp() for e in job_events if e.type == "step_started") - submitted
+
+
+def timed(deployment: Deployment, plan: Mapping[str, Any]) -> tuple[float, JobHandle]:
+    """Seconds from submit to result through the SDK, and the job's handle."""
+    start = time.perf_counter()
+    handle = deployment.submit(plan)
+    check(handle.wait(timeout=JOB_TIMEOUT))
+    return time.perf_counter() - start, handle
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
