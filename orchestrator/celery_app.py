@@ -14,6 +14,7 @@ def make_app(redis_url: str) -> Celery:
     """A Celery app on ``redis_url``: JSON only, acks late, prefetch 1, task events on."""
     app = Celery("celeriac", broker=redis_url, set_as_current=False)
     app.conf.update(
+        broker_transport="orchestrator.broker:Transport",
         task_serializer="json",
         accept_content=["json"],
         result_accept_content=["json"],
@@ -27,6 +28,9 @@ def make_app(redis_url: str) -> Celery:
         task_default_queue=names.ORCHESTRATOR_QUEUE,
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,
+        # Steps keep running through a broker blip: their results go to the store,
+        # which retries, and a redelivered message finds the step already done.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False,
         enable_utc=True,
     )

@@ -135,11 +135,7 @@ class Engine:
             return
         if result.done:
             return
-        unfinished = [
-            sid
-            for sid, step in result.steps.items()
-            if step.status not in TERMINAL_STEP
-        ]
+        unfinished = [sid for sid, step in result.steps.items() if step.status not in TERMINAL_STEP]
         if unfinished:
             log.warning("finalize %s: steps %s have not ended; not finalizing", job_id, unfinished)
             return

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from kombu.exceptions import OperationalError
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 from orchestrator.errors import RedisUnavailable
 
@@ -22,11 +24,13 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def connect(url: str, *, max_connections: int = 50) -> redis.Redis:
+def connect(url: str, *, max_connections: int = 50, retries: int = 3) -> redis.Redis:
     """A client for celeriac's state: text replies, short connect timeout, health checks.
 
     Its pool blocks for a free connection rather than failing, so a worker's
-    threads share ``max_connections`` connections.
+    threads share ``max_connections`` connections. Failed commands are retried
+    ``retries`` times with jittered backoff (0.1 s doubling to 2 s): workers
+    pass enough to ride out a Redis restart.
     """
     pool = redis.BlockingConnectionPool.from_url(
         url,
@@ -35,8 +39,9 @@ def connect(url: str, *, max_connections: int = 50) -> redis.Redis:
         decode_responses=True,
         socket_connect_timeout=5,
         health_check_interval=30,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.1, cap=2.0), retries),
     )
-    return redis.Redis.from_pool(pool)  # owns the pool: close() disconnects it
+    return redis.Redis.from_pool(pool)  # closing the client closes its pool
 
 
 @contextmanager

@@ -39,11 +39,13 @@ def free_port() -> int:
 class RedisServer:
     """Start with ``with RedisServer() as server: server.url``; stopped on exit.
 
-    Keeps nothing on disk: no RDB snapshots, no AOF.
+    Keeps nothing on disk unless ``appendonly``; then ``restart()`` brings the
+    same data back on the same port, as a production Redis restart would.
     """
 
-    def __init__(self, *, startup_timeout: float = 10.0) -> None:
+    def __init__(self, *, startup_timeout: float = 10.0, appendonly: bool = False) -> None:
         self.startup_timeout = startup_timeout
+        self.appendonly = appendonly
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
@@ -60,38 +62,37 @@ class RedisServer:
         self.stop()
 
     def start(self) -> str:
-        executable = find_redis_server()
         self._dir = tempfile.TemporaryDirectory(prefix="celeriac-redis-")
         for _ in range(5):  # another process may take the free port first
             self.port = free_port()
-            log_path = Path(self._dir.name) / "redis.log"
-            self.process = subprocess.Popen(
-                [
-                    executable,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    self._dir.name,
-                    "--logfile",
-                    str(log_path),
-                    "--daemonize",
-                    "no",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
-            if self._wait_ready():
+            if self._spawn():
                 return self.url
-            stop_process(self.process, timeout=1)
-        raise RedisUnavailable(f"could not start {executable}; see its log in {self._dir.name}")
+        raise RedisUnavailable(f"could not start redis-server; see its log in {self._dir.name}")
+
+    def restart(self) -> None:
+        """Stop the server (it writes its append-only file) and start it again, same port."""
+        assert self.process is not None, "not started"
+        stop_process(self.process, timeout=5)
+        if not self._spawn():
+            raise RedisUnavailable(f"redis-server did not come back on port {self.port}")
+
+    def _spawn(self) -> bool:
+        assert self._dir is not None
+        directory = self._dir.name
+        argv = [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "yes" if self.appendonly else "no"]
+        argv += ["--dir", directory, "--logfile", str(Path(directory) / "redis.log")]
+        self.process = subprocess.Popen(
+            [*argv, "--daemonize", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        if self._wait_ready():
+            return True
+        stop_process(self.process, timeout=1)
+        return False
 
     def _wait_ready(self) -> bool:
         assert self.process is not None
@@ -105,6 +106,8 @@ class RedisServer:
                     if client.ping():
                         return True
                 except redis.ConnectionError:
+                    time.sleep(0.02)
+                except redis.BusyLoadingError:  # replaying its append-only file
                     time.sleep(0.02)
             return False
         finally:

@@ -27,14 +27,19 @@ class Runtime:
 
     @classmethod
     def build(
-        cls, settings: Settings, agents: Mapping[str, type[Agent]], *, connections: int = 50
+        cls,
+        settings: Settings,
+        agents: Mapping[str, type[Agent]],
+        *,
+        connections: int = 50,
+        retries: int = 3,
     ) -> Runtime:
         if not settings.redis_url:
             raise ConfigError(
                 "CELERIAC_REDIS_URL is not set: point it at the deployment's Redis "
                 "(e.g. redis://localhost:6379/0), or use `celeriac run`, which starts its own"
             )
-        client = connect(settings.redis_url, max_connections=connections)
+        client = connect(settings.redis_url, max_connections=connections, retries=retries)
         store = Store(
             client,
             grace_seconds=settings.step_lease_seconds,

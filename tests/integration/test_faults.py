@@ -10,8 +10,10 @@ import redis
 
 from orchestrator import names
 from orchestrator.client import Client
+from orchestrator.embedded import Embedded
+from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
-from tests.conftest import wait_for
+from tests.conftest import make_settings, wait_for
 from tests.integration.test_jobs import open_gate, runs
 from tests.sample_agents import TEST_PREFIX
 
@@ -63,13 +65,13 @@ def test_a_step_message_the_broker_lost_is_sent_again(
     queue = names.agent_queue("echo")
     with Client(live) as client:
         control = client.runtime.app.control
-        assert control.cancel_consumer(queue, reply=True, timeout=10)
+        assert control.cancel_consumer(queue, reply=True, timeout=10, limit=1)
         job = client.submit(
             plan={"steps": [{"id": "a", "agent": "echo", "input": {"text": "again"}}]}
         )
         wait_for(lambda: r.llen(queue) == 1, what="the step message on its queue")
         r.delete(queue)  # the broker loses it
-        assert control.add_consumer(queue, reply=True, timeout=10)
+        assert control.add_consumer(queue, reply=True, timeout=10, limit=1)
 
         result = job.wait(timeout=60)
     assert result.status == "succeeded"
@@ -106,3 +108,32 @@ def test_a_message_lost_before_publishing_is_sent_by_the_sweeper(
         result = job.wait(timeout=60)
     assert result.status == "succeeded"
     assert result.answer == {"text": "still here"}
+
+
+def test_a_redis_restart_mid_job_loses_nothing(
+    unique: Callable[[str], str],
+) -> None:
+    gate = unique("restart")
+    with RedisServer(appendonly=True) as server:
+        settings = make_settings(server.url, embedded_workers=1)
+        with Embedded(settings) as live, Client(live) as client:
+            r = redis.Redis.from_url(server.url, decode_responses=True)
+            job = client.submit(
+                plan={
+                    "steps": [
+                        {"id": "slow", "agent": "gate", "input": {"gate": gate}},
+                        {
+                            "id": "after",
+                            "agent": "echo",
+                            "input": {"text": {"$from": "slow", "path": "text"}},
+                        },
+                    ]
+                }
+            )
+            wait_for(lambda: r.llen(f"{TEST_PREFIX}:started:{gate}"), what="the step to start")
+            server.restart()  # queued work and job state come back from the append-only file
+            open_gate(r, gate)
+            result = job.wait(timeout=60)
+            r.close()
+    assert result.status == "succeeded", result.error
+    assert result.answer == {"text": f"passed {gate}"}
