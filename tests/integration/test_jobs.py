@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -216,3 +217,35 @@ def test_wait_times_out_with_a_clear_error(
 def test_unknown_job_id(client: Client) -> None:
     with pytest.raises(JobNotFound, match="no job 'nope'"):
         client.get("nope")
+
+
+class _Trap:
+    """Unpickling this creates a file: proof that a worker ran untrusted content."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (Path(self.path).touch, ())  # type: ignore[return-value]
+
+
+def test_workers_refuse_pickled_messages(
+    client: Client, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    trap = tmp_path / "unpickled"
+    client.runtime.app.send_task(
+        names.TASK_RUN_STEP,
+        kwargs={"job_id": "x", "step_id": "a", "dispatch": 1, "agent": _Trap(str(trap))},
+        queue=names.agent_queue("echo"),
+        serializer="pickle",
+    )
+    # A job queued behind it on the same queue: once it is done, the pickle was handled.
+    marker = client.submit(plan={"steps": [{"id": "m", "agent": "echo", "input": {"text": ""}}]})
+    assert marker.wait(timeout=60).status == "succeeded"
+    wait_for(
+        lambda: (
+            not redis_client.llen(names.agent_queue("echo")) and not redis_client.hlen("unacked")
+        ),
+        what="the pickled message to be handled",
+    )
+    assert not trap.exists()
