@@ -480,3 +480,38 @@ def test_interrupted_run_exits_and_leaves_no_process(tmp_path: Path) -> None:
         timeout=15,
         what=f"the run's children {sorted(children)} to end",
     )
+
+
+def test_watch_follows_a_job_until_it_ends(
+    tmp_path: Path,
+    live_env: dict[str, str],
+    redis_client: redis.Redis,
+    unique: Callable[[str], str],
+) -> None:
+    gate = unique("watch")
+    plan = {
+        "steps": [
+            {"id": "wait", "agent": "gate", "input": {"gate": gate, "timeout": 30}},
+            {"id": "then", "agent": "echo", "input": {"text": "x"}, "depends_on": ["wait"]},
+        ]
+    }
+    submitted = celeriac("submit", "--plan", str(write_plan(tmp_path, plan)), env=live_env)
+    job_id = submitted.stdout.strip()
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "watch", job_id],
+        cwd=ROOT,
+        env=live_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: redis_client.llen(f"{TEST_PREFIX}:started:{gate}"), what="the gate")
+        assert watcher.poll() is None  # still watching a running job
+        redis_client.set(f"{TEST_PREFIX}:open:{gate}", 1)
+        out, err = watcher.communicate(timeout=60)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, err
+    assert "wait (gate)" in out and "then (echo)" in out  # one progress row per step
+    assert out.rstrip().endswith(f"{job_id} succeeded (2 succeeded)")
