@@ -114,7 +114,8 @@ def run_worker(
         raise ConfigError("this worker would serve nothing: name an --agent or keep --orchestrator")
     concurrency = concurrency or settings.worker_concurrency
     # Every thread may hold a connection at once, plus the background threads'.
-    runtime = Runtime.build(settings, registry, connections=concurrency + 8)
+    # Enough retries (about half a minute) to carry running steps through a Redis restart.
+    runtime = Runtime.build(settings, registry, connections=concurrency + 8, retries=30)
     runner = StepRunner(runtime, registry)
     register_tasks(runtime.app, runtime, runner)
     queues = [names.agent_queue(name) for name in served]

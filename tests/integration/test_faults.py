@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
+from typing import Any
 
 import redis
 
@@ -18,6 +19,16 @@ from tests.integration.test_jobs import open_gate, runs
 from tests.sample_agents import TEST_PREFIX
 
 
+def gated_plan(gate: str) -> dict[str, Any]:
+    """A step that waits for its gate to open, and one that uses its output."""
+    return {
+        "steps": [
+            {"id": "slow", "agent": "gate", "input": {"gate": gate}},
+            {"id": "after", "agent": "echo", "input": {"text": {"$from": "slow", "path": "text"}}},
+        ]
+    }
+
+
 def test_worker_killed_mid_step_does_not_lose_the_job(
     isolated: Callable[..., Settings], unique: Callable[[str], str]
 ) -> None:
@@ -26,18 +37,7 @@ def test_worker_killed_mid_step_does_not_lose_the_job(
     r = redis.Redis.from_url(live.redis_url, decode_responses=True)
     gate = unique("kill")
     with Client(live) as client:
-        job = client.submit(
-            plan={
-                "steps": [
-                    {"id": "slow", "agent": "gate", "input": {"gate": gate}},
-                    {
-                        "id": "after",
-                        "agent": "echo",
-                        "input": {"text": {"$from": "slow", "path": "text"}},
-                    },
-                ]
-            }
-        )
+        job = client.submit(plan=gated_plan(gate))
         started = f"{TEST_PREFIX}:started:{gate}"
         victim = wait_for(lambda: r.lindex(started, 0), what="the step to start")
         os.kill(int(victim.split("@")[0].removeprefix("celeriac-")), signal.SIGKILL)
@@ -118,18 +118,7 @@ def test_a_redis_restart_mid_job_loses_nothing(
         settings = make_settings(server.url, embedded_workers=1)
         with Embedded(settings) as live, Client(live) as client:
             r = redis.Redis.from_url(server.url, decode_responses=True)
-            job = client.submit(
-                plan={
-                    "steps": [
-                        {"id": "slow", "agent": "gate", "input": {"gate": gate}},
-                        {
-                            "id": "after",
-                            "agent": "echo",
-                            "input": {"text": {"$from": "slow", "path": "text"}},
-                        },
-                    ]
-                }
-            )
+            job = client.submit(plan=gated_plan(gate))
             wait_for(lambda: r.llen(f"{TEST_PREFIX}:started:{gate}"), what="the step to start")
             server.restart()  # queued work and job state come back from the append-only file
             open_gate(r, gate)
