@@ -6,6 +6,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -32,6 +33,7 @@ class StepContext:
     attempt: int
     agent: str
     worker: str = ""
+    data_dir: Path = field(default_factory=lambda: Path("."))  # CELERIAC_DATA_DIR
     report: Callable[[float | None, str], None] = field(default=_no_progress, repr=False)
     is_cancelled: Callable[[], bool] = field(default=_never_cancelled, repr=False)
 

@@ -134,6 +134,7 @@ class StepRunner:
             attempt=attempt,
             agent=agent_name,
             worker=worker,
+            data_dir=self.settings.data_dir,
             report=report,
             is_cancelled=lambda: self.leases.is_cancelled(job_id),
         )
