@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from agents.llm.base import ChatModel
+
 
 def _no_progress(fraction: float | None, message: str) -> None:
     return None
@@ -34,6 +36,8 @@ class StepContext:
     agent: str
     worker: str = ""
     data_dir: Path = field(default_factory=lambda: Path("."))  # CELERIAC_DATA_DIR
+    # The chat model (metered for this step), or None on the offline path.
+    model: ChatModel | None = field(default=None, repr=False)
     report: Callable[[float | None, str], None] = field(default=_no_progress, repr=False)
     is_cancelled: Callable[[], bool] = field(default=_never_cancelled, repr=False)
 

@@ -40,6 +40,22 @@ class Plan(BaseModel):
     answer_from: str | None = None
 
 
+class TokenUsage(BaseModel):
+    """Tokens spent on model calls: by one step (all its attempts), or by a whole job."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    @classmethod
+    def of(cls, prompt_tokens: int, completion_tokens: int) -> TokenUsage:
+        return cls(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+        )
+
+
 class StepResult(BaseModel):
     status: StepStatus
     agent: str
@@ -51,6 +67,7 @@ class StepResult(BaseModel):
     worker: str | None = None
     progress: float | None = None
     message: str | None = None
+    usage: TokenUsage = Field(default_factory=TokenUsage)
 
 
 class JobResult(BaseModel):
@@ -62,6 +79,7 @@ class JobResult(BaseModel):
     error: str | None = None
     created_at: datetime | None = None
     finished_at: datetime | None = None
+    usage: TokenUsage = Field(default_factory=TokenUsage)
     steps: dict[str, StepResult] = Field(default_factory=dict)
 
     @property

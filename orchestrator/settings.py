@@ -6,7 +6,7 @@ import difflib
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=256, ge=1, description="Steps one worker runs at once.")
     worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
     embedded_workers: int = Field(default=1, ge=1, description="Worker processes `run` starts.")
+    llm_backend: Literal["auto", "openai", "offline"] = Field(
+        default="auto",
+        description="auto: openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline.",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", min_length=1)
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, description="Per model call.")
+    llm_attempts: int = Field(default=4, ge=1, description="Calls per request, retries included.")
 
     def model_post_init(self, context: Any, /) -> None:
         # A misspelt variable would otherwise be ignored without a word.

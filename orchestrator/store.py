@@ -20,7 +20,7 @@ import redis
 
 from orchestrator import names
 from orchestrator.errors import JobNotFound
-from orchestrator.models import Event, JobResult, Plan, StepResult, from_timestamp
+from orchestrator.models import Event, JobResult, Plan, StepResult, TokenUsage, from_timestamp
 from orchestrator.plans import dependencies
 
 STANDALONE_SCRIPTS = frozenset({"sent"})
@@ -210,6 +210,14 @@ class Store:
             "progress", job_id, step_id, dispatch, "" if fraction is None else fraction, message
         )
 
+    def add_usage(self, job_id: str, step_id: str, prompt: int, completion: int) -> None:
+        """Count a model call's tokens for the step and for its job."""
+        pipe = self.redis.pipeline(transaction=True)
+        for key in (names.step_key(job_id, step_id), names.job_key(job_id)):
+            pipe.hincrby(key, "prompt_tokens", prompt)
+            pipe.hincrby(key, "completion_tokens", completion)
+        pipe.execute()
+
     def outputs(self, job_id: str, step_ids: list[str]) -> dict[str, Any]:
         if not step_ids:
             return {}
@@ -243,6 +251,9 @@ class Store:
                 worker=rec.get("worker") or None,
                 progress=float(rec["progress"]) if rec.get("progress") else None,
                 message=rec.get("message") or None,
+                usage=TokenUsage.of(
+                    int(rec.get("prompt_tokens", 0)), int(rec.get("completion_tokens", 0))
+                ),
             )
         return JobResult(
             job_id=job_id,
@@ -251,6 +262,9 @@ class Store:
             error=fields.get("error") or None,
             created_at=from_timestamp(fields.get("created_at")),
             finished_at=from_timestamp(fields.get("finished_at")),
+            usage=TokenUsage.of(
+                int(fields.get("prompt_tokens", 0)), int(fields.get("completion_tokens", 0))
+            ),
             steps=steps,
         )
 

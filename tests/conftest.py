@@ -15,9 +15,11 @@ from orchestrator.client import Client
 from orchestrator.embedded import Embedded
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
+from tests.llm_server import LLMServer
 
 TEST_AGENTS = "tests.sample_agents"
-FAST = {
+FAST: dict[str, Any] = {
+    "llm_backend": "offline",  # tests that want a model point it at the test server
     "step_lease_seconds": 1.5,
     "sweep_interval_seconds": 0.2,
     "worker_heartbeat_seconds": 0.5,
@@ -106,3 +108,10 @@ def isolated() -> Iterator[Callable[..., Settings]]:
     yield start
     for item in reversed(stack):
         item.stop()
+
+
+@pytest.fixture
+def llm_server() -> Iterator[LLMServer]:
+    """A started OpenAI-compatible test server (tests/llm_server.py), stopped after the test."""
+    with LLMServer() as server:
+        yield server

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from agents.base import Agent, StepContext
 from agents.errors import PermanentError, TransientError
+from agents.llm import MeteredChatModel, Usage
 from agents.registry import Registry
+from orchestrator.llm import build_chat_model
 from orchestrator.plans import ReferenceResolutionError, iter_refs, resolve
 from orchestrator.runtime import Runtime
 from workers.lease import LeaseKeeper
@@ -37,6 +39,7 @@ class StepRunner:
         self.settings = runtime.settings
         self.registry = registry
         self.leases = LeaseKeeper(runtime.store, runtime.settings.step_lease_seconds)
+        self.model = build_chat_model(runtime.settings)
         self._agents: dict[str, Agent] = {}
         self._agents_lock = threading.Lock()
 
@@ -128,6 +131,10 @@ class StepRunner:
                 last_report = now
                 self.store.progress(job_id, step_id, dispatch, fraction, message)
 
+        def record_usage(usage: Usage) -> None:
+            self.store.add_usage(job_id, step_id, usage.prompt_tokens, usage.completion_tokens)
+
+        model = MeteredChatModel(self.model, record_usage) if self.model else None
         context = StepContext(
             job_id=job_id,
             step_id=step_id,
@@ -135,6 +142,7 @@ class StepRunner:
             agent=agent_name,
             worker=worker,
             data_dir=self.settings.data_dir,
+            model=model,
             report=report,
             is_cancelled=lambda: self.leases.is_cancelled(job_id),
         )

@@ -30,7 +30,8 @@ from tests.conftest import TEST_AGENTS, wait_for
 from tests.sample_agents import TEST_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
-JOB_KEYS = ("job_id", "status", "answer", "steps")
+JOB_KEYS = ("job_id", "status", "answer", "usage", "steps")
+USAGE_KEYS = {"prompt_tokens", "completion_tokens", "total_tokens"}
 STEP_KEYS = {
     "status",
     "agent",
@@ -40,6 +41,7 @@ STEP_KEYS = {
     "started_at",
     "finished_at",
     "worker",
+    "usage",
 }
 DIAMOND = {
     "steps": [
@@ -99,8 +101,10 @@ def utc(value: str) -> datetime:
 def check_result_json(document: dict[str, Any]) -> None:
     assert set(JOB_KEYS) <= set(document)
     assert isinstance(document["job_id"], str) and document["job_id"]
+    assert set(document["usage"]) == USAGE_KEYS
     for step_id, step in document["steps"].items():
         assert set(step) == STEP_KEYS, step_id
+        assert set(step["usage"]) == USAGE_KEYS, step_id
         for key in ("started_at", "finished_at"):
             if step[key] is not None:
                 utc(step[key])

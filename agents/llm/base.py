@@ -1,0 +1,158 @@
+"""The chat-model interface every agent uses, and structured output on top of it."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agents.llm.errors import InvalidModelOutput, StructuredOutputUnsupported
+
+M = TypeVar("M", bound=BaseModel)
+ResponseFormat = Literal["text", "json_object", "json_schema"]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Usage(BaseModel):
+    """Tokens a call (or a sum of calls) used."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
+
+
+class Reply(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    model: str
+    usage: Usage = Usage()
+    cached: bool = False
+
+
+class ChatModel(ABC):
+    """A chat model: messages in, one reply out.
+
+    ``chat`` raises ``LLMTransientError`` for what may pass (429, 5xx, timeouts)
+    after its own retries, ``LLMPermanentError`` for what will not, and
+    ``StructuredOutputUnsupported`` when asked for a JSON schema it cannot do.
+    """
+
+    model: str
+    endpoint: str
+
+    @abstractmethod
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        response_format: ResponseFormat = "text",
+        json_schema: dict[str, Any] | None = None,
+    ) -> Reply: ...
+
+    def structured(
+        self,
+        messages: Sequence[Message],
+        output: type[M],
+        *,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        repairs: int = 2,
+    ) -> tuple[M, Usage]:
+        """Ask for an ``output`` instance; return it and the usage of every call made.
+
+        Asks for ``output``'s JSON schema; an endpoint that cannot do that gets
+        JSON mode plus validation instead. Invalid output is sent back with the
+        validation error, at most ``repairs`` times.
+        """
+        schema = {"name": output.__name__, "schema": output.model_json_schema(), "strict": False}
+        conversation = list(messages)
+        usage = Usage()
+        mode: ResponseFormat = "json_schema"
+        problem = ""
+        for _ in range(repairs + 1):
+            try:
+                reply = self.chat(
+                    conversation,
+                    temperature=temperature,
+                    max_tokens=max_tokens,
+                    response_format=mode,
+                    json_schema=schema,
+                )
+            except StructuredOutputUnsupported:
+                mode = "json_object"
+                conversation = [*conversation, _schema_instruction(output)]
+                reply = self.chat(
+                    conversation,
+                    temperature=temperature,
+                    max_tokens=max_tokens,
+                    response_format=mode,
+                )
+            usage += reply.usage
+            try:
+                return output.model_validate_json(_strip_fences(reply.text)), usage
+            except ValidationError as exc:
+                problem = _describe(exc)
+                conversation = [
+                    *conversation,
+                    Message(role="assistant", content=reply.text),
+                    Message(
+                        role="user",
+                        content=(
+                            f"That reply is not valid: {problem}. Answer again with only a JSON "
+                            "object that matches the schema."
+                        ),
+                    ),
+                ]
+        raise InvalidModelOutput(
+            f"model {self.model!r} gave no valid {output.__name__} after {repairs} repairs: "
+            f"{problem}"
+        )
+
+
+def _schema_instruction(output: type[BaseModel]) -> Message:
+    return Message(
+        role="system",
+        content=(
+            "Reply with only a JSON object matching this JSON schema, no prose:\n"
+            + json.dumps(output.model_json_schema())
+        ),
+    )
+
+
+def _strip_fences(text: str) -> str:
+    """Models in JSON mode sometimes still wrap the object in a ```json fence."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.split("\n", 1)[-1].rsplit("```", 1)[0]
+    return stripped
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(part) for part in error["loc"])
+        parts.append(f"{where + ': ' if where else ''}{error['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,30 @@
+"""Errors of the LLM boundary; transient and permanent are types, never string matches.
+
+AgentError
+├── TransientError
+│   └── LLMTransientError         429, 5xx, 408/409, timeouts, connection resets
+└── PermanentError
+    └── LLMPermanentError         401/403/404, bad requests, …
+        ├── StructuredOutputUnsupported   the endpoint refused a JSON schema
+        └── InvalidModelOutput            no valid structured reply after repairs
+"""
+
+from __future__ import annotations
+
+from agents.errors import PermanentError, TransientError
+
+
+class LLMTransientError(TransientError):
+    """The model endpoint failed in a way that may pass; ``retry_after`` if it said."""
+
+
+class LLMPermanentError(PermanentError):
+    """The model endpoint refused the call; retrying the same call cannot help."""
+
+
+class StructuredOutputUnsupported(LLMPermanentError):
+    """The endpoint rejected ``response_format`` of type ``json_schema``."""
+
+
+class InvalidModelOutput(LLMPermanentError):
+    """The model's replies never validated against the requested model."""

@@ -1,0 +1,151 @@
+"""``ChatModel`` on the official ``openai`` SDK, for any OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import openai
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, Usage
+from agents.llm.errors import LLMPermanentError, LLMTransientError, StructuredOutputUnsupported
+
+# The status codes the openai SDK itself treats as worth retrying.
+TRANSIENT_STATUS = frozenset({408, 409, 429})
+
+
+def retry_after_seconds(response: Any) -> float | None:
+    """What ``Retry-After`` (seconds or an HTTP date) or ``retry-after-ms`` asks for."""
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    if (millis := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+
+
+def translate(exc: openai.OpenAIError, *, wanted_schema: bool) -> Exception:
+    """The celeriac error for an SDK error: its type says whether to retry."""
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMTransientError(f"the model endpoint timed out: {exc}")
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMTransientError(f"cannot reach the model endpoint: {exc}")
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status in TRANSIENT_STATUS or status >= 500:
+            return LLMTransientError(
+                f"the model endpoint answered {status}: {exc.message}",
+                retry_after=retry_after_seconds(exc.response),
+            )
+        if wanted_schema and status in (400, 422):
+            return StructuredOutputUnsupported(f"the endpoint refused a JSON schema: {exc.message}")
+        return LLMPermanentError(f"the model endpoint answered {status}: {exc.message}")
+    return LLMPermanentError(f"the model endpoint failed: {exc}")
+
+
+class _WaitRetryAfter:
+    """Exponential backoff with jitter, but never sooner than the server asked."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.backoff = wait_exponential_jitter(initial=initial, max=maximum)
+
+    def __call__(self, state: RetryCallState) -> float:
+        delay = float(self.backoff(state))
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, LLMTransientError) and error.retry_after is not None:
+            delay = max(delay, error.retry_after)
+        return delay
+
+
+class OpenAIChatModel(ChatModel):
+    """Chat completions over HTTP with the ``openai`` client.
+
+    The key and endpoint follow the SDK's conventions (``OPENAI_API_KEY``,
+    ``OPENAI_BASE_URL``) unless given. Each call has ``timeout`` seconds; a
+    transient failure is retried up to ``attempts`` calls in all, with
+    exponential backoff and jitter from ``backoff`` seconds, honouring
+    ``Retry-After``; what still fails is raised for the step to retry later.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        client: openai.OpenAI | None = None,
+    ) -> None:
+        self.model = model
+        self.client = client or openai.OpenAI(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
+        )
+        self.endpoint = str(self.client.base_url)
+        self.timeout = timeout
+        self._retrying = Retrying(
+            retry=retry_if_exception_type(LLMTransientError),
+            stop=stop_after_attempt(attempts),
+            wait=_WaitRetryAfter(backoff, max_backoff),
+            reraise=True,
+        )
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        response_format: ResponseFormat = "text",
+        json_schema: dict[str, Any] | None = None,
+    ) -> Reply:
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": [message.model_dump() for message in messages],
+            "temperature": temperature,
+            "timeout": self.timeout,
+        }
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        if response_format == "json_schema":
+            request["response_format"] = {"type": "json_schema", "json_schema": json_schema}
+        elif response_format == "json_object":
+            request["response_format"] = {"type": "json_object"}
+        return self._retrying(self._call, request, response_format == "json_schema")
+
+    def _call(self, request: dict[str, Any], wanted_schema: bool) -> Reply:
+        try:
+            completion = self.client.chat.completions.create(**request)
+        except openai.OpenAIError as exc:
+            raise translate(exc, wanted_schema=wanted_schema) from exc
+        if not completion.choices:
+            raise LLMTransientError("the model endpoint returned no choices")
+        usage = completion.usage
+        return Reply(
+            text=completion.choices[0].message.content or "",
+            model=completion.model or self.model,
+            usage=Usage(
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+            ),
+        )
