@@ -74,6 +74,7 @@ class RecordedRequest:
     headers: Mapping[str, str]
     body: dict[str, Any]
     raw: bytes
+    received_at: float = field(default_factory=time.monotonic)
 
     @property
     def messages(self) -> list[dict[str, Any]]:

@@ -72,6 +72,9 @@ class ChatModel(ABC):
         json_schema: dict[str, Any] | None = None,
     ) -> Reply: ...
 
+    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
+        """Release connections; the default has none."""
+
     def structured(
         self,
         messages: Sequence[Message],

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import openai
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
+from openai.types.chat import ChatCompletion
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, Usage
 from agents.llm.errors import LLMPermanentError, LLMTransientError, StructuredOutputUnsupported
@@ -64,7 +71,7 @@ class _WaitRetryAfter:
     """Exponential backoff with jitter, but never sooner than the server asked."""
 
     def __init__(self, initial: float, maximum: float) -> None:
-        self.backoff = wait_exponential_jitter(initial=initial, max=maximum)
+        self.backoff = wait_random_exponential(multiplier=initial, max=maximum)
 
     def __call__(self, state: RetryCallState) -> float:
         delay = float(self.backoff(state))
@@ -110,6 +117,9 @@ class OpenAIChatModel(ChatModel):
             reraise=True,
         )
 
+    def close(self) -> None:
+        self.client.close()
+
     def chat(
         self,
         messages: Sequence[Message],
@@ -138,6 +148,13 @@ class OpenAIChatModel(ChatModel):
             completion = self.client.chat.completions.create(**request)
         except openai.OpenAIError as exc:
             raise translate(exc, wanted_schema=wanted_schema) from exc
+        except json.JSONDecodeError as exc:  # a JSON content type around a cut-off body
+            raise LLMTransientError(f"the model endpoint sent malformed JSON: {exc}") from exc
+        if not isinstance(completion, ChatCompletion):  # e.g. an HTML page with status 200
+            raise LLMPermanentError(
+                f"{self.endpoint} did not answer with a chat completion; is it an "
+                f"OpenAI-compatible endpoint? It sent: {str(completion)[:200]!r}"
+            )
         if not completion.choices:
             raise LLMTransientError("the model endpoint returned no choices")
         usage = completion.usage
