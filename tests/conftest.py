@@ -55,7 +55,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 def make_settings(url: str, **overrides: Any) -> Settings:
-    return Settings(redis_url=url, agent_modules=[TEST_AGENTS], **{**FAST, **overrides})
+    return Settings(redis_url=url, **{"agent_modules": [TEST_AGENTS], **FAST, **overrides})
 
 
 @pytest.fixture(scope="session")
