@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 
 import openai
+import redis
 
 from agents.llm import ChatModel, OpenAIChatModel
+from agents.llm.cache import CachedChatModel
+from agents.llm.ratelimit import RateLimitedChatModel
 from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings
 
@@ -19,8 +22,12 @@ def resolve_backend(settings: Settings) -> str:
     return "openai" if configured else "offline"
 
 
-def build_chat_model(settings: Settings) -> ChatModel | None:
-    """The chat model agents get, or None when they should take their offline path."""
+def build_chat_model(settings: Settings, client: redis.Redis) -> ChatModel | None:
+    """The chat model agents get, or None when they should take their offline path.
+
+    Around the endpoint: the shared rate limit, then the response cache (a cache
+    hit spends no rate). ``client`` is the deployment's Redis.
+    """
     if resolve_backend(settings) == "offline":
         return None
     # Local OpenAI-compatible servers often need no key; the SDK insists on one.
@@ -28,7 +35,7 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
         "unused" if os.environ.get("OPENAI_BASE_URL") else None
     )
     try:
-        return OpenAIChatModel(
+        model: ChatModel = OpenAIChatModel(
             settings.llm_model,
             api_key=api_key,
             timeout=settings.llm_timeout_seconds,
@@ -39,3 +46,14 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
             f"cannot use the openai backend: {exc}. Set OPENAI_API_KEY (or OPENAI_BASE_URL "
             "for a local endpoint), or CELERIAC_LLM_BACKEND=offline"
         ) from exc
+    if settings.llm_requests_per_minute or settings.llm_tokens_per_minute:
+        model = RateLimitedChatModel(
+            model,
+            client,
+            rpm=settings.llm_requests_per_minute,
+            tpm=settings.llm_tokens_per_minute,
+            max_wait=settings.llm_rate_limit_max_wait_seconds,
+        )
+    if settings.llm_cache:
+        model = CachedChatModel(model, client, ttl=settings.llm_cache_ttl_seconds)
+    return model

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="gpt-4o-mini", min_length=1)
     llm_timeout_seconds: float = Field(default=60.0, gt=0, description="Per model call.")
     llm_attempts: int = Field(default=4, ge=1, description="Calls per request, retries included.")
+    llm_cache: bool = Field(default=True, description="Cache temperature-0 calls in Redis.")
+    llm_cache_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    llm_requests_per_minute: int = Field(default=0, ge=0, description="Shared limit; 0 = none.")
+    llm_tokens_per_minute: int = Field(default=0, ge=0, description="Shared limit; 0 = none.")
+    llm_rate_limit_max_wait_seconds: float = Field(default=60.0, ge=0)
 
     def model_post_init(self, context: Any, /) -> None:
         # A misspelt variable would otherwise be ignored without a word.

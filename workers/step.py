@@ -39,7 +39,7 @@ class StepRunner:
         self.settings = runtime.settings
         self.registry = registry
         self.leases = LeaseKeeper(runtime.store, runtime.settings.step_lease_seconds)
-        self.model = build_chat_model(runtime.settings)
+        self.model = build_chat_model(runtime.settings, runtime.redis)
         self._agents: dict[str, Agent] = {}
         self._agents_lock = threading.Lock()
 

@@ -1,0 +1,111 @@
+"""One rate limit for every worker on every machine: a token bucket in Redis.
+
+Celery's ``rate_limit`` counts per worker; an endpoint's limits count per key.
+Each (endpoint, model) has one bucket of requests per minute and one of
+tokens per minute, refilled continuously, taken atomically by a Lua script.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from agents.llm.base import ChatModel, Message, Reply, ResponseFormat
+from agents.llm.errors import LLMTransientError
+
+KEY_PREFIX = "celeriac:llm:bucket:"
+
+# KEYS[1] bucket; ARGV: requests/min, tokens/min (0 = no limit), requests, tokens wanted.
+# Takes them and returns "0", or takes nothing and returns the seconds to wait.
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
+local want_req, want_tok = tonumber(ARGV[3]), tonumber(ARGV[4])
+local b = redis.call('HMGET', KEYS[1], 'req', 'tok', 'ts')
+local req, tok = tonumber(b[1]) or rpm, tonumber(b[2]) or tpm
+local elapsed = math.max(0, now - (tonumber(b[3]) or now))
+req = math.min(rpm, req + elapsed * rpm / 60)
+tok = math.min(tpm, tok + elapsed * tpm / 60)
+local wait = 0
+if rpm > 0 and req < want_req then wait = math.max(wait, (want_req - req) * 60 / rpm) end
+if tpm > 0 and tok < want_tok then wait = math.max(wait, (want_tok - tok) * 60 / tpm) end
+if wait == 0 then
+  req = req - want_req
+  tok = tok - want_tok
+end
+redis.call('HSET', KEYS[1], 'req', req, 'tok', tok, 'ts', now)
+redis.call('EXPIRE', KEYS[1], 120)
+return tostring(wait)
+"""
+
+
+def estimate_tokens(messages: Sequence[Message], max_tokens: int | None) -> int:
+    """A call's likely tokens before it is made: ~4 characters a token, plus the reply."""
+    prompt = sum(len(message.content) for message in messages) // 4 + 4 * len(messages)
+    return prompt + (max_tokens or 256)
+
+
+class RateLimitedChatModel(ChatModel):
+    """Waits for the shared bucket before each call; gives up after ``max_wait`` seconds.
+
+    Giving up raises ``LLMTransientError`` with ``retry_after``, so the step is
+    retried later instead of holding a worker thread.
+    """
+
+    def __init__(
+        self, inner: ChatModel, client: redis.Redis, *, rpm: int, tpm: int, max_wait: float = 60.0
+    ) -> None:
+        self.inner = inner
+        self.redis = client
+        self.rpm = rpm
+        self.tpm = tpm
+        self.max_wait = max_wait
+        self.model = inner.model
+        self.endpoint = inner.endpoint
+        name = hashlib.sha256(f"{inner.endpoint} {inner.model}".encode()).hexdigest()[:24]
+        self.key = KEY_PREFIX + name
+        self._take = client.register_script(_TAKE)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def acquire(self, tokens: int) -> float:
+        """Take one request and ``tokens`` from the buckets; 0, or the seconds to wait."""
+        tokens = min(tokens, self.tpm) if self.tpm else tokens
+        return float(self._take(keys=[self.key], args=[self.rpm, self.tpm, 1, tokens]))
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        response_format: ResponseFormat = "text",
+        json_schema: dict[str, Any] | None = None,
+    ) -> Reply:
+        estimate = estimate_tokens(messages, max_tokens)
+        deadline = time.monotonic() + self.max_wait
+        while (wait := self.acquire(estimate)) > 0:
+            if time.monotonic() + wait > deadline:
+                raise LLMTransientError(
+                    f"rate limit of {self.model} at {self.endpoint} "
+                    f"({self.rpm or 'no'} requests, {self.tpm or 'no'} tokens a minute) "
+                    f"still full after {self.max_wait:g}s",
+                    retry_after=wait,
+                )
+            time.sleep(wait)
+        reply = self.inner.chat(
+            messages,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            response_format=response_format,
+            json_schema=json_schema,
+        )
+        if self.tpm:  # settle the estimate against what the call really used
+            self.redis.hincrbyfloat(self.key, "tok", estimate - reply.usage.total_tokens)
+        return reply
