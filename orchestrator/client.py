@@ -15,7 +15,7 @@ from typing import Any
 
 from agents.registry import load_registry
 from orchestrator.errors import JobTimeout
-from orchestrator.models import TERMINAL_JOB, Event, JobResult, Plan
+from orchestrator.models import TERMINAL_JOB, Budget, Event, JobResult, Plan
 from orchestrator.plans import AgentTypes
 from orchestrator.redis_conn import redis_errors
 from orchestrator.runtime import Runtime
@@ -116,10 +116,13 @@ class Client:
         with redis_errors(self.url):
             return self.runtime.engine.live_workers()
 
-    def submit(self, plan: Plan | Mapping[str, Any]) -> JobHandle:
-        """Validate and submit a plan; return its handle at once."""
+    def submit(self, plan: Plan | Mapping[str, Any], *, budget: Budget | None = None) -> JobHandle:
+        """Validate and submit a plan; return its handle at once.
+
+        ``budget`` caps what the job's model calls may spend (tokens and/or USD).
+        """
         with redis_errors(self.url):
-            return JobHandle(self, self.runtime.engine.submit(plan))
+            return JobHandle(self, self.runtime.engine.submit(plan, budget))
 
     def get(self, job_id: str) -> JobHandle:
         """The handle of an existing job; raises ``JobNotFound``."""

@@ -7,6 +7,7 @@ Children die with this process, even if it is killed.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -27,10 +28,15 @@ from orchestrator.store import Store
 def settings_env(settings: Settings) -> dict[str, str]:
     """``settings`` as ``CELERIAC_*`` variables, for child processes."""
     env = {}
-    for name, value in settings.model_dump().items():
+    for name, value in settings.model_dump(mode="json").items():
         if value is None:
             continue
-        text = ",".join(value) if isinstance(value, list) else str(value)
+        if name == "agent_modules":
+            text = ",".join(value)
+        elif isinstance(value, (dict, list, bool)):
+            text = json.dumps(value)
+        else:
+            text = str(value)
         env[f"CELERIAC_{name.upper()}"] = text
     return env
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from agents.base import Agent
 from orchestrator import names
 from orchestrator.errors import JobNotFound, PlanError
-from orchestrator.models import TERMINAL_STEP, JobResult, Plan
+from orchestrator.models import TERMINAL_STEP, Budget, JobResult, Plan
 from orchestrator.plans import AgentTypes, dependencies, validate_plan
 from orchestrator.settings import Settings
 from orchestrator.store import Followups, StepMessage, Store
@@ -95,11 +95,11 @@ class Engine:
     def validate(self, plan: Plan | Mapping[str, Any]) -> Plan:
         return validate_plan(plan, self.known_agents(), max_steps=self.settings.max_plan_steps)
 
-    def submit(self, plan: Plan | Mapping[str, Any]) -> str:
+    def submit(self, plan: Plan | Mapping[str, Any], budget: Budget | None = None) -> str:
         """Validate a plan, record a pending job and ask an orchestrator to start it."""
         plan = self.validate(plan)
         job_id = uuid.uuid4().hex
-        self.store.create_job(job_id, plan)
+        self.store.create_job(job_id, plan, budget=budget)
         self.dispatcher.send_plan(job_id)
         return job_id
 

@@ -41,19 +41,30 @@ class Plan(BaseModel):
 
 
 class TokenUsage(BaseModel):
-    """Tokens spent on model calls: by one step (all its attempts), or by a whole job."""
+    """Model calls' tokens and cost (USD, from CELERIAC_LLM_PRICES): a step's or a job's."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cost: float = 0.0
 
     @classmethod
-    def of(cls, prompt_tokens: int, completion_tokens: int) -> TokenUsage:
+    def of(cls, prompt_tokens: int, completion_tokens: int, cost: float = 0.0) -> TokenUsage:
         return cls(
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             total_tokens=prompt_tokens + completion_tokens,
+            cost=round(cost, 8),
         )
+
+
+class Budget(BaseModel):
+    """The most a job may spend on model calls; a step that would go over fails."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tokens: int | None = Field(default=None, gt=0)
+    cost: float | None = Field(default=None, gt=0, description="USD")
 
 
 class StepResult(BaseModel):

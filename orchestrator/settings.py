@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     llm_requests_per_minute: int = Field(default=0, ge=0, description="Shared limit; 0 = none.")
     llm_tokens_per_minute: int = Field(default=0, ge=0, description="Shared limit; 0 = none.")
     llm_rate_limit_max_wait_seconds: float = Field(default=60.0, ge=0)
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description='USD per million input and output tokens: {"gpt-4o-mini": [0.15, 0.6]}',
+    )
+
+    def llm_cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+        """What a call cost in USD; 0 for a model without a price."""
+        price_in, price_out = self.llm_prices.get(model) or self.llm_prices.get(
+            self.llm_model, (0.0, 0.0)
+        )
+        return (prompt_tokens * price_in + completion_tokens * price_out) / 1_000_000
 
     def model_post_init(self, context: Any, /) -> None:
         # A misspelt variable would otherwise be ignored without a word.

@@ -20,7 +20,15 @@ import redis
 
 from orchestrator import names
 from orchestrator.errors import JobNotFound
-from orchestrator.models import Event, JobResult, Plan, StepResult, TokenUsage, from_timestamp
+from orchestrator.models import (
+    Budget,
+    Event,
+    JobResult,
+    Plan,
+    StepResult,
+    TokenUsage,
+    from_timestamp,
+)
 from orchestrator.plans import dependencies
 
 STANDALONE_SCRIPTS = frozenset({"sent"})
@@ -117,8 +125,19 @@ class Store:
 
     # -- jobs -------------------------------------------------------------
 
-    def create_job(self, job_id: str, plan: Plan, goal: str = "") -> None:
-        self._run("create", job_id, plan.model_dump_json(), goal, extra_keys=(names.JOBS_KEY,))
+    def create_job(
+        self, job_id: str, plan: Plan, goal: str = "", budget: Budget | None = None
+    ) -> None:
+        budget = budget or Budget()
+        self._run(
+            "create",
+            job_id,
+            plan.model_dump_json(),
+            goal,
+            "" if budget.tokens is None else budget.tokens,
+            "" if budget.cost is None else budget.cost,
+            extra_keys=(names.JOBS_KEY,),
+        )
 
     def start_job(self, job_id: str, plan: Plan) -> Followups | str:
         """Write the steps of a pending job and queue its roots; else the job's status."""
@@ -210,13 +229,27 @@ class Store:
             "progress", job_id, step_id, dispatch, "" if fraction is None else fraction, message
         )
 
-    def add_usage(self, job_id: str, step_id: str, prompt: int, completion: int) -> None:
-        """Count a model call's tokens for the step and for its job."""
+    def add_usage(
+        self, job_id: str, step_id: str, prompt: int, completion: int, cost: float
+    ) -> None:
+        """Count a model call's tokens and cost for the step and for its job."""
         pipe = self.redis.pipeline(transaction=True)
         for key in (names.step_key(job_id, step_id), names.job_key(job_id)):
             pipe.hincrby(key, "prompt_tokens", prompt)
             pipe.hincrby(key, "completion_tokens", completion)
+            pipe.hincrbyfloat(key, "cost", cost)
         pipe.execute()
+
+    def spending(self, job_id: str) -> tuple[TokenUsage, Budget]:
+        """What the job has spent on model calls so far, and its budget."""
+        fields = ("prompt_tokens", "completion_tokens", "cost", "budget_tokens", "budget_cost")
+        values: list[str | None] = cast(Any, self.redis.hmget(names.job_key(job_id), fields))
+        prompt, completion, cost, tokens, money = values
+        used = TokenUsage.of(int(prompt or 0), int(completion or 0), float(cost or 0))
+        budget = Budget(
+            tokens=int(tokens) if tokens else None, cost=float(money) if money else None
+        )
+        return used, budget
 
     def outputs(self, job_id: str, step_ids: list[str]) -> dict[str, Any]:
         if not step_ids:
@@ -252,7 +285,9 @@ class Store:
                 progress=float(rec["progress"]) if rec.get("progress") else None,
                 message=rec.get("message") or None,
                 usage=TokenUsage.of(
-                    int(rec.get("prompt_tokens", 0)), int(rec.get("completion_tokens", 0))
+                    int(rec.get("prompt_tokens", 0)),
+                    int(rec.get("completion_tokens", 0)),
+                    float(rec.get("cost", 0)),
                 ),
             )
         return JobResult(
@@ -263,7 +298,9 @@ class Store:
             created_at=from_timestamp(fields.get("created_at")),
             finished_at=from_timestamp(fields.get("finished_at")),
             usage=TokenUsage.of(
-                int(fields.get("prompt_tokens", 0)), int(fields.get("completion_tokens", 0))
+                int(fields.get("prompt_tokens", 0)),
+                int(fields.get("completion_tokens", 0)),
+                float(fields.get("cost", 0)),
             ),
             steps=steps,
         )

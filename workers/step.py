@@ -12,12 +12,12 @@ from pydantic import BaseModel, ValidationError
 
 from agents.base import Agent, StepContext
 from agents.errors import PermanentError, TransientError
-from agents.llm import MeteredChatModel, Usage
 from agents.registry import Registry
 from orchestrator.llm import build_chat_model
 from orchestrator.plans import ReferenceResolutionError, iter_refs, resolve
 from orchestrator.runtime import Runtime
 from workers.lease import LeaseKeeper
+from workers.metering import metered
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +131,7 @@ class StepRunner:
                 last_report = now
                 self.store.progress(job_id, step_id, dispatch, fraction, message)
 
-        def record_usage(usage: Usage) -> None:
-            self.store.add_usage(job_id, step_id, usage.prompt_tokens, usage.completion_tokens)
-
-        model = MeteredChatModel(self.model, record_usage) if self.model else None
+        model = metered(self.model, self.store, self.settings, job_id, step_id)
         context = StepContext(
             job_id=job_id,
             step_id=step_id,

@@ -2,6 +2,7 @@
 
 from agents.llm.base import ChatModel, Message, Reply, Usage
 from agents.llm.errors import (
+    BudgetExceeded,
     InvalidModelOutput,
     LLMPermanentError,
     LLMTransientError,
@@ -12,6 +13,7 @@ from agents.llm.openai_model import OpenAIChatModel
 from agents.llm.scripted import ScriptedChatModel
 
 __all__ = [
+    "BudgetExceeded",
     "ChatModel",
     "InvalidModelOutput",
     "LLMPermanentError",

@@ -50,6 +50,12 @@ class Reply(BaseModel):
     cached: bool = False
 
 
+def estimate_tokens(messages: Sequence[Message], max_tokens: int | None) -> int:
+    """A call's likely tokens before it is made: ~4 characters a token, plus the reply."""
+    prompt = sum(len(message.content) for message in messages) // 4 + 4 * len(messages)
+    return prompt + (max_tokens or 256)
+
+
 class ChatModel(ABC):
     """A chat model: messages in, one reply out.
 

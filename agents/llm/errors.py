@@ -6,7 +6,8 @@ AgentError
 └── PermanentError
     └── LLMPermanentError         401/403/404, bad requests, …
         ├── StructuredOutputUnsupported   the endpoint refused a JSON schema
-        └── InvalidModelOutput            no valid structured reply after repairs
+        ├── InvalidModelOutput            no valid structured reply after repairs
+        └── BudgetExceeded                the job's token or cost budget is spent
 """
 
 from __future__ import annotations
@@ -28,3 +29,7 @@ class StructuredOutputUnsupported(LLMPermanentError):
 
 class InvalidModelOutput(LLMPermanentError):
     """The model's replies never validated against the requested model."""
+
+
+class BudgetExceeded(LLMPermanentError):
+    """A call would take the job past its budget of tokens or cost."""

@@ -1,19 +1,36 @@
-"""A chat model that reports every call's token usage: how steps and jobs are metered."""
+"""A chat model that checks the budget before, and reports usage after, every call."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, Usage
+from agents.llm.base import (
+    ChatModel,
+    Message,
+    Reply,
+    ResponseFormat,
+    Usage,
+    estimate_tokens,
+)
 
 
 class MeteredChatModel(ChatModel):
-    """Wraps a model; ``record`` gets the usage of each call that returned."""
+    """Wraps a model for one step.
 
-    def __init__(self, inner: ChatModel, record: Callable[[Usage], None]) -> None:
+    ``check`` gets each call's estimated tokens first and may raise
+    ``BudgetExceeded``; ``record`` gets the model and usage of each reply.
+    """
+
+    def __init__(
+        self,
+        inner: ChatModel,
+        record: Callable[[str, Usage], None],
+        check: Callable[[int], None] | None = None,
+    ) -> None:
         self.inner = inner
         self.record = record
+        self.check = check
         self.model = inner.model
         self.endpoint = inner.endpoint
 
@@ -26,6 +43,8 @@ class MeteredChatModel(ChatModel):
         response_format: ResponseFormat = "text",
         json_schema: dict[str, Any] | None = None,
     ) -> Reply:
+        if self.check is not None:
+            self.check(estimate_tokens(messages, max_tokens))
         reply = self.inner.chat(
             messages,
             temperature=temperature,
@@ -33,5 +52,5 @@ class MeteredChatModel(ChatModel):
             response_format=response_format,
             json_schema=json_schema,
         )
-        self.record(reply.usage)
+        self.record(reply.model, reply.usage)
         return reply

@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from agents.llm.base import ChatModel, Message, Reply, ResponseFormat
+from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, estimate_tokens
 from agents.llm.errors import LLMTransientError
 
 KEY_PREFIX = "celeriac:llm:bucket:"
@@ -42,12 +42,6 @@ redis.call('HSET', KEYS[1], 'req', req, 'tok', tok, 'ts', now)
 redis.call('EXPIRE', KEYS[1], 120)
 return tostring(wait)
 """
-
-
-def estimate_tokens(messages: Sequence[Message], max_tokens: int | None) -> int:
-    """A call's likely tokens before it is made: ~4 characters a token, plus the reply."""
-    prompt = sum(len(message.content) for message in messages) // 4 + 4 * len(messages)
-    return prompt + (max_tokens or 256)
 
 
 class RateLimitedChatModel(ChatModel):

@@ -77,7 +77,8 @@ def test_transient_errors_pass_through_for_the_step_to_retry() -> None:
 def test_metered_model_records_every_call() -> None:
     seen: list[Usage] = []
     model = MeteredChatModel(
-        ScriptedChatModel(['{"colour": "x"}', '{"colour": "y", "number": 2}']), seen.append
+        ScriptedChatModel(['{"colour": "x"}', '{"colour": "y", "number": 2}']),
+        lambda model, usage: seen.append(usage),
     )
     model.structured(ASK, Pick)
     assert len(seen) == 2

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from orchestrator.client import Client
+from orchestrator.models import Budget
 from orchestrator.settings import Settings
 from tests.conftest import TEST_AGENTS
 from tests.llm_server import LLMServer, RateLimited, Reply, ServerError, Usage
@@ -24,6 +25,8 @@ def llm_deployment(
         llm_backend="auto",  # the openai backend, since OPENAI_BASE_URL is set
         llm_model="test-model",
         llm_attempts=2,
+        llm_cache=False,  # each test scripts every call
+        llm_prices={"test-model": (1_000_000, 2_000_000)},  # $1 a prompt token, $2 a reply one
     )
 
 
@@ -54,8 +57,11 @@ def test_a_step_asks_the_model_and_the_job_counts_its_tokens(
         "prompt_tokens": 7,
         "completion_tokens": 1,
         "total_tokens": 8,
+        "cost": 9.0,
     }
     assert result.usage.total_tokens == 8 + 7
+    assert result.steps["sky"].usage.cost == 7 * 1 + 1 * 2
+    assert result.usage.cost == (7 + 5) * 1 + (1 + 2) * 2
     assert llm_server.chat_requests[0].body["model"] == "test-model"
 
 
@@ -71,3 +77,25 @@ def test_a_model_that_always_fails_ends_the_step_with_a_clear_error(
     assert step.status == "failed" and step.attempts == 3  # the step was retried, then gave up
     assert step.error and "answered 503" in step.error
     assert len(llm_server.chat_requests) == 3 * 2  # llm_attempts calls per step attempt
+
+
+def test_a_step_that_would_go_over_the_budget_fails_and_the_job_says_so(
+    llm_deployment: Settings, llm_server: LLMServer
+) -> None:
+    llm_server.default = Reply("fine", usage=Usage(prompt_tokens=300, completion_tokens=300))
+    plan = {
+        "steps": [
+            {"id": "first", "agent": "ask", "input": {"question": "one"}},
+            {"id": "second", "agent": "ask", "input": {"question": "two"}, "depends_on": ["first"]},
+        ]
+    }
+    with Client(llm_deployment) as client:
+        result = client.submit(plan=plan, budget=Budget(tokens=800)).wait(timeout=60)
+    assert result.steps["first"].status == "succeeded"
+    second = result.steps["second"]
+    assert second.status == "failed" and second.attempts == 1  # a budget error is permanent
+    assert second.error and "budget of 800 tokens would be exceeded: 600 used" in second.error
+    assert result.status == "failed"
+    assert result.error and "budget" in result.error
+    # 600 used + about 263 for the second call (its prompt and the default 256 for the reply).
+    assert len(llm_server.chat_requests) == 1  # the second call was never made

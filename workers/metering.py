@@ -1,0 +1,49 @@
+"""Metering a step's model calls: token and cost records, and the job's budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.llm import BudgetExceeded, ChatModel, MeteredChatModel, Usage
+from orchestrator.settings import Settings
+from orchestrator.store import Store
+
+
+@dataclass(frozen=True)
+class StepMeter:
+    store: Store
+    settings: Settings
+    job_id: str
+    step_id: str
+
+    def record(self, model: str, usage: Usage) -> None:
+        """Count a reply's tokens, and their cost, for the step and its job."""
+        cost = self.settings.llm_cost(model, usage.prompt_tokens, usage.completion_tokens)
+        self.store.add_usage(
+            self.job_id, self.step_id, usage.prompt_tokens, usage.completion_tokens, cost
+        )
+
+    def check(self, estimate: int) -> None:
+        """Refuse a call that would take the job past its budget."""
+        used, budget = self.store.spending(self.job_id)
+        if budget.tokens is not None and used.total_tokens + estimate > budget.tokens:
+            raise BudgetExceeded(
+                f"the job's budget of {budget.tokens} tokens would be exceeded: "
+                f"{used.total_tokens} used, this call needs about {estimate}"
+            )
+        worst = self.settings.llm_cost(self.settings.llm_model, 0, estimate)
+        if budget.cost is not None and used.cost + worst > budget.cost:
+            raise BudgetExceeded(
+                f"the job's budget of ${budget.cost:g} would be exceeded: "
+                f"${used.cost:.6f} spent, this call may cost up to ${worst:.6f}"
+            )
+
+
+def metered(
+    model: ChatModel | None, store: Store, settings: Settings, job_id: str, step_id: str
+) -> ChatModel | None:
+    """The step's view of the worker's model: metered and under the job's budget."""
+    if model is None:
+        return None
+    meter = StepMeter(store, settings, job_id, step_id)
+    return MeteredChatModel(model, meter.record, meter.check)
