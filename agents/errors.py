@@ -8,6 +8,7 @@ the rest live in ``orchestrator.errors``)::
     ├── AgentError              an agent could not do its step
     │   ├── TransientError      worth retrying (rate limit, timeout, connection reset)
     │   └── PermanentError      retrying cannot help (bad input, refused request)
+    │       └── CollectionError a document collection is missing, invalid or unreadable
     ├── RegistryError           an agent module or entry point is broken
     └── orchestrator.errors.*   plans, jobs, settings, Redis
 """
@@ -57,3 +58,7 @@ class PermanentError(AgentError):
 
 class RegistryError(CeleriacError):
     """An agent module, class or entry point cannot be used."""
+
+
+class CollectionError(PermanentError):
+    """A document collection cannot be built, found or read; the message says how to fix it."""

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import concurrency, latency, memory, throughput
+from benchmarks import bm25, concurrency, latency, memory, throughput
 from benchmarks.deployment import repo_root
 from benchmarks.report import (
     Section,
@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[bool, int | None], list[Table]]] = {
     "latency": latency.run,
     "concurrency": concurrency.run,
     "memory": memory.run,
+    "bm25": bm25.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -22,7 +22,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agents.errors import CeleriacError, RegistryError
+from agents.collections import build_collection, collections_dir, list_collections
+from agents.errors import CeleriacError, CollectionError, RegistryError
 from agents.registry import load_registry
 from orchestrator.celery_app import make_app
 from orchestrator.client import Client
@@ -293,6 +294,77 @@ def agents(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     out.print(table)
     if not settings.redis_url:
         err.print("CELERIAC_REDIS_URL is not set: no live workers to show")
+
+
+@app.command()
+@errors_to_exit_codes
+def index(
+    name: Annotated[
+        str | None, typer.Argument(metavar="NAME", help="Collection name.", show_default=False)
+    ] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="PATH", help=".txt, .md or .jsonl files, or directories.", show_default=False
+        ),
+    ] = None,
+    list_all: Annotated[bool, typer.Option("--list", help="List the collections.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --list: print JSON.")] = False,
+) -> None:
+    """Index documents as collection NAME for the retrieval agent, replacing any earlier build.
+
+    Collections live in CELERIAC_DATA_DIR/collections, which retrieval workers must share.
+    """
+    data_dir = _settings().data_dir
+    if list_all:
+        if name or paths:
+            raise UserError("--list takes no NAME or PATH")
+        _list_collections(data_dir, as_json)
+        return
+    if not name or not paths:
+        raise UserError("give a name and what to index: `celeriac index NAME PATH...` (or --list)")
+    try:
+        with err.status(f"indexing {name}", spinner="dots"):
+            built = build_collection(data_dir, name, paths)
+    except CollectionError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise CeleriacError(f"cannot write under {collections_dir(data_dir)}: {exc}") from None
+    count = built.manifest.documents
+    out.print(
+        escape(f"indexed {count} document{'s' * (count != 1)} as {name!r} in {built.path}"),
+        highlight=False,
+        soft_wrap=True,
+    )
+    if built.skipped:
+        err.print(f"skipped {len(built.skipped)} files that are not .txt, .md or .jsonl")
+
+
+def _list_collections(data_dir: Path, as_json: bool) -> None:
+    manifests = list_collections(data_dir)
+    if as_json:
+        listing = [
+            m.model_dump(mode="json", include={"name", "documents", "built_at"}) for m in manifests
+        ]
+        sys.stdout.write(json.dumps({"collections": listing}, indent=2) + "\n")
+        return
+    if not manifests:
+        err.print(
+            escape(
+                f"no collections in {collections_dir(data_dir)}: create one with "
+                "`celeriac index NAME PATH...`"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    table = Table(title=escape(f"collections in {collections_dir(data_dir)}"))
+    table.add_column("collection")
+    table.add_column("documents", justify="right")
+    table.add_column("built at")
+    for manifest in manifests:
+        table.add_row(manifest.name, f"{manifest.documents:,}", manifest.built_at.isoformat())
+    out.print(table)
 
 
 def main() -> None:

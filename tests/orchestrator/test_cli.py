@@ -31,7 +31,7 @@ from tests.sample_agents import TEST_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 JOB_KEYS = ("job_id", "status", "answer", "usage", "steps")
-USAGE_KEYS = {"prompt_tokens", "completion_tokens", "total_tokens"}
+USAGE_KEYS = {"prompt_tokens", "completion_tokens", "total_tokens", "cost"}
 STEP_KEYS = {
     "status",
     "agent",
@@ -181,7 +181,8 @@ BAD_PLANS: list[tuple[str, Any, str]] = [
     (
         "unknown-agent",
         {"steps": [{"id": "a", "agent": "nosuch", "input": {}}]},
-        "step 'a': unknown agent 'nosuch' (known: barrier, concat, echo, fail, gate, sleep)",
+        "step 'a': unknown agent 'nosuch' "
+        "(known: barrier, concat, echo, fail, gate, retrieval, sleep)",
     ),
     (
         "cycle",
@@ -287,7 +288,8 @@ def test_unreachable_redis_exits_1(tmp_path: Path, args: list[str]) -> None:
 
 def test_worker_for_an_unknown_agent() -> None:
     assert fails(celeriac("worker", "--agent", "nosuch"), 2) == (
-        "unknown agent type(s) nosuch; registered: barrier, concat, echo, fail, gate, sleep"
+        "unknown agent type(s) nosuch; "
+        "registered: barrier, concat, echo, fail, gate, retrieval, sleep"
     )
 
 
@@ -382,7 +384,15 @@ def test_agents_lists_types_and_live_workers(live_env: dict[str, str]) -> None:
     listed = celeriac("agents", "--json", env=live_env)
     assert listed.returncode == 0, listed.stderr
     document = json.loads(listed.stdout)
-    assert set(document["agents"]) == {"barrier", "concat", "echo", "fail", "gate", "sleep"}
+    assert set(document["agents"]) == {
+        "barrier",
+        "concat",
+        "echo",
+        "fail",
+        "gate",
+        "retrieval",  # built in: the celeriac.agents entry point
+        "sleep",
+    }
     served = [set(info["agents"]) for info in document["workers"].values()]
     assert served and all(agents == set(document["agents"]) for agents in served)
 

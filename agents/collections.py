@@ -1,0 +1,284 @@
+"""Collections on disk: built into a temporary directory, switched in atomically, listed.
+
+The layout under ``<data_dir>/collections/``::
+
+    NAME/CURRENT                      the version being served; replaced atomically
+    NAME/VERSION/manifest.json        name, document count, build time, format
+    NAME/VERSION/documents.jsonl      id, title and text of each document, in index order
+    NAME/VERSION/bm25/                the bm25s index
+    .building/...                     builds in progress, renamed to NAME/VERSION when complete
+
+A reader holds ``CURRENT``'s version while it loads; a rebuild writes a new version and
+then points ``CURRENT`` at it, so a reader never sees a half-written index. The version
+before the current one is kept for readers that are still loading it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agents.documents import Document, read_documents
+from agents.errors import CollectionError
+
+if TYPE_CHECKING:
+    from agents.bm25 import Bm25Index
+
+FORMAT = 1
+CURRENT = "CURRENT"
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_VERSION = re.compile(r"v\d{8}T\d{6}-[0-9a-f]{8}")
+
+
+class Manifest(BaseModel):
+    """What ``celeriac index --list`` shows about a collection version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    documents: int
+    built_at: datetime
+    format: int
+    stemmer: str
+    stopwords: str
+
+
+@dataclass(frozen=True)
+class Built:
+    """The outcome of ``build_collection``."""
+
+    manifest: Manifest
+    path: Path
+    skipped: list[Path] = field(default_factory=list)
+
+
+def check_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise CollectionError(
+            f"{name!r} is not a collection name: use 1-64 lowercase letters, digits, '-' "
+            "and '_', starting with a letter or digit"
+        )
+    return name
+
+
+def collections_dir(data_dir: Path) -> Path:
+    return data_dir / "collections"
+
+
+def current_version(data_dir: Path, name: str) -> str | None:
+    """The version ``name`` serves now, or None if there is no such collection."""
+    return _pointer(collections_dir(data_dir) / name)
+
+
+def _pointer(home: Path) -> str | None:
+    try:
+        version = (home / CURRENT).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return version if _VERSION.fullmatch(version) else None
+
+
+def collection_names(data_dir: Path) -> list[str]:
+    root = collections_dir(data_dir)
+    if not root.is_dir():
+        return []
+    return sorted(
+        entry.name
+        for entry in root.iterdir()
+        if _NAME.fullmatch(entry.name) and current_version(data_dir, entry.name)
+    )
+
+
+def unknown_collection(data_dir: Path, name: str) -> CollectionError:
+    names = collection_names(data_dir)
+    known = f"collections there: {', '.join(names)}" if names else "there are none yet"
+    return CollectionError(
+        f"no collection {name!r} in {collections_dir(data_dir)} ({known}); "
+        f"create it with `celeriac index {name} PATH...`"
+    )
+
+
+def build_collection(data_dir: Path, name: str, paths: Sequence[Path]) -> Built:
+    """Read the documents under ``paths`` and make them collection ``name``, replacing any
+    earlier build. Nothing changes on disk when the documents are invalid."""
+    check_name(name)
+    gathered = read_documents(paths)
+    if not gathered.documents:
+        found = (
+            f" (skipped {len(gathered.skipped)} files of other kinds)" if gathered.skipped else ""
+        )
+        raise CollectionError(
+            f"no documents in {', '.join(map(str, paths))}{found}: a collection needs "
+            ".txt, .md or .jsonl files"
+        )
+    manifest = write_collection(data_dir, name, gathered.documents)
+    return Built(manifest, collections_dir(data_dir) / name, gathered.skipped)
+
+
+def write_collection(data_dir: Path, name: str, documents: Sequence[Document]) -> Manifest:
+    """Index ``documents`` as collection ``name`` and switch readers over to it."""
+    from agents import bm25  # numpy and bm25s only where an index is built or read
+
+    check_name(name)
+    try:
+        index = bm25.Bm25Index.build([searchable(document) for document in documents])
+    except ValueError as exc:
+        raise CollectionError(f"collection {name!r} cannot be indexed: {exc}") from None
+    manifest = Manifest(
+        name=name,
+        documents=len(documents),
+        built_at=datetime.now(UTC).replace(microsecond=0),
+        format=FORMAT,
+        stemmer=bm25.STEMMER,
+        stopwords=bm25.STOPWORDS,
+    )
+    building = collections_dir(data_dir) / ".building"
+    building.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=building))
+    try:
+        index.save(staging / "bm25")
+        _write_documents(staging / "documents.jsonl", documents)
+        (staging / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
+        _publish(collections_dir(data_dir) / name, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def searchable(document: Document) -> str:
+    """The text indexed for a document: its text, with its title if the text lacks it."""
+    if document.title in document.text:
+        return document.text
+    return f"{document.title}\n{document.text}"
+
+
+def _write_documents(path: Path, documents: Sequence[Document]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for document in documents:
+            record = {"id": document.id, "title": document.title, "text": document.text}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _publish(home: Path, staging: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    version = f"v{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+    with _locked(home / ".lock"):  # one switch at a time: cleanup must not race a rename
+        previous = _pointer(home)
+        staging.rename(home / version)
+        pointer = home / f".{CURRENT}.{version}"
+        pointer.write_text(version + "\n")
+        os.replace(pointer, home / CURRENT)
+        for entry in home.iterdir():
+            if _VERSION.fullmatch(entry.name) and entry.name not in (version, previous):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_manifest(version_dir: Path) -> Manifest:
+    try:
+        return Manifest.model_validate_json((version_dir / "manifest.json").read_bytes())
+    except ValidationError as exc:
+        raise CollectionError(f"{version_dir / 'manifest.json'} is invalid: {exc}") from None
+
+
+def list_collections(data_dir: Path) -> list[Manifest]:
+    """The manifest of every collection's current version, by name."""
+    manifests = []
+    for name in collection_names(data_dir):
+        version = current_version(data_dir, name)
+        with contextlib.suppress(FileNotFoundError):  # replaced meanwhile: skip it
+            manifests.append(read_manifest(collections_dir(data_dir) / name / str(version)))
+    return manifests
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A loaded version of a collection: its documents and their index. Immutable."""
+
+    name: str
+    version: str
+    manifest: Manifest
+    documents: list[Document]
+    index: Bm25Index
+
+    def search(self, query_terms: Sequence[str], k: int) -> list[tuple[Document, float]]:
+        return [(self.documents[i], score) for i, score in self.index.search(query_terms, k)]
+
+
+def load_collection(data_dir: Path, name: str) -> Collection:
+    """Load the current version of ``name``; a rebuild meanwhile is waited out."""
+    for _ in range(5):
+        version = current_version(data_dir, name)
+        if version is None:
+            raise unknown_collection(data_dir, name)
+        try:
+            return _load_version(data_dir, name, version)
+        except FileNotFoundError as exc:
+            if current_version(data_dir, name) == version:  # not a rebuild: a loss
+                raise CollectionError(
+                    f"collection {name!r} is damaged ({exc.filename} is missing): "
+                    f"rebuild it with `celeriac index {name} PATH...`"
+                ) from None
+    raise CollectionError(f"collection {name!r} kept changing while it was being loaded")
+
+
+def _load_version(data_dir: Path, name: str, version: str) -> Collection:
+    from agents import bm25  # numpy and bm25s only where an index is built or read
+
+    where = collections_dir(data_dir) / name / version
+    manifest = read_manifest(where)
+    if (manifest.format, manifest.stemmer, manifest.stopwords) != (
+        FORMAT,
+        bm25.STEMMER,
+        bm25.STOPWORDS,
+    ):
+        raise CollectionError(
+            f"collection {name!r} ({where}) was built by another version of celeriac: "
+            f"rebuild it with `celeriac index {name} PATH...`"
+        )
+    documents = _read_stored_documents(where / "documents.jsonl")
+    try:
+        index = bm25.Bm25Index.load(where / "bm25")
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        raise CollectionError(
+            f"collection {name!r} ({where}) is damaged: its index cannot be read ({exc}); "
+            f"rebuild it with `celeriac index {name} PATH...`"
+        ) from None
+    if not len(documents) == index.size == manifest.documents:
+        raise CollectionError(
+            f"collection {name!r} ({where}) is damaged: {manifest.documents} documents in "
+            f"its manifest, {len(documents)} stored, {index.size} indexed; rebuild it"
+        )
+    return Collection(name, version, manifest, documents, index)
+
+
+def _read_stored_documents(path: Path) -> list[Document]:
+    with path.open(encoding="utf-8") as lines:
+        try:
+            return [Document(**json.loads(line)) for line in lines]
+        except (ValueError, TypeError) as exc:
+            raise CollectionError(f"{path} is damaged ({exc}): rebuild the collection") from None
