@@ -1,0 +1,78 @@
+"""Query-focused extractive summaries: the offline path of the generation agent.
+
+Sentences of the given passages are ranked by BM25 against the instruction,
+picked best first while they add something new (near-duplicates are dropped),
+then put back in reading order, citing the passages they came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agents.bm25 import Bm25Index, terms
+
+# A sentence ends at . ! ? (perhaps with a closing quote or bracket) before a space and a
+# capital or digit, or at a line break; abbreviations like "e.g. this" stay together.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[A-Z0-9\"'(\[])|\s*\n\s*")
+SIMILAR = 0.6  # word-set overlap above which a sentence says nothing new
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    passage: str  # the id of the passage it came from
+    position: int  # its place in reading order
+    text: str
+
+
+def split_sentences(passages: Sequence[tuple[str, str]]) -> list[Sentence]:
+    """Every sentence of ``(id, text)`` passages, in reading order."""
+    sentences: list[Sentence] = []
+    for passage_id, text in passages:
+        for part in _SENTENCE_END.split(text):
+            part = part.strip()
+            if part:
+                sentences.append(Sentence(passage_id, len(sentences), part))
+    return sentences
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
+def summarize(
+    instruction: str, passages: Sequence[tuple[str, str]], max_words: int
+) -> tuple[str, list[str]]:
+    """The best sentences for ``instruction`` within ``max_words``, and their passages' ids.
+
+    Returns ``("", [])`` when no sentence shares a word with the instruction.
+    """
+    sentences = split_sentences(passages)
+    searchable = [s for s in sentences if terms(s.text)]
+    query = terms(instruction)
+    if not searchable or not query:
+        return "", []
+    ranked = Bm25Index.build([s.text for s in searchable]).search(query, len(searchable))
+    chosen: list[Sentence] = []
+    chosen_terms: list[set[str]] = []
+    words = 0
+    for index, _score in ranked:
+        sentence = searchable[index]
+        bag = set(terms(sentence.text))
+        length = len(sentence.text.split())
+        if any(_overlap(bag, other) > SIMILAR for other in chosen_terms):
+            continue
+        if chosen and words + length > max_words:
+            continue
+        chosen.append(sentence)
+        chosen_terms.append(bag)
+        words += length
+        if words >= max_words:
+            break
+    chosen.sort(key=lambda s: s.position)
+    text = " ".join(s.text for s in chosen)
+    if words > max_words:  # a single best sentence longer than the limit
+        text = " ".join(text.split()[:max_words]) + " …"
+    citations = list(dict.fromkeys(s.passage for s in chosen))
+    return text, citations

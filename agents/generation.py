@@ -1,0 +1,120 @@
+"""The ``generation`` agent: an answer to an instruction, grounded in passages, with citations."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agents.base import Agent, StepContext
+from agents.errors import PermanentError
+from agents.extractive import summarize
+from agents.llm import Message
+
+
+class Passage(BaseModel):
+    """A passage to draw on; retrieval hits fit as they are (extra keys are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1)
+    text: str
+    title: str = ""
+
+    def readable(self) -> str:
+        """The text, led by the title when the text does not already contain it."""
+        if self.title and self.title not in self.text:
+            return f"{self.title}. {self.text}"
+        return self.text
+
+
+class GenerationInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instruction: str = Field(min_length=1, max_length=20_000)
+    context: list[Passage] | str | None = None
+    max_words: int = Field(default=150, ge=1, le=4000)
+
+    @field_validator("instruction")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the instruction is empty")
+        return value
+
+    def passages(self) -> list[Passage]:
+        if isinstance(self.context, str):
+            return [Passage(id="context", text=self.context)] if self.context.strip() else []
+        return list(self.context or [])
+
+
+class GenerationOutput(BaseModel):
+    text: str
+    citations: list[str] = Field(description="Ids of the passages the text draws on.")
+
+
+class _Drafted(BaseModel):
+    text: str
+    citations: list[str]
+
+
+SYSTEM = (
+    "You answer the user's instruction. When passages are given, use only what they say, "
+    "and list in `citations` the ids of the passages you used. If the passages do not "
+    "contain the answer, say so plainly. Keep to at most {max_words} words."
+)
+
+
+class Generation(Agent):
+    name = "generation"
+    description = (
+        "Writes text that fulfils an instruction (answer a question, summarise, draft a reply), "
+        "grounded in optional context passages such as retrieval hits, and returns the ids of "
+        "the passages it used as citations. Without a language model it composes the answer "
+        "from the passages' most relevant sentences, so it then needs context."
+    )
+    Input = GenerationInput
+    Output = GenerationOutput
+
+    def run(self, input: GenerationInput, context: StepContext) -> GenerationOutput:
+        passages = input.passages()
+        if context.model is not None:
+            return self._with_model(input, passages, context)
+        if not passages:
+            raise PermanentError(
+                "generation without a language model needs context passages to draw on: "
+                "give `context` (e.g. a retrieval step's hits), or configure a model "
+                "(OPENAI_API_KEY or OPENAI_BASE_URL)"
+            )
+        text, cited = summarize(
+            input.instruction,
+            [
+                (p.id, f"{p.title}. {p.text}" if p.title and p.title not in p.text else p.text)
+                for p in passages
+            ],
+            input.max_words,
+        )
+        if not text:
+            return GenerationOutput(text="The given passages say nothing about this.", citations=[])
+        return GenerationOutput(text=text, citations=cited)
+
+    def _with_model(
+        self, input: GenerationInput, passages: list[Passage], context: StepContext
+    ) -> GenerationOutput:
+        assert context.model is not None
+        sources = "\n\n".join(f"[{p.id}] {p.title}\n{p.text}".strip() for p in passages)
+        messages = [
+            Message(role="system", content=SYSTEM.format(max_words=input.max_words)),
+            Message(
+                role="user",
+                content=(
+                    (f"Passages:\n{sources}\n\n" if sources else "")
+                    + f"Instruction: {input.instruction}"
+                ),
+            ),
+        ]
+        drafted, _ = context.model.structured(
+            messages, _Drafted, max_tokens=max(64, input.max_words * 3)
+        )
+        known = {p.id for p in passages}
+        # Citations are always a subset of the given passages, whatever the model says.
+        cited = [pid for pid in dict.fromkeys(drafted.citations) if pid in known]
+        return GenerationOutput(text=drafted.text.strip(), citations=cited)
