@@ -30,7 +30,7 @@ from orchestrator.client import Client
 from orchestrator.display import follow, render_result, result_json, status_line
 from orchestrator.embedded import Embedded
 from orchestrator.errors import UserError
-from orchestrator.models import JobResult, Plan
+from orchestrator.models import Budget, JobResult, Plan
 from orchestrator.plans import load_plan_file, validate_plan
 from orchestrator.settings import Settings
 
@@ -47,6 +47,12 @@ PlanFile = Annotated[Path, typer.Option("--plan", help="Plan JSON file.", show_d
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the JobResult as JSON only.")]
 JobArg = Annotated[str, typer.Argument(help="Job id.", show_default=False)]
 Timeout = Annotated[float | None, typer.Option(help="Give up after this many seconds.")]
+BudgetTokens = Annotated[
+    int | None, typer.Option(min=1, help="Most tokens the job's model calls may use.")
+]
+BudgetCost = Annotated[
+    float | None, typer.Option(min=0.000001, help="Most USD the job's model calls may cost.")
+]
 _STOP_GRACE_SECONDS = 1.0
 
 
@@ -109,7 +115,13 @@ def _finish(result: JobResult, as_json: bool) -> None:
 
 @app.command()
 @errors_to_exit_codes
-def run(plan: PlanFile, as_json: JsonFlag = False, timeout: Timeout = None) -> None:
+def run(
+    plan: PlanFile,
+    as_json: JsonFlag = False,
+    timeout: Timeout = None,
+    budget_tokens: BudgetTokens = None,
+    budget_cost: BudgetCost = None,
+) -> None:
     """Run a plan start to finish on a deployment of its own; print the result.
 
     Uses CELERIAC_REDIS_URL if set, else a private Redis; starts its own workers
@@ -117,12 +129,13 @@ def run(plan: PlanFile, as_json: JsonFlag = False, timeout: Timeout = None) -> N
     """
     settings = _settings()
     checked = _read_plan(plan, settings)
+    budget = Budget(tokens=budget_tokens, cost=budget_cost)
     embedded = Embedded(settings)
     try:
         with err.status("starting Redis and workers", spinner="dots"):
             live = embedded.start()
         with Client(live) as client:
-            handle = client.submit(checked)
+            handle = client.submit(checked, budget=budget)
             err.print(f"job {handle.id}", highlight=False)
             try:
                 result = follow(handle, err, timeout)
@@ -146,12 +159,15 @@ def submit(
     wait: Annotated[bool, typer.Option(help="Wait for the result.")] = False,
     as_json: JsonFlag = False,
     timeout: Timeout = None,
+    budget_tokens: BudgetTokens = None,
+    budget_cost: BudgetCost = None,
 ) -> None:
     """Submit a plan to the deployment at CELERIAC_REDIS_URL; print the job id."""
     settings = _settings()
     raw = load_plan_file(plan, max_bytes=settings.max_plan_bytes)
+    budget = Budget(tokens=budget_tokens, cost=budget_cost)
     with Client(settings) as client:
-        handle = client.submit(raw)
+        handle = client.submit(raw, budget=budget)
         if not wait:
             sys.stdout.write(handle.id + "\n")
             return

@@ -530,3 +530,25 @@ def test_watch_follows_a_job_until_it_ends(
     assert watcher.returncode == 0, err
     assert "wait (gate)" in out and "then (echo)" in out  # one progress row per step
     assert out.rstrip().endswith(f"{job_id} succeeded (2 succeeded)")
+
+
+def test_submit_records_the_job_budget(
+    tmp_path: Path, deployment: Settings, live_env: dict[str, str]
+) -> None:
+    plan = write_plan(tmp_path, {"steps": [{"id": "a", "agent": "echo", "input": {"text": "x"}}]})
+    submitted = celeriac(
+        "submit",
+        "--plan",
+        str(plan),
+        "--budget-tokens",
+        "500",
+        "--budget-cost",
+        "0.25",
+        env=live_env,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    with Client(deployment) as client:
+        _, budget = client.runtime.store.spending(submitted.stdout.strip())
+    assert (budget.tokens, budget.cost) == (500, 0.25)
+    refused = celeriac("submit", "--plan", str(plan), "--budget-tokens", "0", env=live_env)
+    assert refused.returncode == 2 and "budget-tokens" in refused.stderr
