@@ -20,7 +20,8 @@ from agents.collections import (
     load_collection,
     unknown_collection,
 )
-from agents.errors import CollectionError, PermanentError
+from agents.errors import AgentError, CollectionError, PermanentError
+from agents.llm import Message
 
 MAX_QUERY_CHARS = 10_000
 
@@ -61,6 +62,20 @@ class RetrievalOutput(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     hits: list[Hit]
+    rewritten: str | None = Field(
+        default=None, description="Keywords a language model added to the query, if any."
+    )
+
+
+class _Keywords(BaseModel):
+    keywords: str = Field(description="Search keywords: synonyms and likely document terms.")
+
+
+REWRITE = (
+    "Rewrite the user's question as search keywords for a keyword (BM25) search engine over "
+    "a document collection: the question's important words plus synonyms and terms the "
+    "documents are likely to use. Reply with the keywords only."
+)
 
 
 class CollectionCache:
@@ -116,7 +131,8 @@ class Retrieval(Agent):
         from agents.bm25 import terms  # numpy and bm25s only in processes that search
 
         collection = self.collections.get(context.data_dir, input.collection)
-        query_terms = terms(input.query)
+        rewritten = self._rewrite(input.query, context)
+        query_terms = terms(input.query) + terms(rewritten or "")
         if not query_terms:
             raise PermanentError(
                 f"the query {input.query[:80]!r} has no searchable words (only stopwords, "
@@ -127,4 +143,21 @@ class Retrieval(Agent):
             for document, score in collection.search(query_terms, input.k)
         ]
         context.progress(1.0, f"{len(hits)} hits in {input.collection}")
-        return RetrievalOutput(hits=hits)
+        return RetrievalOutput(hits=hits, rewritten=rewritten)
+
+    @staticmethod
+    def _rewrite(query: str, context: StepContext) -> str | None:
+        """Keywords from the model to search with as well; None without a model.
+
+        Rewriting only adds terms, and is optional: if the model fails, the step
+        searches with the query as given rather than failing.
+        """
+        if context.model is None:
+            return None
+        messages = [Message(role="system", content=REWRITE), Message(role="user", content=query)]
+        try:
+            keywords, _ = context.model.structured(messages, _Keywords, max_tokens=100)
+        except AgentError as exc:
+            context.logger.warning("query rewriting failed (%s); searching as given", exc)
+            return None
+        return keywords.keywords.strip() or None

@@ -15,6 +15,7 @@ from agents.base import StepContext
 from agents.collections import Collection, write_collection
 from agents.documents import Document
 from agents.errors import CollectionError, PermanentError
+from agents.llm import LLMPermanentError, ScriptedChatModel
 from agents.registry import check_agent_class, load_registry
 from agents.retrieval import Hit, Retrieval, RetrievalInput, RetrievalOutput
 
@@ -164,3 +165,29 @@ def test_threads_at_first_use_load_a_collection_once(
         thread.join()
     assert loads == ["kb"]
     assert results == [["rules", "reset"]] * 16
+
+
+def with_model(data_dir: Path, model: ScriptedChatModel) -> StepContext:
+    return StepContext(
+        job_id="j", step_id="s", attempt=1, agent="retrieval", data_dir=data_dir, model=model
+    )
+
+
+def test_a_model_adds_keywords_that_find_what_the_words_alone_miss(data_dir: Path) -> None:
+    agent = Retrieval()
+    payload = RetrievalInput(query="I cannot log in any more", collection="kb", k=2)
+    offline = agent.run(payload, context(data_dir))
+    assert offline.hits == [] and offline.rewritten is None  # no word of it is in the KB
+    model = ScriptedChatModel(['{"keywords": "forgotten password reset"}'])
+    output = agent.run(payload, with_model(data_dir, model))
+    assert output.rewritten == "forgotten password reset"
+    assert output.hits[0].id == "reset"
+    assert model.calls[0]["messages"][-1].content == "I cannot log in any more"
+
+
+def test_a_failing_model_does_not_fail_the_search(data_dir: Path) -> None:
+    model = ScriptedChatModel([LLMPermanentError("401: bad key")])
+    output = Retrieval().run(
+        RetrievalInput(query="reset password", collection="kb"), with_model(data_dir, model)
+    )
+    assert output.rewritten is None and output.hits[0].id == "reset"
