@@ -67,10 +67,12 @@ def test_search_then_a_grounded_model_answer(
     write_collection(tmp_path, "kb", KB)
     live = isolated(workers=1, data_dir=tmp_path, llm_backend="openai", llm_model="test-model")
     llm_server.script(
+        Reply.of_json({"keywords": "reset forgotten password login"}),  # retrieval's rewrite
         Reply.of_json(
             {"text": "Click Forgot password on the login page.", "citations": ["reset", "nope"]}
-        )
+        ),
     )
+
     with Client(live) as client:
         result = client.submit(plan=PLAN).wait(timeout=60)
     assert result.status == "succeeded", result.error
@@ -78,6 +80,8 @@ def test_search_then_a_grounded_model_answer(
         "text": "Click Forgot password on the login page.",
         "citations": ["reset"],
     }
-    prompt = llm_server.chat_requests[0].messages[-1]["content"]
+    assert result.steps["search"].output is not None
+    assert result.steps["search"].output["rewritten"] == "reset forgotten password login"
+    prompt = llm_server.chat_requests[1].messages[-1]["content"]
     assert "[reset] Reset a password" in prompt  # the hits reached the model
     assert result.steps["answer"].usage.total_tokens > 0
