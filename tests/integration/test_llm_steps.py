@@ -10,7 +10,7 @@ from orchestrator.client import Client
 from orchestrator.models import Budget
 from orchestrator.settings import Settings
 from tests.conftest import TEST_AGENTS
-from tests.llm_server import LLMServer, RateLimited, Reply, ServerError, Usage
+from tests.llm_server import Hang, LLMServer, MalformedJSON, RateLimited, Reply, ServerError, Usage
 
 
 @pytest.fixture
@@ -99,3 +99,54 @@ def test_a_step_that_would_go_over_the_budget_fails_and_the_job_says_so(
     assert result.error and "budget" in result.error
     # 600 used + about 263 for the second call (its prompt and the default 256 for the reply).
     assert len(llm_server.chat_requests) == 1  # the second call was never made
+
+
+def test_a_hanging_model_times_out_and_the_worker_carries_on(
+    isolated: Callable[..., Settings], llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
+    live = isolated(
+        workers=1,
+        agent_modules=[TEST_AGENTS, "tests.llm_agents"],
+        llm_backend="openai",
+        llm_model="test-model",
+        llm_timeout_seconds=0.5,
+        llm_attempts=1,
+        step_max_attempts=2,
+    )
+    llm_server.script(Hang(), Hang())
+    with Client(live) as client:
+        hung = client.submit(
+            plan={"steps": [{"id": "q", "agent": "ask", "input": {"question": "hello?"}}]}
+        )
+        result = hung.wait(timeout=60)
+        step = result.steps["q"]
+        assert step.status == "failed" and step.attempts == 2
+        assert step.error and "timed out" in step.error
+        # The worker is free again: the next call is answered.
+        llm_server.default = Reply("awake")
+        again = client.submit(
+            plan={"steps": [{"id": "q", "agent": "ask", "input": {"question": "now?"}}]}
+        )
+        assert again.wait(timeout=60).answer == {"answer": "awake"}
+
+
+def test_a_model_that_never_returns_valid_json_fails_the_step_clearly(
+    llm_deployment: Settings, llm_server: LLMServer
+) -> None:
+    llm_server.default = MalformedJSON('{"text": "half')
+    plan = {
+        "steps": [
+            {
+                "id": "a",
+                "agent": "generation",
+                "input": {"instruction": "say something", "context": "Some text."},
+            }
+        ]
+    }
+    with Client(llm_deployment) as client:
+        result = client.submit(plan=plan).wait(timeout=60)
+    step = result.steps["a"]
+    assert step.status == "failed" and step.attempts == 1  # invalid output is permanent
+    assert step.error and "gave no valid" in step.error
+    assert len(llm_server.chat_requests) == 3  # the first answer and two repairs
