@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar, Unpack
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -54,6 +54,15 @@ def estimate_tokens(messages: Sequence[Message], max_tokens: int | None) -> int:
     """A call's likely tokens before it is made: ~4 characters a token, plus the reply."""
     prompt = sum(len(message.content) for message in messages) // 4 + 4 * len(messages)
     return prompt + (max_tokens or 256)
+
+
+class ChatOptions(TypedDict, total=False):
+    """The keyword options of ``ChatModel.chat``, for models that pass them on."""
+
+    temperature: float
+    max_tokens: int | None
+    response_format: ResponseFormat
+    json_schema: dict[str, Any] | None
 
 
 class ChatModel(ABC):
@@ -165,3 +174,21 @@ def _describe(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"])
         parts.append(f"{where + ': ' if where else ''}{error['msg']}")
     return "; ".join(parts)
+
+
+class ChatModelWrapper(ChatModel):
+    """A model around another (cache, rate limit, meter): same name and endpoint.
+
+    Subclasses override ``chat(messages, **options)`` and pass ``options`` on.
+    """
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner = inner
+        self.model = inner.model
+        self.endpoint = inner.endpoint
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def chat(self, messages: Sequence[Message], **options: Unpack[ChatOptions]) -> Reply:
+        return self.inner.chat(messages, **options)

@@ -6,17 +6,24 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import redis
 
-from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, Usage
+from agents.llm.base import ChatModel, ChatModelWrapper, ChatOptions, Message, Reply, Usage
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "celeriac:llm:cache:"
+# Options left out of a call take these values: the key spells every one out.
+DEFAULTS: ChatOptions = {
+    "temperature": 0.0,
+    "max_tokens": None,
+    "response_format": "text",
+    "json_schema": None,
+}
 
 
-class CachedChatModel(ChatModel):
+class CachedChatModel(ChatModelWrapper):
     """Answers a repeated temperature-0 call from Redis instead of the endpoint.
 
     The key covers the endpoint, model, messages and every parameter; entries
@@ -26,14 +33,9 @@ class CachedChatModel(ChatModel):
     """
 
     def __init__(self, inner: ChatModel, client: redis.Redis, *, ttl: int) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.redis = client
         self.ttl = ttl
-        self.model = inner.model
-        self.endpoint = inner.endpoint
-
-    def close(self) -> None:
-        self.inner.close()
 
     def key(self, messages: Sequence[Message], params: dict[str, Any]) -> str:
         document = {
@@ -45,23 +47,10 @@ class CachedChatModel(ChatModel):
         digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
         return KEY_PREFIX + digest
 
-    def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
-        response_format: ResponseFormat = "text",
-        json_schema: dict[str, Any] | None = None,
-    ) -> Reply:
-        params: dict[str, Any] = {
-            "temperature": temperature,
-            "max_tokens": max_tokens,
-            "response_format": response_format,
-            "json_schema": json_schema,
-        }
-        if temperature > 0:
-            return self.inner.chat(messages, **params)
+    def chat(self, messages: Sequence[Message], **options: Unpack[ChatOptions]) -> Reply:
+        params: dict[str, Any] = {**DEFAULTS, **options}
+        if params["temperature"] > 0:
+            return self.inner.chat(messages, **options)
         key = self.key(messages, params)
         try:
             hit = self.redis.get(key)
@@ -71,7 +60,7 @@ class CachedChatModel(ChatModel):
         if hit is not None:
             cached = Reply.model_validate_json(hit)
             return cached.model_copy(update={"cached": True, "usage": Usage()})
-        reply = self.inner.chat(messages, **params)
+        reply = self.inner.chat(messages, **options)
         try:
             self.redis.set(key, reply.model_dump_json(), ex=self.ttl)
         except redis.RedisError:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Unpack
 
 from agents.llm.base import (
     ChatModel,
+    ChatModelWrapper,
+    ChatOptions,
     Message,
     Reply,
-    ResponseFormat,
     Usage,
     estimate_tokens,
 )
 
 
-class MeteredChatModel(ChatModel):
+class MeteredChatModel(ChatModelWrapper):
     """Wraps a model for one step.
 
     ``check`` gets each call's estimated tokens first and may raise
@@ -28,29 +29,13 @@ class MeteredChatModel(ChatModel):
         record: Callable[[str, Usage], None],
         check: Callable[[int], None] | None = None,
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.record = record
         self.check = check
-        self.model = inner.model
-        self.endpoint = inner.endpoint
 
-    def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
-        response_format: ResponseFormat = "text",
-        json_schema: dict[str, Any] | None = None,
-    ) -> Reply:
+    def chat(self, messages: Sequence[Message], **options: Unpack[ChatOptions]) -> Reply:
         if self.check is not None:
-            self.check(estimate_tokens(messages, max_tokens))
-        reply = self.inner.chat(
-            messages,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            response_format=response_format,
-            json_schema=json_schema,
-        )
+            self.check(estimate_tokens(messages, options.get("max_tokens")))
+        reply = self.inner.chat(messages, **options)
         self.record(reply.model, reply.usage)
         return reply

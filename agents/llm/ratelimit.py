@@ -10,11 +10,18 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Unpack
 
 import redis
 
-from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, estimate_tokens
+from agents.llm.base import (
+    ChatModel,
+    ChatModelWrapper,
+    ChatOptions,
+    Message,
+    Reply,
+    estimate_tokens,
+)
 from agents.llm.errors import LLMTransientError
 
 KEY_PREFIX = "celeriac:llm:bucket:"
@@ -44,7 +51,7 @@ return tostring(wait)
 """
 
 
-class RateLimitedChatModel(ChatModel):
+class RateLimitedChatModel(ChatModelWrapper):
     """Waits for the shared bucket before each call; gives up after ``max_wait`` seconds.
 
     Giving up raises ``LLMTransientError`` with ``retry_after``, so the step is
@@ -54,35 +61,22 @@ class RateLimitedChatModel(ChatModel):
     def __init__(
         self, inner: ChatModel, client: redis.Redis, *, rpm: int, tpm: int, max_wait: float = 60.0
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.redis = client
         self.rpm = rpm
         self.tpm = tpm
         self.max_wait = max_wait
-        self.model = inner.model
-        self.endpoint = inner.endpoint
         name = hashlib.sha256(f"{inner.endpoint} {inner.model}".encode()).hexdigest()[:24]
         self.key = KEY_PREFIX + name
         self._take = client.register_script(_TAKE)
-
-    def close(self) -> None:
-        self.inner.close()
 
     def acquire(self, tokens: int) -> float:
         """Take one request and ``tokens`` from the buckets; 0, or the seconds to wait."""
         tokens = min(tokens, self.tpm) if self.tpm else tokens
         return float(self._take(keys=[self.key], args=[self.rpm, self.tpm, 1, tokens]))
 
-    def chat(
-        self,
-        messages: Sequence[Message],
-        *,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
-        response_format: ResponseFormat = "text",
-        json_schema: dict[str, Any] | None = None,
-    ) -> Reply:
-        estimate = estimate_tokens(messages, max_tokens)
+    def chat(self, messages: Sequence[Message], **options: Unpack[ChatOptions]) -> Reply:
+        estimate = estimate_tokens(messages, options.get("max_tokens"))
         deadline = time.monotonic() + self.max_wait
         while (wait := self.acquire(estimate)) > 0:
             if time.monotonic() + wait > deadline:
@@ -93,13 +87,7 @@ class RateLimitedChatModel(ChatModel):
                     retry_after=wait,
                 )
             time.sleep(wait)
-        reply = self.inner.chat(
-            messages,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            response_format=response_format,
-            json_schema=json_schema,
-        )
+        reply = self.inner.chat(messages, **options)
         if self.tpm:  # settle the estimate against what the call really used
             self.redis.hincrbyfloat(self.key, "tok", estimate - reply.usage.total_tokens)
         return reply
