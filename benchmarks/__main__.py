@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import bm25, concurrency, latency, memory, throughput
+from benchmarks import bm25, concurrency, latency, memory, throughput, translation
 from benchmarks.deployment import repo_root
 from benchmarks.report import (
     Section,
@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[bool, int | None], list[Table]]] = {
     "concurrency": concurrency.run,
     "memory": memory.run,
     "bm25": bm25.run,
+    "translation": translation.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import redis
 
+from agents import apertium
 from orchestrator.client import Client
 from orchestrator.embedded import Embedded
 from orchestrator.redis_server import RedisServer
@@ -18,6 +20,15 @@ from orchestrator.settings import Settings
 from tests.llm_server import LLMServer
 
 TEST_AGENTS = "tests.sample_agents"
+
+# Apertium comes from Debian packages; .ci/run installs them. Under CI (CI=true) a missing
+# Apertium makes these tests fail rather than skip.
+needs_apertium = pytest.mark.skipif(
+    os.environ.get("CI") != "true"
+    and (shutil.which("apertium") is None or ("eng", "spa") not in apertium.pairs()),
+    reason="needs Apertium and apertium-eng-spa (apt-get install apertium apertium-eng-spa); "
+    ".ci/run installs them, and under CI=true these tests never skip",
+)
 FAST: dict[str, Any] = {
     "llm_backend": "offline",  # tests that want a model point it at the test server
     "step_lease_seconds": 1.5,

@@ -182,7 +182,7 @@ BAD_PLANS: list[tuple[str, Any, str]] = [
         "unknown-agent",
         {"steps": [{"id": "a", "agent": "nosuch", "input": {}}]},
         "step 'a': unknown agent 'nosuch' "
-        "(known: barrier, concat, echo, fail, gate, generation, retrieval, sleep)",
+        "(known: barrier, concat, echo, fail, gate, generation, retrieval, sleep, translation)",
     ),
     (
         "cycle",
@@ -289,7 +289,7 @@ def test_unreachable_redis_exits_1(tmp_path: Path, args: list[str]) -> None:
 def test_worker_for_an_unknown_agent() -> None:
     assert fails(celeriac("worker", "--agent", "nosuch"), 2) == (
         "unknown agent type(s) nosuch; "
-        "registered: barrier, concat, echo, fail, gate, generation, retrieval, sleep"
+        "registered: barrier, concat, echo, fail, gate, generation, retrieval, sleep, translation"
     )
 
 
@@ -393,6 +393,7 @@ def test_agents_lists_types_and_live_workers(live_env: dict[str, str]) -> None:
         "generation",  # built in: the celeriac.agents entry points
         "retrieval",
         "sleep",
+        "translation",
     }
     served = [set(info["agents"]) for info in document["workers"].values()]
     assert served and all(agents == set(document["agents"]) for agents in served)
