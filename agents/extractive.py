@@ -31,10 +31,15 @@ def split_sentences(passages: Sequence[tuple[str, str]]) -> list[Sentence]:
     sentences: list[Sentence] = []
     for passage_id, text in passages:
         for part in _SENTENCE_END.split(text):
-            part = part.strip()
+            part = part.strip().lstrip("#").strip()  # a Markdown heading reads as a sentence
             if part:
                 sentences.append(Sentence(passage_id, len(sentences), part))
     return sentences
+
+
+def _as_sentence(text: str) -> str:
+    """Headings and list items get a full stop once they run on into other sentences."""
+    return text if text[-1] in ".!?:;\"')]…" else text + "."
 
 
 def _overlap(a: set[str], b: set[str]) -> float:
@@ -71,7 +76,7 @@ def summarize(
         if words >= max_words:
             break
     chosen.sort(key=lambda s: s.position)
-    text = " ".join(s.text for s in chosen)
+    text = " ".join(_as_sentence(s.text) for s in chosen)
     if words > max_words:  # a single best sentence longer than the limit
         text = " ".join(text.split()[:max_words]) + " …"
     citations = list(dict.fromkeys(s.passage for s in chosen))

@@ -102,5 +102,10 @@ def test_sentences_split_on_ends_and_line_breaks_not_abbreviations() -> None:
     ]
 
 
+def test_markdown_heading_marks_are_not_part_of_a_sentence() -> None:
+    sentences = split_sentences([("p", "# Reset a password\nOpen the page.")])
+    assert [s.text for s in sentences] == ["Reset a password", "Open the page."]
+
+
 def test_summarize_without_any_matching_word_is_empty() -> None:
     assert summarize("zebra", [("p", "Nothing relevant here.")], 50) == ("", [])

@@ -1,0 +1,50 @@
+"""The README's commands on the examples that ship with celeriac, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import needs_apertium
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def celeriac(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_the_toy_diamond_runs() -> None:
+    env = {**os.environ, "CELERIAC_AGENT_MODULES": "examples.text_agents"}
+    result = celeriac("run", "--plan", "examples/diamond.json", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["answer"]["text"] == (
+        "HELLO CELERIAC / hello celeriac (whispered)"
+    )
+
+
+@needs_apertium
+def test_the_support_example_searches_answers_and_translates(tmp_path: Path) -> None:
+    env = {**os.environ, "CELERIAC_DATA_DIR": str(tmp_path), "CELERIAC_LLM_BACKEND": "offline"}
+    indexed = celeriac("index", "support", "examples/support", env=env)
+    assert indexed.returncode == 0, indexed.stderr
+    assert "indexed 5 documents as 'support'" in indexed.stdout
+    result = celeriac("run", "--plan", "examples/support-answer.json", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "succeeded"
+    answer = document["steps"]["answer"]["output"]
+    assert "Forgot password" in answer["text"] and "reset-password" in answer["citations"]
+    assert document["answer"]["engine"] == "apertium"
+    assert document["answer"]["target_lang"] == "spa" and "contraseña" in document["answer"]["text"]
