@@ -1,7 +1,8 @@
 """BM25 ranking on ``bm25s``, with English stopwords and Snowball stemming (PyStemmer).
 
-The only module that imports ``bm25s``, ``Stemmer`` and ``numpy``, so that the rest of
-celeriac starts without them (about 0.1 s) until a collection is built or searched.
+The only module that imports ``bm25s`` and ``Stemmer`` (and, with ``agents.dense``,
+``numpy``), so that the rest of celeriac starts without them (about 0.1 s) until a
+collection is built or searched.
 """
 
 from __future__ import annotations

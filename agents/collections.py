@@ -6,6 +6,7 @@ The layout under ``<data_dir>/collections/``::
     NAME/VERSION/manifest.json        name, document count, build time, format
     NAME/VERSION/documents.jsonl      id, title and text of each document, in index order
     NAME/VERSION/bm25/                the bm25s index
+    NAME/VERSION/embeddings.npy       float32 document embeddings, when built with celeriac[dense]
     .building/...                     builds in progress, renamed to NAME/VERSION when complete
 
 A reader holds ``CURRENT``'s version while it loads; a rebuild writes a new version and
@@ -36,9 +37,11 @@ from agents.errors import CollectionError
 
 if TYPE_CHECKING:
     from agents.bm25 import Bm25Index
+    from agents.dense import Vectors
 
 FORMAT = 1
 CURRENT = "CURRENT"
+EMBEDDINGS = "embeddings.npy"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _VERSION = re.compile(r"v\d{8}T\d{6}-[0-9a-f]{8}")
 
@@ -54,6 +57,7 @@ class Manifest(BaseModel):
     format: int
     stemmer: str
     stopwords: str
+    embeddings: str | None = None  # the embedding model, if dense retrieval can search it
 
 
 @dataclass(frozen=True)
@@ -111,9 +115,14 @@ def unknown_collection(data_dir: Path, name: str) -> CollectionError:
     )
 
 
-def build_collection(data_dir: Path, name: str, paths: Sequence[Path]) -> Built:
+def build_collection(
+    data_dir: Path, name: str, paths: Sequence[Path], *, embeddings: bool = False
+) -> Built:
     """Read the documents under ``paths`` and make them collection ``name``, replacing any
-    earlier build. Nothing changes on disk when the documents are invalid."""
+    earlier build. Nothing changes on disk when the documents are invalid.
+
+    With ``embeddings`` (which needs ``celeriac[dense]``), document embeddings are stored
+    too, for dense and hybrid retrieval."""
     check_name(name)
     gathered = read_documents(paths)
     if not gathered.documents:
@@ -124,19 +133,26 @@ def build_collection(data_dir: Path, name: str, paths: Sequence[Path]) -> Built:
             f"no documents in {', '.join(map(str, paths))}{found}: a collection needs "
             ".txt, .md or .jsonl files"
         )
-    manifest = write_collection(data_dir, name, gathered.documents)
+    manifest = write_collection(data_dir, name, gathered.documents, embeddings=embeddings)
     return Built(manifest, collections_dir(data_dir) / name, gathered.skipped)
 
 
-def write_collection(data_dir: Path, name: str, documents: Sequence[Document]) -> Manifest:
-    """Index ``documents`` as collection ``name`` and switch readers over to it."""
-    from agents import bm25  # numpy and bm25s only where an index is built or read
+def write_collection(
+    data_dir: Path, name: str, documents: Sequence[Document], *, embeddings: bool = False
+) -> Manifest:
+    """Index ``documents`` as collection ``name`` and switch readers over to it.
+
+    With ``embeddings``, their dense embeddings are computed and stored in the same build.
+    """
+    from agents import bm25, dense  # numpy and bm25s only where an index is built or read
 
     check_name(name)
+    texts = [searchable(document) for document in documents]
     try:
-        index = bm25.Bm25Index.build([searchable(document) for document in documents])
+        index = bm25.Bm25Index.build(texts)
     except ValueError as exc:
         raise CollectionError(f"collection {name!r} cannot be indexed: {exc}") from None
+    vectors = dense.encode(texts) if embeddings else None
     manifest = Manifest(
         name=name,
         documents=len(documents),
@@ -144,12 +160,15 @@ def write_collection(data_dir: Path, name: str, documents: Sequence[Document]) -
         format=FORMAT,
         stemmer=bm25.STEMMER,
         stopwords=bm25.STOPWORDS,
+        embeddings=dense.MODEL if embeddings else None,
     )
     building = collections_dir(data_dir) / ".building"
     building.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=building))
     try:
         index.save(staging / "bm25")
+        if vectors is not None:
+            dense.save(staging / EMBEDDINGS, vectors)
         _write_documents(staging / "documents.jsonl", documents)
         (staging / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
         _publish(collections_dir(data_dir) / name, staging)
@@ -215,16 +234,28 @@ def list_collections(data_dir: Path) -> list[Manifest]:
 
 @dataclass(frozen=True)
 class Collection:
-    """A loaded version of a collection: its documents and their index. Immutable."""
+    """A loaded version of a collection: its documents, their BM25 index and, when it was
+    built with them, their embeddings. Immutable."""
 
     name: str
     version: str
     manifest: Manifest
     documents: list[Document]
     index: Bm25Index
+    embeddings: Vectors | None = None
 
     def search(self, query_terms: Sequence[str], k: int) -> list[tuple[Document, float]]:
         return [(self.documents[i], score) for i, score in self.index.search(query_terms, k)]
+
+    def dense_embeddings(self) -> Vectors:
+        """The document embeddings; a ``CollectionError`` if the build has none."""
+        if self.embeddings is None:
+            raise CollectionError(
+                f"collection {self.name!r} was built without embeddings, so it has no dense "
+                f"or hybrid search: rebuild it with `celeriac index {self.name} PATH...` where "
+                'celeriac[dense] is installed, or search it with "mode": "bm25"'
+            )
+        return self.embeddings
 
 
 def load_collection(data_dir: Path, name: str) -> Collection:
@@ -245,7 +276,7 @@ def load_collection(data_dir: Path, name: str) -> Collection:
 
 
 def _load_version(data_dir: Path, name: str, version: str) -> Collection:
-    from agents import bm25  # numpy and bm25s only where an index is built or read
+    from agents import bm25, dense  # numpy and bm25s only where an index is built or read
 
     where = collections_dir(data_dir) / name / version
     manifest = read_manifest(where)
@@ -253,7 +284,7 @@ def _load_version(data_dir: Path, name: str, version: str) -> Collection:
         FORMAT,
         bm25.STEMMER,
         bm25.STOPWORDS,
-    ):
+    ) or manifest.embeddings not in (None, dense.MODEL):
         raise CollectionError(
             f"collection {name!r} ({where}) was built by another version of celeriac: "
             f"rebuild it with `celeriac index {name} PATH...`"
@@ -273,7 +304,10 @@ def _load_version(data_dir: Path, name: str, version: str) -> Collection:
             f"collection {name!r} ({where}) is damaged: {manifest.documents} documents in "
             f"its manifest, {len(documents)} stored, {index.size} indexed; rebuild it"
         )
-    return Collection(name, version, manifest, documents, index)
+    embeddings = None
+    if manifest.embeddings is not None:
+        embeddings = dense.load(where / EMBEDDINGS, manifest.documents)
+    return Collection(name, version, manifest, documents, index, embeddings)
 
 
 def _read_stored_documents(path: Path) -> list[Document]:

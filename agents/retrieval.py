@@ -1,4 +1,8 @@
-"""The ``retrieval`` agent: BM25 search over a collection built by ``celeriac index``.
+"""The ``retrieval`` agent: BM25, dense or hybrid search over a collection built by
+``celeriac index``.
+
+Dense search (``celeriac[dense]``) ranks by the cosine similarity of all-MiniLM-L6-v2
+embeddings; hybrid search fuses the BM25 and dense rankings by reciprocal rank fusion.
 
 Offline: the index lives under the data directory (CELERIAC_DATA_DIR), which every
 retrieval worker shares. A worker loads a collection on its first query and again
@@ -8,7 +12,9 @@ whenever ``celeriac index`` has rebuilt it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -24,6 +30,10 @@ from agents.errors import AgentError, CollectionError, PermanentError
 from agents.llm import Message
 
 MAX_QUERY_CHARS = 10_000
+RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
+FUSION_DEPTH = 100  # how deep each ranking is read for hybrid search (k is at most 100)
+
+Mode = Literal["bm25", "dense", "hybrid"]
 
 
 class RetrievalInput(BaseModel):
@@ -32,6 +42,10 @@ class RetrievalInput(BaseModel):
     query: str = Field(max_length=MAX_QUERY_CHARS, description="What to search for.")
     collection: str = Field(description="A collection made by `celeriac index NAME PATH...`.")
     k: int = Field(default=5, ge=1, le=100, description="How many hits at most.")
+    mode: Mode = Field(
+        default="bm25",
+        description="bm25 (keywords), dense (meaning, by embeddings) or hybrid (both, fused).",
+    )
 
     @field_validator("query")
     @classmethod
@@ -65,6 +79,22 @@ class RetrievalOutput(BaseModel):
     rewritten: str | None = Field(
         default=None, description="Keywords a language model added to the query, if any."
     )
+
+
+def fuse(rankings: Sequence[Sequence[int]], k: int) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: each document scores the sum of ``1 / (RRF_K + rank)`` over
+    the rankings it appears in (rank 1 is best); the ``k`` best as (number, score).
+
+    Equal scores keep the order of the document numbers.
+
+    >>> fuse([[3, 1], [1, 2]], 2)
+    [(1, 0.032522474881015335), (3, 0.01639344262295082)]
+    """
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, number in enumerate(ranking, start=1):
+            scores[number] = scores.get(number, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
 class _Keywords(BaseModel):
@@ -113,13 +143,16 @@ class CollectionCache:
 class Retrieval(Agent):
     name = "retrieval"
     description = (
-        "Finds the passages of a document collection most relevant to a query, by keyword "
-        "search (BM25 with English stemming; works offline). Input: `query` (the words to "
-        "look for, e.g. the user's question), `collection` (the name of a collection made "
-        "with `celeriac index NAME PATH...`) and `k` (how many passages at most, 1-100, "
-        "default 5). Output: `hits`, best first, each with `id`, `title`, `text` and "
-        "`score`; pass them to a generation step as its context to answer from them. "
-        "Fails if the collection does not exist."
+        "Finds the passages of a document collection most relevant to a query; works "
+        "offline. Input: `query` (the words to look for, e.g. the user's question), "
+        "`collection` (the name of a collection made with `celeriac index NAME PATH...`), "
+        "`k` (how many passages at most, 1-100, default 5) and `mode`: `bm25` (default; "
+        "keyword search with English stemming), `dense` (by meaning, finds paraphrases "
+        "that share no words with the query) or `hybrid` (both rankings fused; usually the "
+        "best when available). `dense` and `hybrid` need the celeriac[dense] extra and a "
+        "collection indexed with it. Output: `hits`, best first, each with `id`, `title`, "
+        "`text` and `score`; pass them to a generation step as its context to answer from "
+        "them. Fails if the collection does not exist."
     )
     Input = RetrievalInput
     Output = RetrievalOutput
@@ -128,22 +161,44 @@ class Retrieval(Agent):
         self.collections = CollectionCache()
 
     def run(self, input: RetrievalInput, context: StepContext) -> RetrievalOutput:
-        from agents.bm25 import terms  # numpy and bm25s only in processes that search
+        from agents import dense  # numpy only in processes that search
 
+        if input.mode != "bm25":
+            dense.require()
         collection = self.collections.get(context.data_dir, input.collection)
-        rewritten = self._rewrite(input.query, context)
-        query_terms = terms(input.query) + terms(rewritten or "")
-        if not query_terms:
-            raise PermanentError(
-                f"the query {input.query[:80]!r} has no searchable words (only stopwords, "
-                "punctuation or single letters): give some content words"
-            )
+        embeddings = collection.dense_embeddings() if input.mode != "bm25" else None
+        # The model's keywords suit keyword search; dense search embeds the query as given.
+        rewritten = self._rewrite(input.query, context) if input.mode != "dense" else None
+        if embeddings is None:
+            ranked = collection.index.search(self._terms(input.query, rewritten), input.k)
+        else:
+            similar = dense.rank(embeddings, dense.encode([input.query])[0], FUSION_DEPTH)
+            if input.mode == "dense":
+                ranked = similar[: input.k]
+            else:
+                keywords = collection.index.search(
+                    self._terms(input.query, rewritten, required=False), FUSION_DEPTH
+                )
+                ranked = fuse([[i for i, _ in keywords], [i for i, _ in similar]], input.k)
         hits = [
             Hit(id=document.id, title=document.title, text=document.text, score=score)
-            for document, score in collection.search(query_terms, input.k)
+            for document, score in ((collection.documents[i], score) for i, score in ranked)
         ]
         context.progress(1.0, f"{len(hits)} hits in {input.collection}")
         return RetrievalOutput(hits=hits, rewritten=rewritten)
+
+    @staticmethod
+    def _terms(query: str, rewritten: str | None, *, required: bool = True) -> list[str]:
+        """The BM25 terms of the query and its rewriting; hybrid search can do without."""
+        from agents.bm25 import terms  # bm25s only in processes that search
+
+        query_terms = terms(query) + terms(rewritten or "")
+        if required and not query_terms:
+            raise PermanentError(
+                f"the query {query[:80]!r} has no searchable words (only stopwords, "
+                "punctuation or single letters): give some content words"
+            )
+        return query_terms
 
     @staticmethod
     def _rewrite(query: str, context: StepContext) -> str | None:

@@ -326,10 +326,16 @@ def index(
     ] = None,
     list_all: Annotated[bool, typer.Option("--list", help="List the collections.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --list: print JSON.")] = False,
+    no_dense: Annotated[
+        bool,
+        typer.Option("--no-dense", help="Skip the embeddings for dense and hybrid retrieval."),
+    ] = False,
 ) -> None:
     """Index documents as collection NAME for the retrieval agent, replacing any earlier build.
 
     Collections live in CELERIAC_DATA_DIR/collections, which retrieval workers must share.
+    Where celeriac[dense] is installed, document embeddings are stored too (unless
+    --no-dense), for dense and hybrid retrieval.
     """
     data_dir = _settings().data_dir
     if list_all:
@@ -339,9 +345,12 @@ def index(
         return
     if not name or not paths:
         raise UserError("give a name and what to index: `celeriac index NAME PATH...` (or --list)")
+    from agents import dense  # numpy only where a collection is built
+
+    embeddings = not no_dense and dense.available()
     try:
         with err.status(f"indexing {name}", spinner="dots"):
-            built = build_collection(data_dir, name, paths)
+            built = build_collection(data_dir, name, paths, embeddings=embeddings)
     except CollectionError as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:
@@ -354,6 +363,12 @@ def index(
     )
     if built.skipped:
         err.print(f"skipped {len(built.skipped)} files that are not .txt, .md or .jsonl")
+    if not embeddings and not no_dense:
+        err.print(
+            escape(f"no embeddings (BM25 only): for dense and hybrid retrieval, {dense.INSTALL}"),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _list_collections(data_dir: Path, as_json: bool) -> None:

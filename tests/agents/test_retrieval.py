@@ -114,7 +114,8 @@ def test_an_unknown_collection(data_dir: Path) -> None:
                 "letters, digits, '-' and '_', starting with a letter or digit"
             ],
         ),
-        ({"mode": "dense"}, ["mode: Extra inputs are not permitted"]),
+        ({"mode": "sparse"}, ["mode: Input should be 'bm25', 'dense' or 'hybrid'"]),
+        ({"kind": "dense"}, ["kind: Extra inputs are not permitted"]),
     ],
 )
 def test_bad_input_is_refused(fields: dict[str, Any], problems: list[str]) -> None:

@@ -13,6 +13,7 @@ from agents.documents import Document
 from orchestrator.client import Client
 from orchestrator.errors import PlanError
 from orchestrator.settings import Settings
+from tests.conftest import needs_dense
 
 KB = [
     Document("reset", "Reset a password", "Reset a forgotten password with the emailed link."),
@@ -21,13 +22,15 @@ KB = [
 ]
 
 
-def search_plan(query: str, collection: str = "kb", k: int = 2) -> dict[str, Any]:
+def search_plan(
+    query: str, collection: str = "kb", k: int = 2, mode: str = "bm25"
+) -> dict[str, Any]:
     return {
         "steps": [
             {
                 "id": "search",
                 "agent": "retrieval",
-                "input": {"query": query, "collection": collection, "k": k},
+                "input": {"query": query, "collection": collection, "k": k, "mode": mode},
             },
             # A downstream step reads a hit, as a generation step would.
             {
@@ -82,3 +85,27 @@ def test_a_retrieval_step_searches_the_shared_collection_and_sees_rebuilds(
             "step 'search': input is invalid for agent 'retrieval': "
             "k: Input should be greater than or equal to 1"
         )
+
+
+@needs_dense
+def test_a_hybrid_retrieval_step_finds_a_paraphrase(
+    isolated: Callable[..., Settings], tmp_path: Path
+) -> None:
+    write_collection(tmp_path, "kb", KB, embeddings=True)
+    write_collection(tmp_path, "plain", KB)
+    live = isolated(workers=1, data_dir=tmp_path)
+    with Client(live) as client:
+        # No word in common with the documents: BM25 finds nothing, the embeddings do.
+        query = "I can't remember my login secret"
+        result = client.submit(plan=search_plan(query, mode="hybrid")).wait(timeout=60)
+        assert result.status == "succeeded", result.error
+        hits = result.answer["hits"] if result.answer else []
+        assert hits[0]["id"] == "reset" and hits[0]["score"] > 0
+        assert result.steps["best"].output == {"text": "Reset a password"}
+
+        plain = client.submit(plan=search_plan(query, "plain", mode="dense")).wait(timeout=60)
+        assert plain.status == "failed"
+        step = plain.steps["search"]
+        assert (step.status, step.attempts) == ("failed", 1)  # permanent: not retried
+        assert step.error is not None
+        assert step.error.startswith("collection 'plain' was built without embeddings")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents.collections import load_collection
+from tests.conftest import needs_dense
 from tests.orchestrator.test_cli import celeriac, environment, fails
 
 
@@ -30,7 +31,7 @@ def knowledge_base(tmp_path: Path) -> Path:
 def test_index_then_list(tmp_path: Path, env: dict[str, str]) -> None:
     data = tmp_path / "data"
     before = datetime.now(UTC).replace(microsecond=0)
-    made = celeriac("index", "support", str(knowledge_base(tmp_path)), env=env)
+    made = celeriac("index", "support", str(knowledge_base(tmp_path)), "--no-dense", env=env)
     assert made.returncode == 0, made.stderr
     assert made.stdout == f"indexed 3 documents as 'support' in {data}/collections/support\n"
     assert made.stderr == "skipped 1 files that are not .txt, .md or .jsonl\n"
@@ -50,11 +51,31 @@ def test_index_then_list(tmp_path: Path, env: dict[str, str]) -> None:
     assert [cell.strip() for cell in row.split("│")[1:4]] == ["support", "3", built_at.isoformat()]
 
 
+@needs_dense
+def test_index_stores_embeddings_where_the_dense_extra_is_installed(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    data = tmp_path / "data"
+    kb = str(knowledge_base(tmp_path))
+    made = celeriac("index", "support", kb, env=env)
+    assert made.returncode == 0, made.stderr
+    assert made.stderr == "skipped 1 files that are not .txt, .md or .jsonl\n"
+    collection = load_collection(data, "support")
+    assert collection.manifest.embeddings == "all-MiniLM-L6-v2"
+    assert collection.embeddings is not None and collection.embeddings.shape == (3, 384)
+
+    plain = celeriac("index", "support", kb, "--no-dense", env=env)
+    assert plain.returncode == 0, plain.stderr
+    collection = load_collection(data, "support")
+    assert (collection.manifest.embeddings, collection.embeddings) == (None, None)
+
+
 def test_index_again_replaces_the_collection(tmp_path: Path, env: dict[str, str]) -> None:
-    assert celeriac("index", "kb", str(knowledge_base(tmp_path)), env=env).returncode == 0
+    kb = str(knowledge_base(tmp_path))
+    assert celeriac("index", "kb", kb, "--no-dense", env=env).returncode == 0
     one = tmp_path / "one.txt"
     one.write_text("Only this")
-    again = celeriac("index", "kb", str(one), env=env)
+    again = celeriac("index", "kb", str(one), "--no-dense", env=env)
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("indexed 1 document as 'kb' in ")
     listed = json.loads(celeriac("index", "--list", "--json", env=env).stdout)
