@@ -181,9 +181,16 @@ def _detect(model: ChatModel, text: str) -> str:
 def _with_model(context: StepContext, segments: list[str], source: str, target: str) -> list[str]:
     translated: list[str] = []
     for batch in _model_batches(segments):
+        _stop_if_cancelled(context)
         translated += _model_batch(context, batch, source, target)
         context.progress(len(translated) / len(segments), f"{len(translated)} segments")
     return translated
+
+
+def _stop_if_cancelled(context: StepContext) -> None:
+    """Long texts go in batches: a cancelled job stops between two of them."""
+    if context.cancelled:
+        raise PermanentError("the job was cancelled; translation stopped")
 
 
 def _model_batches(segments: list[str]) -> list[list[str]]:
@@ -240,6 +247,7 @@ def _with_apertium(
 
     def progress(done: int) -> None:
         context.progress(done / len(segments), f"{done} of {len(segments)} segments")
+        _stop_if_cancelled(context)
 
     return source, apertium.translate(pair, segments, progress=progress)
 

@@ -375,7 +375,8 @@ def _list_collections(data_dir: Path, as_json: bool) -> None:
     manifests = list_collections(data_dir)
     if as_json:
         listing = [
-            m.model_dump(mode="json", include={"name", "documents", "built_at"}) for m in manifests
+            m.model_dump(mode="json", include={"name", "documents", "built_at", "embeddings"})
+            for m in manifests
         ]
         sys.stdout.write(json.dumps({"collections": listing}, indent=2) + "\n")
         return
@@ -393,8 +394,14 @@ def _list_collections(data_dir: Path, as_json: bool) -> None:
     table.add_column("collection")
     table.add_column("documents", justify="right")
     table.add_column("built at")
+    table.add_column("dense embeddings")
     for manifest in manifests:
-        table.add_row(manifest.name, f"{manifest.documents:,}", manifest.built_at.isoformat())
+        table.add_row(
+            manifest.name,
+            f"{manifest.documents:,}",
+            manifest.built_at.isoformat(),
+            manifest.embeddings or "none",
+        )
     out.print(table)
 
 

@@ -233,3 +233,21 @@ def test_an_unknown_detected_language_is_a_clear_error() -> None:
     model = ScriptedChatModel(['{"language": "elvish"}'])
     with pytest.raises(PermanentError, match="'elvish', which is not a language code"):
         run({"text": "Mae govannen", "target_lang": "en"}, model)
+
+
+def test_a_cancelled_job_stops_translating_between_batches() -> None:
+    model = ScriptedChatModel([], default='{"lines": ["hola"]}')
+    context = StepContext(
+        job_id="j",
+        step_id="s",
+        attempt=1,
+        agent="translation",
+        model=model,
+        is_cancelled=lambda: True,
+    )
+    payload = TranslationInput.model_validate(
+        {"text": "hello", "source_lang": "en", "target_lang": "es"}
+    )
+    with pytest.raises(PermanentError, match="cancelled"):
+        Translation().run(payload, context)
+    assert model.calls == []
