@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 
-import openai
 import redis
 
-from agents.llm import ChatModel, OpenAIChatModel
+from agents.llm import ChatModel
 from agents.llm.cache import CachedChatModel
 from agents.llm.ratelimit import RateLimitedChatModel
 from orchestrator.errors import ConfigError
@@ -34,6 +33,10 @@ def build_chat_model(settings: Settings, client: redis.Redis) -> ChatModel | Non
     api_key = os.environ.get("OPENAI_API_KEY") or (
         "unused" if os.environ.get("OPENAI_BASE_URL") else None
     )
+    import openai  # only workers that call a model pay for the SDK
+
+    from agents.llm.openai_model import OpenAIChatModel
+
     try:
         model: ChatModel = OpenAIChatModel(
             settings.llm_model,
