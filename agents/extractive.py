@@ -11,8 +11,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agents.bm25 import Bm25Index, terms
-
 # A sentence ends at . ! ? (perhaps with a closing quote or bracket) before a space and a
 # capital or digit, or at a line break; abbreviations like "e.g. this" stay together.
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[A-Z0-9\"'(\[])|\s*\n\s*")
@@ -53,6 +51,8 @@ def summarize(
 
     Returns ``("", [])`` when no sentence shares a word with the instruction.
     """
+    from agents.bm25 import Bm25Index, terms  # numpy and bm25s only where steps run
+
     sentences = split_sentences(passages)
     searchable = [s for s in sentences if terms(s.text)]
     query = terms(instruction)
