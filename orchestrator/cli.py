@@ -8,24 +8,20 @@ an unknown job or agent). With ``--json`` stdout holds only JSON.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from agents.collections import build_collection, collections_dir, list_collections
-from agents.errors import CeleriacError, CollectionError, RegistryError
+from agents.errors import CeleriacError
 from agents.registry import load_registry
 from orchestrator.celery_app import make_app
+from orchestrator.cli_common import err, errors_to_exit_codes, out, read_settings
+from orchestrator.cli_index import index
 from orchestrator.client import Client
 from orchestrator.display import follow, render_result, result_json, status_line
 from orchestrator.embedded import Embedded
@@ -39,9 +35,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="celeriac: plans of agent steps, run as Celery jobs over Redis.",
 )
-out = Console()
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
 
 PlanFile = Annotated[Path, typer.Option("--plan", help="Plan JSON file.", show_default=False)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the JobResult as JSON only.")]
@@ -54,45 +47,6 @@ BudgetCost = Annotated[
     float | None, typer.Option(min=0.000001, help="Most USD the job's model calls may cost.")
 ]
 _STOP_GRACE_SECONDS = 1.0
-
-
-def _error(message: str) -> None:
-    # soft_wrap: one line however narrow the terminal; escape: a path may hold "[...]".
-    err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-
-
-def errors_to_exit_codes(func: F) -> F:
-    """One line on stderr per error: exit 2 for the user's mistakes, 1 for the rest."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (UserError, RegistryError) as exc:
-            _error(str(exc))
-            raise typer.Exit(2) from None
-        except CeleriacError as exc:
-            _error(str(exc))
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err.print("interrupted", highlight=False)
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = [
-            f"CELERIAC_{'_'.join(str(part) for part in error['loc']).upper()}: "
-            + error["msg"].removeprefix("Value error, ")
-            for error in exc.errors()
-        ]
-        raise UserError("invalid setting " + "; ".join(problems)) from exc
-    except ValueError as exc:  # a value pydantic-settings cannot even decode
-        raise UserError(f"invalid CELERIAC_* setting: {exc}") from exc
 
 
 def _read_plan(path: Path, settings: Settings) -> Plan:
@@ -127,7 +81,7 @@ def run(
     Uses CELERIAC_REDIS_URL if set, else a private Redis; starts its own workers
     and stops everything it started when done, also on Ctrl-C.
     """
-    settings = _settings()
+    settings = read_settings()
     checked = _read_plan(plan, settings)
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
     embedded = Embedded(settings)
@@ -163,7 +117,7 @@ def submit(
     budget_cost: BudgetCost = None,
 ) -> None:
     """Submit a plan to the deployment at CELERIAC_REDIS_URL; print the job id."""
-    settings = _settings()
+    settings = read_settings()
     raw = load_plan_file(plan, max_bytes=settings.max_plan_bytes)
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
     with Client(settings) as client:
@@ -180,7 +134,7 @@ def submit(
 @errors_to_exit_codes
 def status(job_id: JobArg, as_json: JsonFlag = False) -> None:
     """Show a job's status and its steps' states."""
-    with Client(_settings()) as client:
+    with Client(read_settings()) as client:
         result = client.get(job_id).result()
     if as_json:
         sys.stdout.write(result_json(result) + "\n")
@@ -192,7 +146,7 @@ def status(job_id: JobArg, as_json: JsonFlag = False) -> None:
 @errors_to_exit_codes
 def watch(job_id: JobArg, timeout: Timeout = None) -> None:
     """Follow a job with live progress bars until it ends."""
-    with Client(_settings()) as client:
+    with Client(read_settings()) as client:
         result = follow(client.get(job_id), out, timeout)
     out.print(status_line(result), highlight=False)
 
@@ -201,7 +155,7 @@ def watch(job_id: JobArg, timeout: Timeout = None) -> None:
 @errors_to_exit_codes
 def result(job_id: JobArg, as_json: JsonFlag = False) -> None:
     """Print a job's result (as it stands, if it has not ended)."""
-    with Client(_settings()) as client:
+    with Client(read_settings()) as client:
         job_result = client.get(job_id).result()
     _finish(job_result, as_json)
 
@@ -210,7 +164,7 @@ def result(job_id: JobArg, as_json: JsonFlag = False) -> None:
 @errors_to_exit_codes
 def cancel(job_id: JobArg) -> None:
     """Cancel a job: nothing more of it is dispatched."""
-    with Client(_settings()) as client:
+    with Client(read_settings()) as client:
         status_after = client.get(job_id).cancel()
     out.print(f"{job_id} {status_after}", highlight=False)
 
@@ -247,7 +201,7 @@ def worker(
     if not serve_agents and agent:
         raise UserError("--no-agents and --agent contradict each other: drop one")
     run_worker(
-        _settings(),
+        read_settings(),
         agent or [],
         serve_agents=serve_agents,
         concurrency=concurrency,
@@ -268,7 +222,7 @@ def flower(
     ] = None,
 ) -> None:
     """Start the Flower dashboard on this deployment: every step shows as a task."""
-    settings = _settings()
+    settings = read_settings()
     if not settings.redis_url:
         raise UserError("CELERIAC_REDIS_URL is not set: Flower watches a deployment's Redis")
     if not basic_auth and address not in ("127.0.0.1", "localhost", "::1"):
@@ -286,7 +240,7 @@ def flower(
 @errors_to_exit_codes
 def agents(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List registered agent types and the live workers serving them."""
-    settings = _settings()
+    settings = read_settings()
     registry = load_registry(settings.agent_modules)
     workers: dict[str, dict[str, Any]] = {}
     if settings.redis_url:
@@ -312,97 +266,7 @@ def agents(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         err.print("CELERIAC_REDIS_URL is not set: no live workers to show")
 
 
-@app.command()
-@errors_to_exit_codes
-def index(
-    name: Annotated[
-        str | None, typer.Argument(metavar="NAME", help="Collection name.", show_default=False)
-    ] = None,
-    paths: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            metavar="PATH", help=".txt, .md or .jsonl files, or directories.", show_default=False
-        ),
-    ] = None,
-    list_all: Annotated[bool, typer.Option("--list", help="List the collections.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="With --list: print JSON.")] = False,
-    no_dense: Annotated[
-        bool,
-        typer.Option("--no-dense", help="Skip the embeddings for dense and hybrid retrieval."),
-    ] = False,
-) -> None:
-    """Index documents as collection NAME for the retrieval agent, replacing any earlier build.
-
-    Collections live in CELERIAC_DATA_DIR/collections, which retrieval workers must share.
-    Where celeriac[dense] is installed, document embeddings are stored too (unless
-    --no-dense), for dense and hybrid retrieval.
-    """
-    data_dir = _settings().data_dir
-    if list_all:
-        if name or paths:
-            raise UserError("--list takes no NAME or PATH")
-        _list_collections(data_dir, as_json)
-        return
-    if not name or not paths:
-        raise UserError("give a name and what to index: `celeriac index NAME PATH...` (or --list)")
-    from agents import dense  # numpy only where a collection is built
-
-    embeddings = not no_dense and dense.available()
-    try:
-        with err.status(f"indexing {name}", spinner="dots"):
-            built = build_collection(data_dir, name, paths, embeddings=embeddings)
-    except CollectionError as exc:
-        raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise CeleriacError(f"cannot write under {collections_dir(data_dir)}: {exc}") from None
-    count = built.manifest.documents
-    out.print(
-        escape(f"indexed {count} document{'s' * (count != 1)} as {name!r} in {built.path}"),
-        highlight=False,
-        soft_wrap=True,
-    )
-    if built.skipped:
-        err.print(f"skipped {len(built.skipped)} files that are not .txt, .md or .jsonl")
-    if not embeddings and not no_dense:
-        err.print(
-            escape(f"no embeddings (BM25 only): for dense and hybrid retrieval, {dense.INSTALL}"),
-            highlight=False,
-            soft_wrap=True,
-        )
-
-
-def _list_collections(data_dir: Path, as_json: bool) -> None:
-    manifests = list_collections(data_dir)
-    if as_json:
-        listing = [
-            m.model_dump(mode="json", include={"name", "documents", "built_at", "embeddings"})
-            for m in manifests
-        ]
-        sys.stdout.write(json.dumps({"collections": listing}, indent=2) + "\n")
-        return
-    if not manifests:
-        err.print(
-            escape(
-                f"no collections in {collections_dir(data_dir)}: create one with "
-                "`celeriac index NAME PATH...`"
-            ),
-            highlight=False,
-            soft_wrap=True,
-        )
-        return
-    table = Table(title=escape(f"collections in {collections_dir(data_dir)}"))
-    table.add_column("collection")
-    table.add_column("documents", justify="right")
-    table.add_column("built at")
-    table.add_column("dense embeddings")
-    for manifest in manifests:
-        table.add_row(
-            manifest.name,
-            f"{manifest.documents:,}",
-            manifest.built_at.isoformat(),
-            manifest.embeddings or "none",
-        )
-    out.print(table)
+app.command()(index)
 
 
 def main() -> None:

@@ -1,0 +1,59 @@
+"""What every ``celeriac`` command shares: its consoles, settings, and one way to fail."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from agents.errors import CeleriacError, RegistryError
+from orchestrator.errors import UserError
+from orchestrator.settings import Settings
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def print_error(message: str) -> None:
+    # soft_wrap: one line however narrow the terminal; escape: a path may hold "[...]".
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def errors_to_exit_codes(func: F) -> F:
+    """One line on stderr per error: exit 2 for the user's mistakes, 1 for the rest."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (UserError, RegistryError) as exc:
+            print_error(str(exc))
+            raise typer.Exit(2) from None
+        except CeleriacError as exc:
+            print_error(str(exc))
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted", highlight=False)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def read_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"CELERIAC_{'_'.join(str(part) for part in error['loc']).upper()}: "
+            + error["msg"].removeprefix("Value error, ")
+            for error in exc.errors()
+        ]
+        raise UserError("invalid setting " + "; ".join(problems)) from exc
+    except ValueError as exc:  # a value pydantic-settings cannot even decode
+        raise UserError(f"invalid CELERIAC_* setting: {exc}") from exc
