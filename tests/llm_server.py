@@ -398,6 +398,11 @@ class LLMServer:
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    # Tracked (not daemon) request threads, so server_close() really joins them:
+    # ThreadingMixIn does not keep daemon threads, and one could outlive stop().
+    daemon_threads = False
+    block_on_close = True
+
     def __init__(self, owner: LLMServer) -> None:
         self.owner = owner
         super().__init__((HOST, 0), _Handler)
