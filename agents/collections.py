@@ -115,6 +115,17 @@ def unknown_collection(data_dir: Path, name: str) -> CollectionError:
     )
 
 
+DEMO = "demo"
+DEMO_DOCUMENTS = Path(__file__).parent / "demo"  # a support knowledge base we wrote
+
+
+def ensure_demo(data_dir: Path) -> None:
+    """Build the demo collection from the documents that ship with celeriac, if it is
+    not there yet, so a fresh install has something to search."""
+    if current_version(data_dir, DEMO) is None:
+        build_collection(data_dir, DEMO, [DEMO_DOCUMENTS])
+
+
 def build_collection(
     data_dir: Path, name: str, paths: Sequence[Path], *, embeddings: bool = False
 ) -> Built:

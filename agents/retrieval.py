@@ -20,9 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agents.base import Agent, StepContext
 from agents.collections import (
+    DEMO,
     Collection,
     check_name,
     current_version,
+    ensure_demo,
     load_collection,
     unknown_collection,
 )
@@ -124,6 +126,9 @@ class CollectionCache:
     def get(self, data_dir: Path, name: str) -> Collection:
         key = (data_dir, name)
         version = current_version(data_dir, name)
+        if version is None and name == DEMO:
+            ensure_demo(data_dir)
+            version = current_version(data_dir, name)
         if version is None:
             raise unknown_collection(data_dir, name)
         loaded = self._loaded.get(key)
@@ -145,7 +150,8 @@ class Retrieval(Agent):
     description = (
         "Finds the passages of a document collection most relevant to a query; works "
         "offline. Input: `query` (the words to look for, e.g. the user's question), "
-        "`collection` (the name of a collection made with `celeriac index NAME PATH...`), "
+        "`collection` (the name of a collection made with `celeriac index NAME PATH...`; "
+        "`demo` is a small support knowledge base for the Parsnip notes app), "
         "`k` (how many passages at most, 1-100, default 5) and `mode`: `bm25` (default; "
         "keyword search with English stemming), `dense` (by meaning, finds paraphrases "
         "that share no words with the query) or `hybrid` (both rankings fused; usually the "

@@ -23,10 +23,11 @@ from orchestrator.celery_app import make_app
 from orchestrator.cli_common import err, errors_to_exit_codes, out, read_settings
 from orchestrator.cli_index import index
 from orchestrator.client import Client
-from orchestrator.display import follow, render_result, result_json, status_line
-from orchestrator.embedded import Embedded
+from orchestrator.display import follow, render_plan, render_result, result_json, status_line
+from orchestrator.embedded import Embedded, temporary_collection
 from orchestrator.errors import UserError
 from orchestrator.models import Budget, JobResult, Plan
+from orchestrator.planner import plan_here
 from orchestrator.plans import load_plan_file, validate_plan
 from orchestrator.settings import Settings
 
@@ -36,7 +37,20 @@ app = typer.Typer(
     help="celeriac: plans of agent steps, run as Celery jobs over Redis.",
 )
 
-PlanFile = Annotated[Path, typer.Option("--plan", help="Plan JSON file.", show_default=False)]
+PlanFile = Annotated[
+    Path | None,
+    typer.Option("--plan", help="Plan JSON file (instead of a GOAL).", show_default=False),
+]
+GoalArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[GOAL]", help="What you want done, in plain language.", show_default=False
+    ),
+]
+Collection = Annotated[
+    str | None,
+    typer.Option(help="Collection the goal is about (default CELERIAC_DEFAULT_COLLECTION)."),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the JobResult as JSON only.")]
 JobArg = Annotated[str, typer.Argument(help="Job id.", show_default=False)]
 Timeout = Annotated[float | None, typer.Option(help="Give up after this many seconds.")]
@@ -56,6 +70,13 @@ def _read_plan(path: Path, settings: Settings) -> Plan:
     )
 
 
+def _goal_or_plan(goal: str | None, plan: Path | None, collection: str | None) -> None:
+    if (goal is None) == (plan is None):
+        raise UserError('give a GOAL or --plan FILE (one of them): celeriac run "GOAL"')
+    if plan is not None and collection is not None:
+        raise UserError("--collection goes with a GOAL: a plan names its collections itself")
+
+
 def _finish(result: JobResult, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(result_json(result) + "\n")
@@ -70,26 +91,49 @@ def _finish(result: JobResult, as_json: bool) -> None:
 @app.command()
 @errors_to_exit_codes
 def run(
-    plan: PlanFile,
+    goal: GoalArg = None,
+    plan: PlanFile = None,
+    collection: Collection = None,
+    docs: Annotated[
+        list[Path] | None,
+        typer.Option(help="Files or folders to search, indexed for this run only (repeat)."),
+    ] = None,
     as_json: JsonFlag = False,
     timeout: Timeout = None,
     budget_tokens: BudgetTokens = None,
     budget_cost: BudgetCost = None,
 ) -> None:
-    """Run a plan start to finish on a deployment of its own; print the result.
+    """Plan and run a GOAL (or run a --plan) start to finish on a deployment of its own.
 
     Uses CELERIAC_REDIS_URL if set, else a private Redis; starts its own workers
-    and stops everything it started when done, also on Ctrl-C.
+    and stops everything it started when done, also on Ctrl-C. With no --collection
+    or --docs, the goal is about the demo collection that ships with celeriac.
     """
+    _goal_or_plan(goal, plan, collection)
+    if docs and (plan is not None or collection is not None):
+        raise UserError("--docs goes with a GOAL and instead of --collection")
     settings = read_settings()
-    checked = _read_plan(plan, settings)
+    checked = _read_plan(plan, settings) if plan is not None else None
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
+    with temporary_collection(settings.data_dir, docs or []) as indexed:
+        _run_embedded(settings, checked, goal, indexed or collection, budget, as_json, timeout)
+
+
+def _run_embedded(
+    settings: Settings,
+    plan: Plan | None,
+    goal: str | None,
+    collection: str | None,
+    budget: Budget,
+    as_json: bool,
+    timeout: float | None,
+) -> None:
     embedded = Embedded(settings)
     try:
         with err.status("starting Redis and workers", spinner="dots"):
             live = embedded.start()
         with Client(live) as client:
-            handle = client.submit(checked, budget=budget)
+            handle = client.submit(plan, goal=goal, collection=collection, budget=budget)
             err.print(f"job {handle.id}", highlight=False)
             try:
                 result = follow(handle, err, timeout)
@@ -109,25 +153,48 @@ def run(
 @app.command()
 @errors_to_exit_codes
 def submit(
-    plan: PlanFile,
+    goal: GoalArg = None,
+    plan: PlanFile = None,
+    collection: Collection = None,
     wait: Annotated[bool, typer.Option(help="Wait for the result.")] = False,
     as_json: JsonFlag = False,
     timeout: Timeout = None,
     budget_tokens: BudgetTokens = None,
     budget_cost: BudgetCost = None,
 ) -> None:
-    """Submit a plan to the deployment at CELERIAC_REDIS_URL; print the job id."""
+    """Submit a GOAL (or a --plan) to the deployment at CELERIAC_REDIS_URL; print the job id."""
+    _goal_or_plan(goal, plan, collection)
     settings = read_settings()
-    raw = load_plan_file(plan, max_bytes=settings.max_plan_bytes)
+    raw = load_plan_file(plan, max_bytes=settings.max_plan_bytes) if plan is not None else None
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
     with Client(settings) as client:
-        handle = client.submit(raw, budget=budget)
+        handle = client.submit(raw, goal=goal, collection=collection, budget=budget)
         if not wait:
             sys.stdout.write(handle.id + "\n")
             return
         err.print(f"job {handle.id}", highlight=False)
         result = handle.wait(timeout)
     _finish(result, as_json)
+
+
+@app.command("plan")
+@errors_to_exit_codes
+def plan_goal(
+    goal: Annotated[str, typer.Argument(help="What you want done, in plain language.")],
+    collection: Collection = None,
+) -> None:
+    """Print the plan a GOAL would run, as plan JSON, without running it.
+
+    With CELERIAC_REDIS_URL set, plans for the agent types that deployment's live
+    workers serve; without, for the types registered here.
+    """
+    settings = read_settings()
+    if settings.redis_url:
+        with Client(settings) as client:
+            made = client.plan(goal, collection=collection)
+    else:
+        made = plan_here(settings, load_registry(settings.agent_modules), goal, collection)
+    sys.stdout.write(made.model_dump_json(indent=2, exclude_defaults=True) + "\n")
 
 
 @app.command()
@@ -140,6 +207,7 @@ def status(job_id: JobArg, as_json: JsonFlag = False) -> None:
         sys.stdout.write(result_json(result) + "\n")
     else:
         out.print(status_line(result), highlight=False)
+        render_plan(result, out)
 
 
 @app.command()

@@ -14,8 +14,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from agents.registry import load_registry
-from orchestrator.errors import JobTimeout
-from orchestrator.models import TERMINAL_JOB, Budget, Event, JobResult, Plan
+from orchestrator.errors import JobTimeout, UserError
+from orchestrator.llm import build_chat_model
+from orchestrator.models import TERMINAL_JOB, Budget, Event, Goal, JobResult, Plan
 from orchestrator.plans import AgentTypes
 from orchestrator.redis_conn import redis_errors
 from orchestrator.runtime import Runtime
@@ -105,6 +106,8 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        if self.runtime.engine.model is not None:
+            self.runtime.engine.model.close()
         self.runtime.close()
 
     def known_agents(self) -> AgentTypes:
@@ -116,13 +119,41 @@ class Client:
         with redis_errors(self.url):
             return self.runtime.engine.live_workers()
 
-    def submit(self, plan: Plan | Mapping[str, Any], *, budget: Budget | None = None) -> JobHandle:
-        """Validate and submit a plan; return its handle at once.
+    def submit(
+        self,
+        plan: Plan | Mapping[str, Any] | None = None,
+        *,
+        goal: str | None = None,
+        collection: str | None = None,
+        budget: Budget | None = None,
+    ) -> JobHandle:
+        """Submit a plan (validated now) or a goal in plain language (planned by an
+        orchestrator worker); return the job's handle at once.
 
-        ``budget`` caps what the job's model calls may spend (tokens and/or USD).
+        ``collection`` names the documents a goal is about (default
+        CELERIAC_DEFAULT_COLLECTION). ``budget`` caps what the job's model calls may
+        spend (tokens and/or USD), the planner's included.
+
+        >>> client.submit(goal="How do I reset my password? Answer in Spanish.")
         """
+        if collection is not None and goal is None:
+            raise UserError("collection goes with a goal: a plan names its collections itself")
         with redis_errors(self.url):
-            return JobHandle(self, self.runtime.engine.submit(plan, budget))
+            goal_model = Goal(text=goal, collection=collection) if goal is not None else None
+            return JobHandle(self, self.runtime.engine.submit(plan, budget, goal=goal_model))
+
+    def plan(self, goal: str, *, collection: str | None = None) -> Plan:
+        """The plan this deployment's planner would make for ``goal``, without running it.
+
+        Plans here, with the model of these settings (or the rules), for the agent
+        types that live workers serve.
+        """
+        goal_model = self.runtime.engine.check_goal(Goal(text=goal, collection=collection))
+        with redis_errors(self.url):
+            engine = self.runtime.engine
+            if engine.model is None:
+                engine.model = build_chat_model(self.settings, self.runtime.redis)
+            return engine.plan_goal(goal_model)[0]
 
     def get(self, job_id: str) -> JobHandle:
         """The handle of an existing job; raises ``JobNotFound``."""

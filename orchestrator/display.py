@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from orchestrator.client import JobHandle
-from orchestrator.models import TERMINAL_STEP, JobResult
+from orchestrator.models import TERMINAL_STEP, Event, JobResult
+from orchestrator.plans import dependencies
 
 _STYLE = {
     "succeeded": "green",
@@ -34,9 +36,51 @@ _STEP_STATE = {
 }
 
 
+class _Bars:
+    """The progress bars of one job: a bar per step, and one for planning a goal."""
+
+    def __init__(self, progress: Progress, snapshot: JobResult) -> None:
+        self.progress = progress
+        self.steps: dict[str, TaskID] = {}
+        self.planning: TaskID | None = None
+        if snapshot.plan is None and not snapshot.done:
+            self.planning = progress.add_task("planning the goal", total=1.0, state="planning")
+        self.add(snapshot)
+
+    def add(self, result: JobResult) -> None:
+        for step_id, step in result.steps.items():
+            if step_id not in self.steps:
+                self.steps[step_id] = self.progress.add_task(
+                    f"{step_id} [dim]({step.agent})[/]", total=1.0, state=step.status, start=False
+                )
+
+    def planned(self, planner: str) -> None:
+        if self.planning is not None:
+            self.progress.update(self.planning, completed=1.0, state=f"[green]planned[/] {planner}")
+            self.progress.stop_task(self.planning)
+            self.planning = None
+
+    def show(self, event: Event) -> None:
+        bar = self.steps.get(event.step_id or "")
+        if bar is None:
+            return
+        state = _STEP_STATE.get(event.type)
+        if event.type == "step_started":
+            self.progress.start_task(bar)
+        if event.type == "step_progress":
+            fraction = event.data.get("fraction")
+            self.progress.update(bar, state=event.data.get("message") or "running")
+            if fraction is not None:
+                self.progress.update(bar, completed=float(fraction))
+        elif state is not None:
+            self.progress.update(bar, state=f"[{_STYLE.get(state, '')}]{state}[/]")
+            if state in TERMINAL_STEP:
+                self.progress.update(bar, completed=1.0)
+                self.progress.stop_task(bar)
+
+
 def follow(handle: JobHandle, console: Console, timeout: float | None = None) -> JobResult:
     """Show one progress bar per step until the job ends; return its result."""
-    snapshot = handle.result()
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -44,35 +88,48 @@ def follow(handle: JobHandle, console: Console, timeout: float | None = None) ->
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        bars: dict[str, TaskID] = {
-            step_id: progress.add_task(
-                f"{step_id} [dim]({step.agent})[/]", total=1.0, state=step.status, start=False
-            )
-            for step_id, step in snapshot.steps.items()
-        }
+        bars = _Bars(progress, handle.result())
         for event in handle.events(timeout=timeout):
-            bar = bars.get(event.step_id or "")
-            if bar is None:
-                continue
-            state = _STEP_STATE.get(event.type)
-            if event.type == "step_started":
-                progress.start_task(bar)
-            if event.type == "step_progress":
-                fraction = event.data.get("fraction")
-                message = event.data.get("message") or "running"
-                progress.update(bar, state=message)
-                if fraction is not None:
-                    progress.update(bar, completed=float(fraction))
-            elif state is not None:
-                done = state in TERMINAL_STEP
-                progress.update(bar, state=f"[{_STYLE.get(state, '')}]{state}[/]")
-                if done:
-                    progress.update(bar, completed=1.0)
-                    progress.stop_task(bar)
+            if event.type in ("job_planned", "job_replanned"):
+                bars.planned(str(event.data.get("planner", "")))
+                bars.add(handle.result())
+            bars.show(event)
     return handle.result()
 
 
+def render_plan(result: JobResult, console: Console) -> None:
+    """The job's goal and plan: a row per step with what it waits for and its state."""
+    if result.goal:
+        console.print(f"goal: {escape(result.goal)}", highlight=False)
+    if result.plan is None:
+        console.print("plan: (not made yet)" if not result.done else "plan: (none)")
+        return
+    title = f"plan by {result.planner}" if result.planner else "plan"
+    if result.plan.answer_from:
+        title += f", answer from {result.plan.answer_from}"
+    table = Table(title=title)
+    for column in ("step", "agent", "waits for", "status"):
+        table.add_column(column)
+    for step in result.plan.steps:
+        state = result.steps[step.id].status if step.id in result.steps else "waiting"
+        table.add_row(
+            step.id,
+            step.agent,
+            ", ".join(sorted(dependencies(step))),
+            f"[{_STYLE.get(state, '')}]{state}[/]",
+        )
+    console.print(table)
+    for replan in result.replans:
+        console.print(
+            f"replanned after {replan.failed_step!r} failed ({escape(replan.error)}): "
+            f"{', '.join(replan.added)} in place of {', '.join(replan.replaced)}",
+            highlight=False,
+        )
+
+
 def render_result(result: JobResult, console: Console) -> None:
+    if result.goal:
+        console.print(f"goal: {escape(result.goal)}", highlight=False)
     table = Table(title=f"job {result.job_id}: [{_STYLE[result.status]}]{result.status}[/]")
     for column in ("step", "agent", "status", "attempts", "seconds", "worker / error"):
         table.add_column(column)

@@ -7,17 +7,23 @@ Children die with this process, even if it is killed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from agents.errors import CeleriacError
+from agents.collections import build_collection, collections_dir
+from agents.errors import CeleriacError, CollectionError
+from orchestrator.errors import UserError
 from orchestrator.procs import die_with_parent, stop_process
 from orchestrator.redis_conn import connect, redis_errors
 from orchestrator.redis_server import RedisServer
@@ -39,6 +45,26 @@ def settings_env(settings: Settings) -> dict[str, str]:
             text = str(value)
         env[f"CELERIAC_{name.upper()}"] = text
     return env
+
+
+@contextlib.contextmanager
+def temporary_collection(data_dir: Path, paths: Sequence[Path]) -> Iterator[str | None]:
+    """Index ``paths`` as a collection of their own for one run, removed afterwards;
+    None when there are no paths."""
+    if not paths:
+        yield None
+        return
+    name = f"docs-{uuid.uuid4().hex[:12]}"
+    try:
+        build_collection(data_dir, name, paths)
+    except CollectionError as exc:
+        raise UserError(f"--docs: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"--docs: cannot read {exc.filename}: {exc.strerror}") from None
+    try:
+        yield name
+    finally:
+        shutil.rmtree(collections_dir(data_dir) / name, ignore_errors=True)
 
 
 class Embedded:

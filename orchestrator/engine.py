@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agents.base import Agent
+from agents.errors import CeleriacError
+from agents.llm import ChatModel
 from orchestrator import names
-from orchestrator.errors import JobNotFound, PlanError
-from orchestrator.models import TERMINAL_STEP, Budget, JobResult, Plan
+from orchestrator.cards import AgentCard, Cards
+from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
+from orchestrator.metering import metered
+from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan
+from orchestrator.planner import Check, build_planner, check_goal, checker
 from orchestrator.plans import AgentTypes, dependencies, validate_plan
+from orchestrator.replan import check_merged, merge, record, replaced_steps
 from orchestrator.settings import Settings
 from orchestrator.store import Followups, StepMessage, Store
 
@@ -42,17 +48,20 @@ def summarize(plan: Plan, result: JobResult) -> tuple[str, Any, str]:
     """A finished job's status, answer and error, from its steps.
 
     The answer is ``answer_from``'s output; without one, the output of the one
-    step nothing depends on, or a mapping of such steps to their outputs.
+    step nothing depends on, or a mapping of such steps to their outputs. Steps a
+    replanning took the place of do not count.
     """
     steps = result.steps
-    parents = set().union(*(dependencies(step) for step in plan.steps))
+    replaced = replaced_steps(result)
+    live = [step for step in plan.steps if step.id not in replaced]
+    parents = set().union(*(dependencies(step) for step in live))
     answer_ids = (
         [plan.answer_from]
         if plan.answer_from
-        else [step.id for step in plan.steps if step.id not in parents]
+        else [step.id for step in live if step.id not in parents]
     )
     good = [sid for sid in answer_ids if steps[sid].status == "succeeded"]
-    failed = [sid for sid, step in steps.items() if step.status == "failed"]
+    failed = [s for s, step in steps.items() if step.status == "failed" and s not in replaced]
     if len(answer_ids) == 1:
         answer = steps[answer_ids[0]].output if good else None
     else:
@@ -79,6 +88,8 @@ class Engine:
         self.dispatcher = dispatcher
         self.local_agents = local_agents
         self.settings = settings
+        # The chat model planning uses; orchestrator workers set it (None: the rules).
+        self.model: ChatModel | None = None
 
     def live_workers(self) -> dict[str, dict[str, Any]]:
         """Workers whose heartbeat is recent, with the agent types they serve."""
@@ -95,27 +106,83 @@ class Engine:
     def validate(self, plan: Plan | Mapping[str, Any]) -> Plan:
         return validate_plan(plan, self.known_agents(), max_steps=self.settings.max_plan_steps)
 
-    def submit(self, plan: Plan | Mapping[str, Any], budget: Budget | None = None) -> str:
-        """Validate a plan, record a pending job and ask an orchestrator to start it."""
-        plan = self.validate(plan)
+    def available_cards(self) -> dict[str, AgentCard]:
+        """The cards of the agent types live workers serve: what a planner may use."""
+        served = {name for info in self.live_workers().values() for name in info.get("agents", [])}
+        published = self.store.cards()
+        cards = {}
+        for name in sorted(served):
+            if name in published:
+                cards[name] = published[name]
+            elif name in self.local_agents:
+                cards[name] = AgentCard.of(self.local_agents[name])
+        return cards
+
+    def checker(self, cards: Cards) -> Check:
+        """Validation of planned plans: only the types in ``cards``."""
+        return checker(cards, self.local_agents, self.settings.max_plan_steps)
+
+    def check_goal(self, goal: Goal) -> Goal:
+        return check_goal(goal, self.settings)
+
+    def submit(
+        self,
+        plan: Plan | Mapping[str, Any] | None = None,
+        budget: Budget | None = None,
+        *,
+        goal: Goal | None = None,
+    ) -> str:
+        """Record a pending job for a plan (validated now) or a goal (planned by an
+        orchestrator worker), and ask an orchestrator to start it."""
+        if (plan is None) == (goal is None):
+            raise UserError("submit a plan or a goal (exactly one of them)")
+        checked = self.validate(plan) if plan is not None else None
+        goal = self.check_goal(goal) if goal is not None else None
         job_id = uuid.uuid4().hex
-        self.store.create_job(job_id, plan, budget=budget)
+        self.store.create_job(job_id, checked, goal=goal, budget=budget)
         self.dispatcher.send_plan(job_id)
         return job_id
 
+    def plan_goal(self, goal: Goal, job_id: str | None = None) -> tuple[Plan, str]:
+        """A plan for ``goal`` and who made it; the model's calls count for ``job_id``."""
+        model = self.model
+        if model is not None and job_id is not None:
+            model = metered(model, self.store, self.settings, job_id, None)
+        planner = build_planner(self.settings, model)
+        cards = self.available_cards()
+        if not cards:
+            raise PlanningError(
+                "no live worker serves any agent type: start one with `celeriac worker`"
+            )
+        return planner.plan(goal, cards, self.checker(cards)), planner.name
+
     def start(self, job_id: str) -> None:
-        """The plan task: check the plan once more, then queue the steps that can run."""
+        """The plan task: plan a goal, or check a plan once more; queue the steps that can run."""
         try:
-            plan = self.store.plan(job_id)
+            plan, goal = self.store.plan(job_id), self.store.goal(job_id)
         except JobNotFound:
             log.warning("plan: job %s does not exist (expired?)", job_id)
             return
-        try:
-            self.validate(plan)
-        except PlanError as exc:
-            self.store.finish_job(job_id, "failed", None, f"invalid plan: {exc}")
-            return
-        started = self.store.start_job(job_id, plan)
+        planner = ""
+        if plan is None:
+            if goal is None or self.store.job_status(job_id) != "pending":
+                return
+            # Planning may take a while (a model, repairs): the sweeper waits that long.
+            self.store.rewatch(
+                f"plan {job_id}", self.store.now() + self.settings.planner_timeout_seconds
+            )
+            try:
+                plan, planner = self.plan_goal(goal, job_id)
+            except CeleriacError as exc:
+                self.store.finish_job(job_id, "failed", None, f"planning failed: {exc}")
+                return
+        else:
+            try:
+                self.validate(plan)
+            except PlanError as exc:
+                self.store.finish_job(job_id, "failed", None, f"invalid plan: {exc}")
+                return
+        started = self.store.start_job(job_id, plan, planner)
         if isinstance(started, Followups):
             self.deliver(job_id, started)
 
@@ -139,8 +206,48 @@ class Engine:
         if unfinished:
             log.warning("finalize %s: steps %s have not ended; not finalizing", job_id, unfinished)
             return
-        status, answer, error = summarize(self.store.plan(job_id), result)
+        if result.plan is None or self._replan(job_id, result):
+            return
+        status, answer, error = summarize(result.plan, result)
         self.store.finish_job(job_id, status, answer, error)
+
+    def _replan(self, job_id: str, result: JobResult) -> bool:
+        """Ask the planner for steps in place of a failed branch; True if some were added."""
+        replaced = replaced_steps(result)
+        failed = [
+            s for s, step in result.steps.items() if step.status == "failed" and s not in replaced
+        ]
+        if not failed or len(result.replans) >= self.settings.replan_attempts:
+            return False
+        goal = self.store.goal(job_id)
+        if goal is None or self.model is None or result.plan is None:
+            return False  # the rules do not replan
+        plan, target = result.plan, failed[0]
+        succeeded = {sid for sid, step in result.steps.items() if step.status == "succeeded"}
+        cards = self.available_cards()
+        check = self.checker(cards)
+        planner = build_planner(
+            self.settings, metered(self.model, self.store, self.settings, job_id, None)
+        )
+        self.store.rewatch(
+            f"finalize {job_id}", self.store.now() + self.settings.planner_timeout_seconds
+        )
+        try:
+            new = planner.replan(
+                goal, result, target, cards, lambda new: check_merged(new, plan, succeeded, check)
+            )
+        except CeleriacError as exc:
+            log.warning("job %s: replanning after step %s failed: %s", job_id, target, exc)
+            return False
+        if new is None:
+            return False
+        merged = merge(plan, new, succeeded)
+        replans = [*result.replans, record(result, target, new)]
+        extended = self.store.extend_job(job_id, merged, new.steps, replans)
+        if not isinstance(extended, Followups):
+            return extended == "stale"  # another finalizer replanned first
+        self.deliver(job_id, extended)
+        return True
 
     def cancel(self, job_id: str) -> str:
         self.store.job_status(job_id)

@@ -6,6 +6,7 @@ The tree (the root and agent errors are in ``agents.errors``)::
     ├── UserError               the caller's input is wrong (CLI exit code 2)
     │   ├── ConfigError         settings or agent registry unusable
     │   ├── PlanError           a plan fails validation; names the step
+    │   ├── PlanningError       no valid plan could be made for a goal
     │   └── JobNotFound         no job with that id
     ├── RedisUnavailable        Redis cannot be reached (exit code 1)
     └── JobTimeout              wait() ran out of time (exit code 1)
@@ -30,6 +31,10 @@ class PlanError(UserError):
     def __init__(self, message: str, *, step_id: str | None = None) -> None:
         super().__init__(message)
         self.step_id = step_id
+
+
+class PlanningError(UserError):
+    """The planner could not turn a goal into a valid plan; the message says why."""
 
 
 class JobNotFound(UserError):

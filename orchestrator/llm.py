@@ -21,11 +21,12 @@ def resolve_backend(settings: Settings) -> str:
     return "openai" if configured else "offline"
 
 
-def build_chat_model(settings: Settings, client: redis.Redis) -> ChatModel | None:
+def build_chat_model(settings: Settings, client: redis.Redis | None) -> ChatModel | None:
     """The chat model agents get, or None when they should take their offline path.
 
     Around the endpoint: the shared rate limit, then the response cache (a cache
-    hit spends no rate). ``client`` is the deployment's Redis.
+    hit spends no rate). ``client`` is the deployment's Redis (None: no deployment,
+    so neither).
     """
     if resolve_backend(settings) == "offline":
         return None
@@ -49,6 +50,8 @@ def build_chat_model(settings: Settings, client: redis.Redis) -> ChatModel | Non
             f"cannot use the openai backend: {exc}. Set OPENAI_API_KEY (or OPENAI_BASE_URL "
             "for a local endpoint), or CELERIAC_LLM_BACKEND=offline"
         ) from exc
+    if client is None:
+        return model
     if settings.llm_requests_per_minute or settings.llm_tokens_per_minute:
         model = RateLimitedChatModel(
             model,

@@ -40,6 +40,29 @@ class Plan(BaseModel):
     answer_from: str | None = None
 
 
+class Goal(BaseModel):
+    """A goal in plain language, and what the planner may know besides.
+
+    ``collection`` names the document collection to search (the default one if None).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+    collection: str | None = None
+
+
+class Replan(BaseModel):
+    """One replanning: the step that failed, why, and the steps that replaced its branch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    failed_step: str
+    error: str
+    replaced: list[str] = Field(description="The failed step and the steps it had skipped.")
+    added: list[str] = Field(description="The steps the planner added in their place.")
+
+
 class TokenUsage(BaseModel):
     """Model calls' tokens and cost (USD, from CELERIAC_LLM_PRICES): a step's or a job's."""
 
@@ -88,6 +111,10 @@ class JobResult(BaseModel):
     status: JobStatus
     answer: Any = None
     error: str | None = None
+    goal: str | None = None
+    planner: str | None = Field(default=None, description="Who made the plan: rules, llm:MODEL.")
+    plan: Plan | None = None
+    replans: list[Replan] = Field(default_factory=list)
     created_at: datetime | None = None
     finished_at: datetime | None = None
     usage: TokenUsage = Field(default_factory=TokenUsage)
@@ -101,9 +128,9 @@ class JobResult(BaseModel):
 class Event(BaseModel):
     """One entry of a job's event stream.
 
-    ``type`` is one of: job_submitted, job_started, job_finished, step_queued,
-    step_started, step_progress, step_succeeded, step_retrying, step_failed,
-    step_skipped, step_cancelled.
+    ``type`` is one of: job_submitted, job_planned, job_replanned, job_started,
+    job_finished, step_queued, step_started, step_progress, step_succeeded,
+    step_retrying, step_failed, step_skipped, step_cancelled.
     """
 
     model_config = ConfigDict(frozen=True)

@@ -31,6 +31,7 @@ WATCH_KEY = f"{PREFIX}:watch"  # zset "plan|finalize job_id" -> time the sweeper
 SWEEP_LOCK_KEY = f"{PREFIX}:sweep:lock"
 WORKERS_KEY = f"{PREFIX}:workers"  # zset worker id -> last heartbeat
 WORKER_INFO_KEY = f"{PREFIX}:workers:info"  # hash worker id -> JSON
+CARDS_KEY = f"{PREFIX}:agents:cards"  # hash agent type -> its capability card (JSON)
 
 
 def agent_queue(agent: str) -> str:

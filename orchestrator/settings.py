@@ -48,6 +48,22 @@ class Settings(BaseSettings):
     result_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0, description="Finished jobs kept.")
     max_plan_bytes: int = Field(default=1_000_000, gt=0)
     max_plan_steps: int = Field(default=1000, gt=0)
+    max_goal_chars: int = Field(default=20_000, gt=0, description="Longest goal accepted.")
+    default_collection: str = Field(
+        default="demo", min_length=1, description="Collection searched when a goal names none."
+    )
+    planner_repairs: int = Field(
+        default=2, ge=0, description="Times an invalid model plan goes back with its errors."
+    )
+    planner_synthesis: bool = Field(
+        default=True, description="With a model, combine several answers in one final step."
+    )
+    replan_attempts: int = Field(
+        default=1, ge=0, description="Times a failed branch may be replanned (with a model)."
+    )
+    planner_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="Planning longer than this is tried again."
+    )
     worker_concurrency: int = Field(default=256, ge=1, description="Steps one worker runs at once.")
     worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
     embedded_workers: int = Field(default=1, ge=1, description="Worker processes `run` starts.")

@@ -19,12 +19,16 @@ from typing import Any, cast
 import redis
 
 from orchestrator import names
+from orchestrator.cards import AgentCard
 from orchestrator.errors import JobNotFound
 from orchestrator.models import (
     Budget,
     Event,
+    Goal,
     JobResult,
     Plan,
+    Replan,
+    Step,
     StepResult,
     TokenUsage,
     from_timestamp,
@@ -85,6 +89,27 @@ class Claim:
     followups: Followups = field(default_factory=Followups)
 
 
+def _layout(steps: Sequence[Step]) -> list[dict[str, Any]]:
+    """Steps as the start and extend scripts write them; dependencies outside ``steps``
+    (succeeded steps, for a replanning) are not waited for."""
+    ids = {step.id for step in steps}
+    deps = {step.id: sorted(dependencies(step) & ids) for step in steps}
+    kids: dict[str, list[str]] = {step.id: [] for step in steps}
+    for step_id, parents in deps.items():
+        for parent in parents:
+            kids[parent].append(step_id)
+    return [
+        {
+            "id": step.id,
+            "agent": step.agent,
+            "input": json.dumps(step.input),
+            "deps": deps[step.id],
+            "children": kids[step.id],
+        }
+        for step in steps
+    ]
+
+
 class Store:
     """All reads and writes of celeriac's state in one Redis."""
 
@@ -114,6 +139,7 @@ class Store:
                 "progress",
                 "finish",
                 "cancel",
+                "extend",
             )
         }
 
@@ -126,37 +152,57 @@ class Store:
     # -- jobs -------------------------------------------------------------
 
     def create_job(
-        self, job_id: str, plan: Plan, goal: str = "", budget: Budget | None = None
+        self,
+        job_id: str,
+        plan: Plan | None,
+        goal: Goal | None = None,
+        budget: Budget | None = None,
     ) -> None:
+        """A pending job: a plan to run, or a goal for the planner (``plan`` None)."""
         budget = budget or Budget()
         self._run(
             "create",
             job_id,
-            plan.model_dump_json(),
-            goal,
+            plan.model_dump_json() if plan else "",
+            goal.model_dump_json() if goal else "",
             "" if budget.tokens is None else budget.tokens,
             "" if budget.cost is None else budget.cost,
             extra_keys=(names.JOBS_KEY,),
         )
 
-    def start_job(self, job_id: str, plan: Plan) -> Followups | str:
-        """Write the steps of a pending job and queue its roots; else the job's status."""
-        deps = {step.id: sorted(dependencies(step)) for step in plan.steps}
-        kids: dict[str, list[str]] = {step.id: [] for step in plan.steps}
-        for step_id, parents in deps.items():
-            for parent in parents:
-                kids[parent].append(step_id)
-        layout = [
-            {
-                "id": s.id,
-                "agent": s.agent,
-                "input": json.dumps(s.input),
-                "deps": deps[s.id],
-                "children": kids[s.id],
-            }
-            for s in plan.steps
-        ]
-        reply = self._run("start", job_id, json.dumps(layout), plan.answer_from or "")
+    def start_job(self, job_id: str, plan: Plan, planner: str = "") -> Followups | str:
+        """Write the steps of a pending job and queue its roots; else the job's status.
+
+        ``planner`` names who made ``plan`` for a goal; the plan is then recorded too.
+        """
+        layout = _layout(plan.steps)
+        reply = self._run(
+            "start",
+            job_id,
+            json.dumps(layout),
+            plan.answer_from or "",
+            plan.model_dump_json() if planner else "",
+            planner,
+        )
+        if reply[0] != "ok":
+            return str(reply[0])
+        return Followups([StepMessage.parse(raw) for raw in reply[1:]])
+
+    def extend_job(
+        self, job_id: str, plan: Plan, new: Sequence[Step], replans: Sequence[Replan]
+    ) -> Followups | str:
+        """Add ``new`` steps to a running job whose steps have all ended (a replanning):
+        ``plan`` is the job's plan with them, ``replans`` its replannings with this one.
+        Returns what became due, else why not (the job's status, or 'stale')."""
+        reply = self._run(
+            "extend",
+            job_id,
+            json.dumps(_layout(new)),
+            plan.answer_from or "",
+            plan.model_dump_json(),
+            json.dumps([replan.model_dump() for replan in replans]),
+            len(replans) - 1,
+        )
         if reply[0] != "ok":
             return str(reply[0])
         return Followups([StepMessage.parse(raw) for raw in reply[1:]])
@@ -181,8 +227,14 @@ class Store:
             raise JobNotFound(job_id)
         return str(status)
 
-    def plan(self, job_id: str) -> Plan:
-        return Plan.model_validate_json(self.job_fields(job_id)["plan"])
+    def plan(self, job_id: str) -> Plan | None:
+        """The job's plan; None for a goal not planned yet."""
+        raw = self.job_fields(job_id).get("plan")
+        return Plan.model_validate_json(raw) if raw else None
+
+    def goal(self, job_id: str) -> Goal | None:
+        raw = self.job_fields(job_id).get("goal")
+        return Goal.model_validate_json(raw) if raw else None
 
     # -- steps ------------------------------------------------------------
 
@@ -230,11 +282,14 @@ class Store:
         )
 
     def add_usage(
-        self, job_id: str, step_id: str, prompt: int, completion: int, cost: float
+        self, job_id: str, step_id: str | None, prompt: int, completion: int, cost: float
     ) -> None:
-        """Count a model call's tokens and cost for the step and for its job."""
+        """Count a model call's tokens and cost for the step (if any) and for its job."""
         pipe = self.redis.pipeline(transaction=True)
-        for key in (names.step_key(job_id, step_id), names.job_key(job_id)):
+        keys = [names.job_key(job_id)]
+        if step_id is not None:
+            keys.append(names.step_key(job_id, step_id))
+        for key in keys:
             pipe.hincrby(key, "prompt_tokens", prompt)
             pipe.hincrby(key, "completion_tokens", completion)
             pipe.hincrbyfloat(key, "cost", cost)
@@ -269,7 +324,8 @@ class Store:
     def result(self, job_id: str) -> JobResult:
         """The job as it stands now: finished or not."""
         fields = self.job_fields(job_id)
-        agents = {step.id: step.agent for step in Plan.model_validate_json(fields["plan"]).steps}
+        plan = Plan.model_validate_json(fields["plan"]) if fields.get("plan") else None
+        agents = {step.id: step.agent for step in plan.steps} if plan else {}
         records = self.step_records(job_id, list(agents))
         steps = {}
         for step_id, rec in records.items():
@@ -290,11 +346,16 @@ class Store:
                     float(rec.get("cost", 0)),
                 ),
             )
+        goal = Goal.model_validate_json(fields["goal"]) if fields.get("goal") else None
         return JobResult(
             job_id=job_id,
             status=fields["status"],  # type: ignore[arg-type]
             answer=json.loads(fields["answer"]) if fields.get("answer") else None,
             error=fields.get("error") or None,
+            goal=goal.text if goal else None,
+            planner=fields.get("planner") or None,
+            plan=plan,
+            replans=[Replan.model_validate(r) for r in json.loads(fields.get("replans") or "[]")],
             created_at=from_timestamp(fields.get("created_at")),
             finished_at=from_timestamp(fields.get("finished_at")),
             usage=TokenUsage.of(
@@ -378,6 +439,18 @@ class Store:
         pipe.zrem(names.WORKERS_KEY, worker_id)
         pipe.hdel(names.WORKER_INFO_KEY, worker_id)
         pipe.execute()
+
+    def publish_cards(self, cards: Sequence[AgentCard]) -> None:
+        """Say what these agent types do, for planners anywhere (a worker does at start)."""
+        if cards:
+            self.redis.hset(
+                names.CARDS_KEY, mapping={card.name: card.model_dump_json() for card in cards}
+            )
+
+    def cards(self) -> dict[str, AgentCard]:
+        """Every agent type's card that a worker has published, by name."""
+        raw = cast(dict[str, str], self.redis.hgetall(names.CARDS_KEY))
+        return {name: AgentCard.model_validate_json(card) for name, card in raw.items()}
 
     def live_workers(self, max_age: float) -> dict[str, dict[str, Any]]:
         """Workers heard from within ``max_age`` seconds, with what they reported."""

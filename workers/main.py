@@ -18,6 +18,7 @@ from celery.signals import worker_ready, worker_shutdown
 
 from agents.registry import Registry, load_registry
 from orchestrator import names
+from orchestrator.cards import AgentCard
 from orchestrator.errors import ConfigError
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
@@ -117,7 +118,10 @@ def run_worker(
     # Enough retries (about half a minute) to carry running steps through a Redis restart.
     runtime = Runtime.build(settings, registry, connections=concurrency + 8, retries=30)
     runner = StepRunner(runtime, registry)
+    runtime.engine.model = runner.model  # planning and replanning on this worker use it
     register_tasks(runtime.app, runtime, runner)
+    # What the served types do, for planners anywhere (they may not import these agents).
+    runtime.store.publish_cards([AgentCard.of(registry[name]) for name in served])
     queues = [names.agent_queue(name) for name in served]
     if orchestrator:
         queues.append(names.ORCHESTRATOR_QUEUE)

@@ -14,10 +14,10 @@ from agents.base import Agent, StepContext
 from agents.errors import PermanentError, TransientError
 from agents.registry import Registry
 from orchestrator.llm import build_chat_model
+from orchestrator.metering import metered
 from orchestrator.plans import ReferenceResolutionError, iter_refs, resolve
 from orchestrator.runtime import Runtime
 from workers.lease import LeaseKeeper
-from workers.metering import metered
 
 log = logging.getLogger(__name__)
 

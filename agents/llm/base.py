@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypedDict, TypeVar, Unpack
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -98,12 +98,14 @@ class ChatModel(ABC):
         temperature: float = 0.0,
         max_tokens: int | None = None,
         repairs: int = 2,
+        check: Callable[[M], M] | None = None,
     ) -> tuple[M, Usage]:
         """Ask for an ``output`` instance; return it and the usage of every call made.
 
         Asks for ``output``'s JSON schema; an endpoint that cannot do that gets
         JSON mode plus validation instead. Invalid output is sent back with the
-        validation error, at most ``repairs`` times.
+        validation error, at most ``repairs`` times. ``check`` may validate
+        further: a ``ValueError`` it raises is sent back the same way.
         """
         schema = {"name": output.__name__, "schema": output.model_json_schema(), "strict": False}
         conversation = list(messages)
@@ -130,20 +132,23 @@ class ChatModel(ABC):
                 )
             usage += reply.usage
             try:
-                return output.model_validate_json(_strip_fences(reply.text)), usage
+                value = output.model_validate_json(_strip_fences(reply.text))
+                return (check(value) if check else value), usage
             except ValidationError as exc:
                 problem = _describe(exc)
-                conversation = [
-                    *conversation,
-                    Message(role="assistant", content=reply.text),
-                    Message(
-                        role="user",
-                        content=(
-                            f"That reply is not valid: {problem}. Answer again with only a JSON "
-                            "object that matches the schema."
-                        ),
+            except ValueError as exc:  # from check
+                problem = str(exc)
+            conversation = [
+                *conversation,
+                Message(role="assistant", content=reply.text),
+                Message(
+                    role="user",
+                    content=(
+                        f"That reply is not valid: {problem}. Answer again with only a JSON "
+                        "object that matches the schema."
                     ),
-                ]
+                ),
+            ]
         raise InvalidModelOutput(
             f"model {self.model!r} gave no valid {output.__name__} after {repairs} repairs: "
             f"{problem}"

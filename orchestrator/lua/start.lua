@@ -1,8 +1,13 @@
--- ARGV[3] JSON [{id, agent, input, deps, children}], ARGV[4] answer_from ('' = none).
+-- ARGV[3] JSON [{id, agent, input, deps, children}], ARGV[4] answer_from ('' = none),
+-- ARGV[5] the plan JSON a planner made ('' = the job's own), ARGV[6] the planner's name.
 -- Writes the steps of a pending job, marks it running, queues the roots.
 local status = redis.call('HGET', job, 'status')
 redis.call('ZREM', watch, 'plan ' .. job_id)
 if status ~= 'pending' then return {status or 'missing'} end
+if ARGV[5] ~= '' then
+  redis.call('HSET', job, 'plan', ARGV[5], 'planner', ARGV[6])
+  emit('job_planned', nil, cjson.encode({planner = ARGV[6], steps = #cjson.decode(ARGV[3])}))
+end
 local steps = cjson.decode(ARGV[3])
 local ids = {}
 for _, s in ipairs(steps) do

@@ -51,7 +51,9 @@ DIAMOND: list[dict[str, Any]] = [
 def test_roots_are_queued_at_start_and_start_happens_once(store: Store) -> None:
     job_id, queued = start(store, DIAMOND)
     assert queued == ["a"]
-    assert store.start_job(job_id, store.plan(job_id)) == "running"
+    plan = store.plan(job_id)
+    assert plan is not None
+    assert store.start_job(job_id, plan) == "running"
     assert store.job_status(job_id) == "running"
 
 

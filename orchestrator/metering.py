@@ -1,4 +1,4 @@
-"""Metering a step's model calls: token and cost records, and the job's budget."""
+"""Metering model calls (a step's or the planner's): tokens, cost, and the job's budget."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class StepMeter:
     store: Store
     settings: Settings
     job_id: str
-    step_id: str
+    step_id: str | None  # None: the planner's calls, counted for the job only
 
     def record(self, model: str, usage: Usage) -> None:
         """Count a reply's tokens, and their cost, for the step and its job."""
@@ -40,7 +40,7 @@ class StepMeter:
 
 
 def metered(
-    model: ChatModel | None, store: Store, settings: Settings, job_id: str, step_id: str
+    model: ChatModel | None, store: Store, settings: Settings, job_id: str, step_id: str | None
 ) -> ChatModel | None:
     """The step's view of the worker's model: metered and under the job's budget."""
     if model is None:

@@ -1,0 +1,32 @@
+-- ARGV[3] JSON [{id, agent, input, deps, children}] of new steps (deps: new steps only),
+-- ARGV[4] answer_from, ARGV[5] the whole plan JSON, ARGV[6] replans JSON,
+-- ARGV[7] how many replans the caller saw (another finalizer may have replanned since).
+-- Adds steps to a running job whose steps have all ended, and queues those that can run.
+local status = redis.call('HGET', job, 'status')
+if status ~= 'running' then return {status or 'missing'} end
+if #cjson.decode(redis.call('HGET', job, 'replans') or '[]') ~= tonumber(ARGV[7]) then
+  return {'stale'}
+end
+if tonumber(redis.call('HGET', job, 'remaining')) > 0 then return {'busy'} end
+redis.call('ZREM', watch, 'finalize ' .. job_id)
+local steps = cjson.decode(ARGV[3])
+local ids = step_ids()
+for _, s in ipairs(steps) do
+  table.insert(ids, s.id)
+  redis.call('HSET', step_key(s.id), 'agent', s.agent, 'input', s.input,
+    'status', 'waiting', 'attempts', 0, 'dispatch', 0)
+  redis.call('HSET', job .. ':waiting', s.id, #s.deps)
+  redis.call('HSET', job .. ':children', s.id, cjson.encode(s.children))
+end
+redis.call('HSET', job, 'remaining', #steps, 'steps', cjson.encode(ids), 'answer_from', ARGV[4],
+  'plan', ARGV[5], 'replans', ARGV[6])
+emit('job_replanned', nil, cjson.encode({steps = #steps}))
+local out = {'ok'}
+for _, s in ipairs(steps) do
+  if #s.deps == 0 then
+    redis.call('HSET', step_key(s.id), 'status', 'queued', 'dispatch', 1)
+    emit('step_queued', s.id, '{}')
+    table.insert(out, enqueue(s.id, 1, 0))
+  end
+end
+return out
