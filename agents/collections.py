@@ -120,10 +120,15 @@ DEMO_DOCUMENTS = Path(__file__).parent / "demo"  # a support knowledge base we w
 
 
 def ensure_demo(data_dir: Path) -> None:
-    """Build the demo collection from the documents that ship with celeriac, if it is
-    not there yet, so a fresh install has something to search."""
-    if current_version(data_dir, DEMO) is None:
-        build_collection(data_dir, DEMO, [DEMO_DOCUMENTS])
+    """Build the demo collection from the documents that ship with celeriac, so a fresh
+    install has something to search; build it again when they are newer than it."""
+    version = current_version(data_dir, DEMO)
+    if version is not None:
+        built = read_manifest(collections_dir(data_dir) / DEMO / version).built_at
+        newest = max(path.stat().st_mtime for path in DEMO_DOCUMENTS.glob("*.md"))
+        if newest < built.timestamp():
+            return
+    build_collection(data_dir, DEMO, [DEMO_DOCUMENTS])
 
 
 def build_collection(

@@ -122,13 +122,14 @@ class CollectionCache:
         self._loaded: dict[tuple[Path, str], Collection] = {}
         self._locks: dict[tuple[Path, str], threading.Lock] = {}
         self._guard = threading.Lock()
+        self._demo_checked: set[Path] = set()
 
     def get(self, data_dir: Path, name: str) -> Collection:
         key = (data_dir, name)
+        if name == DEMO and data_dir not in self._demo_checked:
+            ensure_demo(data_dir)  # once per process and data directory
+            self._demo_checked.add(data_dir)
         version = current_version(data_dir, name)
-        if version is None and name == DEMO:
-            ensure_demo(data_dir)
-            version = current_version(data_dir, name)
         if version is None:
             raise unknown_collection(data_dir, name)
         loaded = self._loaded.get(key)

@@ -91,7 +91,7 @@ def _clause_start(text: str, before: int) -> int:
 
 def _tidy(text: str) -> str:
     text = re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s+", " ", text)).strip(" ,;")
-    return text
+    return text if re.search(r"\w", text) else ""
 
 
 @functools.cache

@@ -41,10 +41,13 @@ ASKS = re.compile(
 )
 TOPIC = re.compile(r"\b(?:about|on|for|regarding|concerning|mentioning|of)\s+(?P<topic>.+)$", re.I)
 COMPARE = re.compile(
-    r"\bcompar(?:e|ing|ison\s+of|ison\s+between)\s+(?P<a>.+?)\s+"
-    r"(?:and|with|to|versus|vs\.?|against)\s+(?P<b>.+?)\s*(?:[.?!;]|$)",
-    re.IGNORECASE,
+    r"\bcompar(?:e|ing|ison\s+of|ison\s+between)\s+(?P<what>.+?)\s*(?:[.?!;]|$)", re.I
 )
+# What splits the two sides of a comparison, the clearest first ("A and B with C" is A and B).
+VERSUS = [
+    re.compile(rf"\s+{word}\s+", re.I)
+    for word in (r"(?:versus|vs\.?|against)", "with", "to", "and")
+]
 TRANSLATE = re.compile(r"^\W*(?:please\s+)?translate\b", re.IGNORECASE)
 # Quoted text: straight or typographic double quotes, guillemets, or single quotes.
 QUOTED = re.compile(
@@ -162,9 +165,9 @@ class _Builder:
 
         ``instruction`` is the task's text as the steps get it (a reference when the
         goal had to be translated first)."""
-        if match := COMPARE.search(task):
-            first = self.search("search_1", _query(match.group("a")), k=3)
-            second = self.search("search_2", _query(match.group("b")), k=3)
+        if (match := COMPARE.search(task)) and (sides := _two_sides(match.group("what"))):
+            first = self.search("search_1", _query(sides[0]), k=3)
+            second = self.search("search_2", _query(sides[1]), k=3)
             context = [_ref(first, "hits"), _ref(second, "hits")]
             return self.add(
                 "compare", "generation", {"instruction": instruction, "context": context}
@@ -248,6 +251,15 @@ def _text_to_translate(goal: str) -> tuple[str, str] | None:
     quoted = QUOTED.search(goal)
     if quoted:
         return goal[: quoted.start()] + goal[quoted.end() :], quoted.group("text").strip()
+    return None
+
+
+def _two_sides(text: str) -> tuple[str, str] | None:
+    """The two things a comparison is between, or None if it names one."""
+    for versus in VERSUS:
+        parts = [part.strip() for part in versus.split(text, maxsplit=1)]
+        if len(parts) == 2 and all(parts):
+            return parts[0], parts[1]
     return None
 
 

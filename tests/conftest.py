@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +17,14 @@ import redis
 
 from agents import apertium, dense
 from orchestrator.client import Client
-from orchestrator.embedded import Embedded
+from orchestrator.embedded import Embedded, settings_env
+from orchestrator.procs import stop_process
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
 from tests.llm_server import LLMServer
 
 TEST_AGENTS = "tests.sample_agents"
+ROOT = Path(__file__).resolve().parents[1]
 
 # Apertium comes from Debian packages; .ci/run installs them. Under CI (CI=true) a missing
 # Apertium makes these tests fail rather than skip.
@@ -77,9 +82,12 @@ def make_settings(url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def deployment(redis_server: RedisServer) -> Iterator[Settings]:
+def deployment(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
     """Shared worker processes serving every test agent and the orchestrator."""
-    settings = make_settings(redis_server.url, embedded_workers=2)
+    data_dir = tmp_path_factory.mktemp("data")
+    settings = make_settings(redis_server.url, embedded_workers=2, data_dir=data_dir)
     with Embedded(settings) as live:
         yield live
 
@@ -105,7 +113,7 @@ def unique() -> Callable[[str], str]:
 
 
 @pytest.fixture
-def isolated() -> Iterator[Callable[..., Settings]]:
+def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Settings]]:
     """A deployment of one's own: a fresh Redis and workers started on request.
 
     ``start(workers=1, worker_args=[...], **settings)`` returns live settings.
@@ -116,6 +124,7 @@ def isolated() -> Iterator[Callable[..., Settings]]:
         server = RedisServer()
         server.start()
         stack.append(server)
+        overrides.setdefault("data_dir", tmp_path_factory.mktemp("data"))
         embedded = Embedded(
             make_settings(server.url, embedded_workers=workers, **overrides),
             worker_args=worker_args,
@@ -126,6 +135,27 @@ def isolated() -> Iterator[Callable[..., Settings]]:
     yield start
     for item in reversed(stack):
         item.stop()
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start ``celeriac ARGS...`` with some settings; stopped at teardown."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(settings: Settings, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", *args],
+            cwd=ROOT,
+            env={**os.environ, **settings_env(settings), **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        stop_process(process, timeout=10)
 
 
 @pytest.fixture

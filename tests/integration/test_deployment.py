@@ -9,41 +9,17 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from orchestrator.client import Client
 from orchestrator.embedded import settings_env
-from orchestrator.procs import stop_process
 from orchestrator.redis_server import free_port
 from orchestrator.settings import Settings
 from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start ``celeriac ARGS...`` with some settings; stopped at teardown."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(settings: Settings, *args: str, **env: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", *args],
-            cwd=ROOT,
-            env={**os.environ, **settings_env(settings), **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        stop_process(process, timeout=10)
 
 
 def test_a_type_added_by_a_new_worker_is_usable_without_changing_anything(

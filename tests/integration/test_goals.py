@@ -1,0 +1,99 @@
+"""Goals through the SDK on real workers, planned offline by the rules; goals refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+from orchestrator import names
+from orchestrator.client import Client
+from orchestrator.errors import UserError
+from orchestrator.settings import Settings
+
+
+def job_count(r: redis.Redis) -> int:
+    return int(r.zcard(names.JOBS_KEY))
+
+
+def test_a_question_is_planned_searched_and_answered_from_the_demo_collection(
+    client: Client,
+) -> None:
+    job = client.submit(goal="How do I turn on two-factor authentication?")
+    result = job.wait(timeout=60)
+    assert result.status == "succeeded", result.error
+    assert result.planner == "rules"
+    assert result.plan is not None
+    assert [step.agent for step in result.plan.steps] == ["retrieval", "generation"]
+    assert result.steps["search"].output["hits"][0]["id"] == "two-factor"
+    assert "two-factor" in result.answer["citations"]
+    assert "Turn it on in Settings, Security" in result.answer["text"]
+    types = [event.type for event in job.events(follow=False)]
+    assert types[:3] == ["job_submitted", "job_planned", "job_started"]
+
+
+def test_the_plan_a_client_previews_is_the_plan_the_job_runs(client: Client) -> None:
+    goal = "Compare exporting notes with sharing notes"
+    preview = client.plan(goal)
+    result = client.submit(goal=goal).wait(timeout=60)
+    assert result.status == "succeeded", result.error
+    assert result.plan == preview
+    assert {step.agent for step in preview.steps} == {"retrieval", "generation"}
+    assert {"export-notes", "share-notes"} <= set(result.answer["citations"])
+
+
+def test_a_goal_outside_what_the_rules_plan_fails_its_job_saying_why(client: Client) -> None:
+    result = client.submit(goal="Book a table for two at eight").wait(timeout=60)
+    assert result.status == "failed"
+    assert result.error is not None
+    assert result.error.startswith("planning failed: cannot tell what the goal")
+    assert result.steps == {} and result.plan is None
+
+
+def test_a_goal_about_a_collection_that_does_not_exist_fails_its_search_step(
+    client: Client,
+) -> None:
+    result = client.submit(goal="What do the documents say about sync?", collection="nope").wait(
+        timeout=60
+    )
+    assert result.status == "failed"
+    assert "no collection 'nope'" in (result.steps["search"].error or "")
+    assert result.steps["answer"].status == "skipped"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"goal": ""}, "the goal is empty"),
+        ({"goal": " \n\t "}, "the goal is empty"),
+        ({"goal": "x" * 100_000}, "at most 20000 are allowed (CELERIAC_MAX_GOAL_CHARS)"),
+        ({"goal": "find \x00 things"}, "NUL character"),
+        ({"goal": "What is sync?", "collection": "../../etc"}, "collection name"),
+        ({"goal": "What is sync?", "plan": {"steps": []}}, "exactly one of them"),
+        ({}, "exactly one of them"),
+        ({"plan": {"steps": [{"id": "a", "agent": "echo"}]}, "collection": "x"}, "collection goes"),
+    ],
+    ids=["empty", "blank", "100kb", "nul", "traversal", "both", "neither", "collection-for-plan"],
+)
+def test_a_bad_goal_is_refused_and_nothing_is_written(
+    client: Client, redis_client: redis.Redis, options: dict[str, Any], message: str
+) -> None:
+    before = job_count(redis_client)
+    plan = options.pop("plan", None)
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        client.submit(plan, **options)
+    assert job_count(redis_client) == before
+
+
+def test_types_nobody_serves_are_not_planned(deployment: Settings) -> None:
+    # A client that can import the built-in types, on a deployment whose workers are gone.
+    with Client(deployment) as client:
+        cards = client.runtime.engine.available_cards()
+    assert {"retrieval", "generation", "translation", "echo"} <= set(cards)
+    served = {
+        name
+        for info in Client(deployment).live_workers().values()
+        for name in info.get("agents", [])
+    }
+    assert set(cards) == served
