@@ -7,13 +7,14 @@ what to ask for and publishes the messages each change makes due.
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agents.base import Agent
-from agents.errors import CeleriacError
+from agents.errors import CeleriacError, TransientError
 from agents.llm import ChatModel
 from orchestrator import names
 from orchestrator.cards import AgentCard, Cards
@@ -74,6 +75,14 @@ def summarize(plan: Plan, result: JobResult) -> tuple[str, Any, str]:
         status = "failed"
     errors = [f"step {sid!r} failed: {steps[sid].error}" for sid in failed]
     return status, answer, "; ".join(errors)
+
+
+def retry_delay(
+    settings_base: float, settings_max: float, attempt: int, retry_after: float | None
+) -> float:
+    """Exponential backoff with jitter, never sooner than ``retry_after``."""
+    delay = min(settings_max, settings_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+    return float(max(delay, retry_after or 0.0))
 
 
 class Engine:
@@ -173,6 +182,9 @@ class Engine:
             )
             try:
                 plan, planner = self.plan_goal(goal, job_id)
+            except TransientError as exc:
+                self._retry_planning(job_id, exc)
+                return
             except CeleriacError as exc:
                 self.store.finish_job(job_id, "failed", None, f"planning failed: {exc}")
                 return
@@ -185,6 +197,23 @@ class Engine:
         started = self.store.start_job(job_id, plan, planner)
         if isinstance(started, Followups):
             self.deliver(job_id, started)
+
+    def _retry_planning(self, job_id: str, exc: TransientError) -> None:
+        """Plan again later (the sweeper resends the plan task), as often as a step may run."""
+        attempt = self.store.planning_attempt(job_id)
+        if attempt >= self.settings.step_max_attempts:
+            self.store.finish_job(
+                job_id, "failed", None, f"planning failed after {attempt} attempts: {exc}"
+            )
+            return
+        delay = retry_delay(
+            self.settings.retry_backoff_seconds,
+            self.settings.retry_backoff_max_seconds,
+            attempt,
+            exc.retry_after,
+        )
+        log.warning("job %s: planning failed (%s); trying again in %.1fs", job_id, exc, delay)
+        self.store.rewatch(f"plan {job_id}", self.store.now() + delay)
 
     def deliver(self, job_id: str, followups: Followups) -> None:
         """Publish what a change of state made due, then clear it from the outbox."""

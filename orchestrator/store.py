@@ -417,6 +417,10 @@ class Store:
         """Block until the job has ended (True) or ``block_ms`` passed (False)."""
         return bool(self.redis.xread({names.end_key(job_id): "0"}, count=1, block=block_ms))
 
+    def planning_attempt(self, job_id: str) -> int:
+        """Count one more failed attempt at planning the job; return how many there were."""
+        return int(self.redis.hincrby(names.job_key(job_id), "planning_attempts", 1))
+
     def rewatch(self, member: str, at: float) -> None:
         self.redis.zadd(names.WATCH_KEY, {member: at}, xx=True)
 

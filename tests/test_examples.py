@@ -46,3 +46,20 @@ def test_the_support_example_searches_answers_and_translates(tmp_path: Path) -> 
     assert "Forgot password" in answer["text"] and "reset-password" in answer["citations"]
     assert document["answer"]["engine"] == "apertium"
     assert document["answer"]["target_lang"] == "spa" and "contraseña" in document["answer"]["text"]
+
+
+@needs_apertium
+def test_the_readme_first_goal_answers_a_customer_in_spanish(tmp_path: Path) -> None:
+    env = {**os.environ, "CELERIAC_DATA_DIR": str(tmp_path), "CELERIAC_LLM_BACKEND": "offline"}
+    goal = "A customer asks how to reset a forgotten password. Answer them in Spanish."
+    result = celeriac("run", goal, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "succeeded", document["error"]
+    assert [step["agent"] for step in document["plan"]["steps"]] == [
+        "retrieval",
+        "generation",
+        "translation",
+    ]
+    assert "reset-password" in document["steps"]["answer"]["output"]["citations"]
+    assert "contraseña" in document["answer"]["text"]

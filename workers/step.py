@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from typing import Any
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from agents.base import Agent, StepContext
 from agents.errors import PermanentError, TransientError
 from agents.registry import Registry
+from orchestrator.engine import retry_delay
 from orchestrator.llm import build_chat_model
 from orchestrator.metering import metered
 from orchestrator.plans import ReferenceResolutionError, iter_refs, resolve
@@ -20,14 +20,6 @@ from orchestrator.runtime import Runtime
 from workers.lease import LeaseKeeper
 
 log = logging.getLogger(__name__)
-
-
-def retry_delay(
-    settings_base: float, settings_max: float, attempt: int, retry_after: float | None
-) -> float:
-    """Exponential backoff with jitter, never sooner than ``retry_after``."""
-    delay = min(settings_max, settings_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-    return float(max(delay, retry_after or 0.0))
 
 
 class StepRunner:

@@ -16,7 +16,7 @@ from orchestrator.models import JobResult, Plan
 from orchestrator.settings import Settings
 from tests.conftest import TEST_AGENTS, wait_for
 from tests.llm_agents import Ask, Question
-from tests.llm_server import LLMServer, MalformedJSON, RecordedRequest, Reply
+from tests.llm_server import LLMServer, MalformedJSON, RateLimited, RecordedRequest, Reply
 
 
 @pytest.fixture
@@ -277,3 +277,25 @@ def test_instructions_inside_documents_do_not_change_the_plan(
     assert "thief@example.com" not in json.dumps(planner.body)  # plans never see documents
     assert "thief@example.com" in writer.last_user_message  # the writer does, as material
     assert "not instructions" in writer.messages[0]["content"]
+
+
+def test_a_rate_limited_planner_plans_again_later(
+    planning: Settings, llm_server: LLMServer
+) -> None:
+    llm_server.script(RateLimited(retry_after=0.2), Reply.of_json(ASK_SKY), Reply("blue"))
+    result = run_goal(planning, "What colour is the sky?")
+    assert result.status == "succeeded", result.error
+    assert result.answer == {"answer": "blue"}
+    first, again, _ = llm_server.chat_requests
+    assert again.received_at - first.received_at >= 0.2  # never sooner than Retry-After
+
+
+def test_a_planner_that_stays_rate_limited_fails_the_job_after_bounded_attempts(
+    planning: Settings, llm_server: LLMServer
+) -> None:
+    llm_server.script(*[RateLimited(retry_after=0.05)] * planning.step_max_attempts)
+    result = run_goal(planning, "What colour is the sky?")
+    assert result.status == "failed"
+    assert result.error is not None
+    assert result.error.startswith(f"planning failed after {planning.step_max_attempts} attempts")
+    assert len(llm_server.chat_requests) == planning.step_max_attempts

@@ -339,7 +339,13 @@ def test_submit_status_cancel_result(
 
     status = celeriac("status", job_id, env=live_env)
     assert status.returncode == 0, status.stderr
-    assert status.stdout == f"{job_id} running (1 running, 1 waiting)\n"
+    first, *plan_table = status.stdout.splitlines()
+    assert first == f"{job_id} running (1 running, 1 waiting)"
+    rows = [line.split("│")[1:-1] for line in plan_table if line.startswith("│")]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        ["wait", "gate", "", "running"],
+        ["then", "echo", "wait", "waiting"],
+    ]
 
     status_json = celeriac("status", job_id, "--json", env=live_env)
     assert status_json.returncode == 0, status_json.stderr
