@@ -54,9 +54,9 @@ class _Bars:
                     f"{step_id} [dim]({step.agent})[/]", total=1.0, state=step.status, start=False
                 )
 
-    def planned(self, planner: str) -> None:
+    def planned(self, state: str) -> None:
         if self.planning is not None:
-            self.progress.update(self.planning, completed=1.0, state=f"[green]planned[/] {planner}")
+            self.progress.update(self.planning, completed=1.0, state=state)
             self.progress.stop_task(self.planning)
             self.planning = None
 
@@ -91,8 +91,10 @@ def follow(handle: JobHandle, console: Console, timeout: float | None = None) ->
         bars = _Bars(progress, handle.result())
         for event in handle.events(timeout=timeout):
             if event.type in ("job_planned", "job_replanned"):
-                bars.planned(str(event.data.get("planner", "")))
+                bars.planned(f"[green]planned[/] {event.data.get('planner', '')}")
                 bars.add(handle.result())
+            elif event.type == "job_finished":  # before a plan: planning failed, or a cancel
+                bars.planned(f"[red]{event.data.get('status', 'ended')}[/]")
             bars.show(event)
     return handle.result()
 
@@ -130,7 +132,10 @@ def render_plan(result: JobResult, console: Console) -> None:
 def render_result(result: JobResult, console: Console) -> None:
     if result.goal:
         console.print(f"goal: {escape(result.goal)}", highlight=False)
-    table = Table(title=f"job {result.job_id}: [{_STYLE[result.status]}]{result.status}[/]")
+    heading = f"job {result.job_id}: [{_STYLE[result.status]}]{result.status}[/]"
+    if not result.steps:
+        console.print(heading)
+    table = Table(title=heading)
     for column in ("step", "agent", "status", "attempts", "seconds", "worker / error"):
         table.add_column(column)
     for step_id, step in result.steps.items():
@@ -145,7 +150,8 @@ def render_result(result: JobResult, console: Console) -> None:
             seconds,
             step.error or step.worker or "",
         )
-    console.print(table)
+    if result.steps:
+        console.print(table)
     if result.error:
         console.print(f"[red]error:[/] {result.error}")
     console.print("answer:", style="bold")
