@@ -43,6 +43,25 @@ def terms(text: str) -> list[str]:
     return [str(term) for term in tokens[0]]
 
 
+def content_terms(text: str) -> set[str]:
+    """The words of ``text`` that carry content, stemmed: ``terms`` less a longer list of
+    English function words ("how", "do", "which"...), for comparing texts by meaning.
+
+    >>> sorted(content_terms("How do I reset my passwords?"))
+    ['password', 'reset']
+    """
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    tokens = bm25s.tokenize(
+        [text],
+        stopwords=list(STOPWORDS_EN_PLUS),
+        stemmer=_stemmer(),
+        return_ids=False,
+        show_progress=False,
+    )
+    return {str(term) for term in tokens[0]}
+
+
 class Bm25Index:
     """A BM25 index over documents numbered 0..n-1. Searching is thread-safe."""
 

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from orchestrator.client import JobHandle
-from orchestrator.models import TERMINAL_STEP, Event, JobResult
+from orchestrator.models import TERMINAL_STEP, Event, JobResult, Score
 from orchestrator.plans import dependencies
 
 _STYLE = {
@@ -133,10 +133,12 @@ def render_result(result: JobResult, console: Console) -> None:
     if result.goal:
         console.print(f"goal: {escape(result.goal)}", highlight=False)
     heading = f"job {result.job_id}: [{_STYLE[result.status]}]{result.status}[/]"
+    if result.score is not None:
+        heading += f", score {result.score:.2f}"
     if not result.steps:
         console.print(heading)
     table = Table(title=heading)
-    for column in ("step", "agent", "status", "attempts", "seconds", "worker / error"):
+    for column in ("step", "agent", "status", "attempts", "seconds", "score", "worker / error"):
         table.add_column(column)
     for step_id, step in result.steps.items():
         seconds = ""
@@ -148,6 +150,7 @@ def render_result(result: JobResult, console: Console) -> None:
             f"[{_STYLE.get(step.status, '')}]{step.status}[/]",
             str(step.attempts),
             seconds,
+            _main_score(step.scores),
             step.error or step.worker or "",
         )
     if result.steps:
@@ -159,6 +162,13 @@ def render_result(result: JobResult, console: Console) -> None:
         console.print("(none)")
     else:
         console.print_json(json.dumps(result.answer))
+
+
+def _main_score(scores: list[Score]) -> str:
+    if not scores:
+        return ""
+    main = scores[0]
+    return f"{main.name} {main.value:.2f}" + (" (proxy)" if main.proxy else "")
 
 
 def result_json(result: JobResult) -> str:

@@ -24,6 +24,7 @@ from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan
 from orchestrator.planner import Check, build_planner, check_goal, checker
 from orchestrator.plans import AgentTypes, dependencies, validate_plan
 from orchestrator.replan import check_merged, merge, record, replaced_steps
+from orchestrator.scoring import job_score
 from orchestrator.settings import Settings
 from orchestrator.store import Followups, StepMessage, Store
 
@@ -238,7 +239,8 @@ class Engine:
         if result.plan is None or self._replan(job_id, result):
             return
         status, answer, error = summarize(result.plan, result)
-        self.store.finish_job(job_id, status, answer, error)
+        score = job_score(result, skip=replaced_steps(result))
+        self.store.finish_job(job_id, status, answer, error, score)
 
     def _replan(self, job_id: str, result: JobResult) -> bool:
         """Ask the planner for steps in place of a failed branch; True if some were added."""

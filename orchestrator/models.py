@@ -29,6 +29,13 @@ class Step(BaseModel):
     agent: str = Field(min_length=1)
     input: dict[str, Any] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
+    reference: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "What the step's output is scored against: retrieval {'relevant': {doc_id: grade}}, "
+            "translation {'texts': [...]}, generation {'text': ...}. Optional."
+        ),
+    )
 
 
 class Plan(BaseModel):
@@ -61,6 +68,22 @@ class Replan(BaseModel):
     error: str
     replaced: list[str] = Field(description="The failed step and the steps it had skipped.")
     added: list[str] = Field(description="The steps the planner added in their place.")
+
+
+class Score(BaseModel):
+    """One measurement of a step's output, in [0, 1] (higher is better).
+
+    ``method`` says how it was measured (``sacrebleu``, ``trec_eval``, ``lexical``,
+    ``llm:MODEL``...); ``proxy`` marks an indirect estimate, such as word overlap
+    standing in for relevance.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: float
+    method: str
+    proxy: bool = False
 
 
 class TokenUsage(BaseModel):
@@ -102,6 +125,7 @@ class StepResult(BaseModel):
     progress: float | None = None
     message: str | None = None
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    scores: list[Score] = Field(default_factory=list, description="The first is the main one.")
 
 
 class JobResult(BaseModel):
@@ -115,6 +139,9 @@ class JobResult(BaseModel):
     planner: str | None = Field(default=None, description="Who made the plan: rules, llm:MODEL.")
     plan: Plan | None = None
     replans: list[Replan] = Field(default_factory=list)
+    score: float | None = Field(
+        default=None, description="The mean of the scored steps' main scores, in [0, 1]."
+    )
     created_at: datetime | None = None
     finished_at: datetime | None = None
     usage: TokenUsage = Field(default_factory=TokenUsage)

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     planner_timeout_seconds: float = Field(
         default=300.0, gt=0, description="Planning longer than this is tried again."
     )
+    scoring: bool = Field(default=True, description="Score every step and job.")
+    scoring_judge: bool = Field(
+        default=True, description="With a model, also let it judge outputs (costs a call)."
+    )
     worker_concurrency: int = Field(default=256, ge=1, description="Steps one worker runs at once.")
     worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
     embedded_workers: int = Field(default=1, ge=1, description="Worker processes `run` starts.")

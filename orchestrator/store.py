@@ -28,6 +28,7 @@ from orchestrator.models import (
     JobResult,
     Plan,
     Replan,
+    Score,
     Step,
     StepResult,
     TokenUsage,
@@ -85,6 +86,7 @@ class Claim:
     attempt: int = 0
     agent: str = ""
     input: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] | None = None
     reason: str = ""
     followups: Followups = field(default_factory=Followups)
 
@@ -103,6 +105,7 @@ def _layout(steps: Sequence[Step]) -> list[dict[str, Any]]:
             "id": step.id,
             "agent": step.agent,
             "input": json.dumps(step.input),
+            "reference": json.dumps(step.reference) if step.reference is not None else "",
             "deps": deps[step.id],
             "children": kids[step.id],
         }
@@ -207,8 +210,18 @@ class Store:
             return str(reply[0])
         return Followups([StepMessage.parse(raw) for raw in reply[1:]])
 
-    def finish_job(self, job_id: str, status: str, answer: Any, error: str = "") -> bool:
-        reply = self._run("finish", job_id, status, json.dumps(answer), error, self.result_ttl)
+    def finish_job(
+        self, job_id: str, status: str, answer: Any, error: str = "", score: float | None = None
+    ) -> bool:
+        reply = self._run(
+            "finish",
+            job_id,
+            status,
+            json.dumps(answer),
+            error,
+            self.result_ttl,
+            "" if score is None else repr(score),
+        )
         return bool(reply == "ok")
 
     def cancel_job(self, job_id: str) -> str:
@@ -243,13 +256,22 @@ class Store:
     ) -> Claim:
         reply = self._run("claim", job_id, step_id, dispatch, worker, lease, agent)
         if reply[0] == "ok":
-            return Claim(True, attempt=int(reply[1]), agent=reply[2], input=json.loads(reply[3]))
+            return Claim(
+                True,
+                attempt=int(reply[1]),
+                agent=reply[2],
+                input=json.loads(reply[3]),
+                reference=json.loads(reply[4]) if reply[4] else None,
+            )
         if reply[0] == "succeeded":
             return Claim(False, reason="succeeded", followups=Followups.parse(reply[1:]))
         return Claim(False, reason=str(reply[0]))
 
-    def complete(self, job_id: str, step_id: str, output: Any) -> Followups:
-        return Followups.parse(self._run("complete", job_id, step_id, json.dumps(output)))
+    def complete(
+        self, job_id: str, step_id: str, output: Any, scores: Sequence[Score] = ()
+    ) -> Followups:
+        scored = json.dumps([score.model_dump() for score in scores]) if scores else ""
+        return Followups.parse(self._run("complete", job_id, step_id, json.dumps(output), scored))
 
     def fail(
         self,
@@ -345,6 +367,7 @@ class Store:
                     int(rec.get("completion_tokens", 0)),
                     float(rec.get("cost", 0)),
                 ),
+                scores=[Score.model_validate(s) for s in json.loads(rec.get("scores") or "[]")],
             )
         goal = Goal.model_validate_json(fields["goal"]) if fields.get("goal") else None
         return JobResult(
@@ -356,6 +379,7 @@ class Store:
             planner=fields.get("planner") or None,
             plan=plan,
             replans=[Replan.model_validate(r) for r in json.loads(fields.get("replans") or "[]")],
+            score=float(fields["score"]) if fields.get("score") else None,
             created_at=from_timestamp(fields.get("created_at")),
             finished_at=from_timestamp(fields.get("finished_at")),
             usage=TokenUsage.of(

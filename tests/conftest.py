@@ -43,6 +43,7 @@ needs_dense = pytest.mark.skipif(
 )
 FAST: dict[str, Any] = {
     "llm_backend": "offline",  # tests that want a model point it at the test server
+    "scoring_judge": False,  # tests script every model call; tests of judging turn it on
     "step_lease_seconds": 1.5,
     "sweep_interval_seconds": 0.2,
     "worker_heartbeat_seconds": 0.5,

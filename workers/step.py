@@ -15,8 +15,11 @@ from agents.registry import Registry
 from orchestrator.engine import retry_delay
 from orchestrator.llm import build_chat_model
 from orchestrator.metering import metered
+from orchestrator.models import Score
 from orchestrator.plans import ReferenceResolutionError, iter_refs, resolve
 from orchestrator.runtime import Runtime
+from orchestrator.scoring import ScoreContext, score_step
+from orchestrator.store import Claim
 from workers.lease import LeaseKeeper
 
 log = logging.getLogger(__name__)
@@ -60,9 +63,7 @@ class StepRunner:
             return f"not run: {claim.reason}"
         self.leases.hold(job_id, step_id, dispatch)
         try:
-            output = self._execute(
-                job_id, step_id, dispatch, claim.attempt, claim.agent, claim.input, worker
-            )
+            output, scores = self._execute(job_id, step_id, dispatch, claim, worker)
         except TransientError as exc:
             delay = retry_delay(
                 self.settings.retry_backoff_seconds,
@@ -78,7 +79,7 @@ class StepRunner:
             return self._fail(job_id, step_id, dispatch, f"{type(exc).__name__}: {exc}", None)
         finally:
             self.leases.release(job_id, step_id)
-        self.runtime.engine.deliver(job_id, self.store.complete(job_id, step_id, output))
+        self.runtime.engine.deliver(job_id, self.store.complete(job_id, step_id, output, scores))
         return "succeeded"
 
     def _fail(
@@ -96,15 +97,10 @@ class StepRunner:
         return f"failed: {error}"
 
     def _execute(
-        self,
-        job_id: str,
-        step_id: str,
-        dispatch: int,
-        attempt: int,
-        agent_name: str,
-        raw_input: dict[str, Any],
-        worker: str,
-    ) -> Any:
+        self, job_id: str, step_id: str, dispatch: int, claim: Claim, worker: str
+    ) -> tuple[Any, list[Score]]:
+        """The step's output as JSON, and its scores."""
+        agent_name, raw_input = claim.agent, claim.input
         agent = self.agent(agent_name)
         sources = sorted({source for source, _ in iter_refs(raw_input)})
         resolved = resolve(raw_input, self.store.outputs(job_id, sources))
@@ -127,7 +123,7 @@ class StepRunner:
         context = StepContext(
             job_id=job_id,
             step_id=step_id,
-            attempt=attempt,
+            attempt=claim.attempt,
             agent=agent_name,
             worker=worker,
             data_dir=self.settings.data_dir,
@@ -145,4 +141,9 @@ class StepRunner:
                 raise PermanentError(
                     f"agent {agent_name!r} returned output that is not its Output: {exc}"
                 ) from exc
-        return output.model_dump(mode="json")
+        scores: list[Score] = []
+        if self.settings.scoring:
+            judge = model if self.settings.scoring_judge else None
+            scoring = ScoreContext(agent=agent, step=context, model=judge)
+            scores = score_step(agent_name, validated, output, claim.reference, scoring)
+        return output.model_dump(mode="json"), scores

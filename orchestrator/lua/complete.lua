@@ -1,4 +1,4 @@
--- ARGV[3] step, ARGV[4] output JSON. Records a step's output and queues the
+-- ARGV[3] step, ARGV[4] output JSON, ARGV[5] scores JSON ('' = none). Records a step's output and queues the
 -- dependents that became ready: each exactly once, however often this runs.
 -- Returns {finalize (0/1), messages...}, or {-1} when the step had already ended otherwise.
 local step = ARGV[3]
@@ -8,8 +8,8 @@ if st == 'succeeded' then return followups(step) end
 -- A superseded attempt (its lease expired, the step was queued again) may still
 -- deliver the first result: take it; the newer message then finds the step done.
 if st ~= 'running' and st ~= 'queued' then return {-1} end
-redis.call('HSET', sk, 'status', 'succeeded', 'output', ARGV[4], 'finished_at', TS,
-  'error', '', 'lease_until', '')
+redis.call('HSET', sk, 'status', 'succeeded', 'output', ARGV[4], 'scores', ARGV[5],
+  'finished_at', TS, 'error', '', 'lease_until', '')
 redis.call('ZREM', leases, lease_member(step))
 emit('step_succeeded', step, '{}')
 local out = {0}

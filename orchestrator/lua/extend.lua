@@ -1,4 +1,4 @@
--- ARGV[3] JSON [{id, agent, input, deps, children}] of new steps (deps: new steps only),
+-- ARGV[3] JSON [{id, agent, input, reference, deps, children}] of new steps (deps: new steps only),
 -- ARGV[4] answer_from, ARGV[5] the whole plan JSON, ARGV[6] replans JSON,
 -- ARGV[7] how many replans the caller saw (another finalizer may have replanned since).
 -- Adds steps to a running job whose steps have all ended, and queues those that can run.
@@ -14,7 +14,7 @@ local ids = step_ids()
 for _, s in ipairs(steps) do
   table.insert(ids, s.id)
   redis.call('HSET', step_key(s.id), 'agent', s.agent, 'input', s.input,
-    'status', 'waiting', 'attempts', 0, 'dispatch', 0)
+    'reference', s.reference, 'status', 'waiting', 'attempts', 0, 'dispatch', 0)
   redis.call('HSET', job .. ':waiting', s.id, #s.deps)
   redis.call('HSET', job .. ':children', s.id, cjson.encode(s.children))
 end

@@ -1,4 +1,4 @@
--- ARGV[3] JSON [{id, agent, input, deps, children}], ARGV[4] answer_from ('' = none),
+-- ARGV[3] JSON [{id, agent, input, reference, deps, children}], ARGV[4] answer_from ('' = none),
 -- ARGV[5] the plan JSON a planner made ('' = the job's own), ARGV[6] the planner's name.
 -- Writes the steps of a pending job, marks it running, queues the roots.
 local status = redis.call('HGET', job, 'status')
@@ -13,7 +13,7 @@ local ids = {}
 for _, s in ipairs(steps) do
   table.insert(ids, s.id)
   redis.call('HSET', step_key(s.id), 'agent', s.agent, 'input', s.input,
-    'status', 'waiting', 'attempts', 0, 'dispatch', 0)
+    'reference', s.reference, 'status', 'waiting', 'attempts', 0, 'dispatch', 0)
   redis.call('HSET', job .. ':waiting', s.id, #s.deps)
   redis.call('HSET', job .. ':children', s.id, cjson.encode(s.children))
 end

@@ -42,6 +42,7 @@ STEP_KEYS = {
     "finished_at",
     "worker",
     "usage",
+    "scores",
 }
 DIAMOND = {
     "steps": [
