@@ -122,7 +122,9 @@ PASSAGES = [
 
 
 def test_generation_is_always_scored_for_faithfulness_and_coverage() -> None:
-    ask = GenerationInput(instruction="How do I reset a forgotten password?", context=PASSAGES)
+    ask = GenerationInput.model_validate(
+        {"instruction": "How do I reset a forgotten password?", "context": PASSAGES}
+    )
     answer = GenerationOutput(
         text="Choose Forgot password on the sign-in page. Then call the dragon hotline.",
         citations=["pw"],
@@ -135,7 +137,9 @@ def test_generation_is_always_scored_for_faithfulness_and_coverage() -> None:
 
 
 def test_generation_with_a_reference_leads_with_rouge_l_and_a_model_judges_it() -> None:
-    ask = GenerationInput(instruction="How do I reset a forgotten password?", context=PASSAGES)
+    ask = GenerationInput.model_validate(
+        {"instruction": "How do I reset a forgotten password?", "context": PASSAGES}
+    )
     answer = GenerationOutput(text="Choose Forgot password.", citations=["pw"])
     model = ScriptedChatModel([json.dumps({"rating": 5})])
     scores = score_step(
