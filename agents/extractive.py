@@ -1,8 +1,9 @@
 """Query-focused extractive summaries: the offline path of the generation agent.
 
-Sentences of the given passages are ranked by BM25 against the instruction,
-picked best first while they add something new (near-duplicates are dropped),
-then put back in reading order, citing the passages they came from.
+Sentences of the given passages are ranked by BM25 against the instruction (a
+request for a summary of the whole, against the passages' own words), picked best
+first while they add something new (near-duplicates are dropped), then put back
+in reading order, citing the passages they came from.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 # capital or digit, or at a line break; abbreviations like "e.g. this" stay together.
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[A-Z0-9\"'(\[])|\s*\n\s*")
 SIMILAR = 0.6  # word-set overlap above which a sentence says nothing new
+_GENERIC = re.compile(r"\b(?:summar|overview|gist|main points|key points|tl;?dr)", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +51,22 @@ def summarize(
 ) -> tuple[str, list[str]]:
     """The best sentences for ``instruction`` within ``max_words``, and their passages' ids.
 
-    Returns ``("", [])`` when no sentence shares a word with the instruction.
+    Returns ``("", [])`` when no sentence shares a word with the instruction, unless the
+    instruction asks for a summary of the whole ("Summarize the text.").
     """
     from agents.bm25 import Bm25Index, terms  # numpy and bm25s only where steps run
 
     sentences = split_sentences(passages)
     searchable = [s for s in sentences if terms(s.text)]
-    query = terms(instruction)
-    if not searchable or not query:
+    if not searchable:
         return "", []
-    ranked = Bm25Index.build([s.text for s in searchable]).search(query, len(searchable))
+    bm25 = Bm25Index.build([s.text for s in searchable])
+    ranked = bm25.search(terms(instruction), len(searchable))
+    if not ranked and _GENERIC.search(instruction):
+        # "Summarize the text" names nothing to look for: the sentences that share the
+        # most of the passages' own words stand for the whole.
+        everything = [term for s in searchable for term in terms(s.text)]
+        ranked = bm25.search(everything, len(searchable))
     chosen: list[Sentence] = []
     chosen_terms: list[set[str]] = []
     words = 0

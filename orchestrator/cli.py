@@ -21,6 +21,7 @@ from agents.errors import CeleriacError
 from agents.registry import load_registry
 from orchestrator.celery_app import make_app
 from orchestrator.cli_common import err, errors_to_exit_codes, out, read_settings
+from orchestrator.cli_eval import app as eval_app
 from orchestrator.cli_index import index
 from orchestrator.client import Client
 from orchestrator.display import follow, render_plan, render_result, result_json, status_line
@@ -335,6 +336,7 @@ def agents(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 
 
 app.command()(index)
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

@@ -21,7 +21,8 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from agents.collections import build_collection, collections_dir
+from agents.collections import collections_dir, write_collection
+from agents.documents import Document, read_documents
 from agents.errors import CeleriacError, CollectionError
 from orchestrator.errors import UserError
 from orchestrator.procs import die_with_parent, stop_process
@@ -54,13 +55,28 @@ def temporary_collection(data_dir: Path, paths: Sequence[Path]) -> Iterator[str 
     if not paths:
         yield None
         return
-    name = f"docs-{uuid.uuid4().hex[:12]}"
     try:
-        build_collection(data_dir, name, paths)
+        documents = read_documents(paths).documents
     except CollectionError as exc:
         raise UserError(f"--docs: {exc}") from None
     except OSError as exc:
         raise UserError(f"--docs: cannot read {exc.filename}: {exc.strerror}") from None
+    if not documents:
+        raise UserError(f"--docs: no .txt, .md or .jsonl documents in {', '.join(map(str, paths))}")
+    with temporary_documents(data_dir, documents, prefix="docs") as name:
+        yield name
+
+
+@contextlib.contextmanager
+def temporary_documents(
+    data_dir: Path, documents: Sequence[Document], *, prefix: str
+) -> Iterator[str]:
+    """``documents`` as a collection of their own (``PREFIX-...``), removed afterwards."""
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    try:
+        write_collection(data_dir, name, documents)
+    except CollectionError as exc:
+        raise UserError(str(exc)) from None
     try:
         yield name
     finally:

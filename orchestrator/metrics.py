@@ -39,9 +39,11 @@ def per_query_metrics(qrels: Qrels, run: Run, k: int) -> dict[str, dict[str, flo
     table: dict[str, dict[str, float]] = {name: dict.fromkeys(judged, 0.0) for name in measures}
     for metric in ir_measures.pytrec_eval.iter_calc(list(measures.values()), judged, ranked):
         table[names[metric.measure]][metric.query_id] = float(metric.value)
-    table[f"f1@{k}"] = dict.fromkeys(judged, 0.0)
+    f1 = dict.fromkeys(judged, 0.0)
     for metric in ir_measures.pytrec_eval.iter_calc([SetF], judged, top_k):
-        table[f"f1@{k}"][metric.query_id] = float(metric.value)
+        f1[metric.query_id] = float(metric.value)
+    order = [f"p@{k}", f"recall@{k}", f"f1@{k}", f"ndcg@{k}", "map", "mrr", "recall@100"]
+    table = {name: ({**table, f"f1@{k}": f1})[name] for name in order}
     for values in table.values():
         values["all"] = sum(values.values()) / len(judged) if judged else 0.0
     return table

@@ -109,3 +109,16 @@ def test_markdown_heading_marks_are_not_part_of_a_sentence() -> None:
 
 def test_summarize_without_any_matching_word_is_empty() -> None:
     assert summarize("zebra", [("p", "Nothing relevant here.")], 50) == ("", [])
+
+
+def test_a_request_for_a_summary_of_the_whole_picks_the_most_central_sentences() -> None:
+    from agents.extractive import summarize
+
+    text = (
+        "The rover landed on Mars in the morning. Engineers cheered. "
+        "The Mars rover then sent pictures of the Mars surface home. Lunch was pasta."
+    )
+    summary, cited = summarize("Summarize the text.", [("doc", text)], max_words=20)
+    assert "Mars" in summary and "pasta" not in summary
+    assert cited == ["doc"]
+    assert summarize("What about Jupiter?", [("doc", text)], max_words=20) == ("", [])
