@@ -43,6 +43,18 @@ def terms(text: str) -> list[str]:
     return [str(term) for term in tokens[0]]
 
 
+def stemmed_words(text: str) -> list[str]:
+    """Every word of ``text``, lowercased and stemmed, in order (no stopword is dropped).
+
+    >>> stemmed_words("The links worked")
+    ['the', 'link', 'work']
+    """
+    tokens = bm25s.tokenize(
+        [text], stopwords=None, stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return [str(term) for term in tokens[0]]
+
+
 def content_terms(text: str) -> set[str]:
     """The words of ``text`` that carry content, stemmed: ``terms`` less a longer list of
     English function words ("how", "do", "which"...), for comparing texts by meaning.

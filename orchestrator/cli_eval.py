@@ -192,6 +192,27 @@ def summarization(
     _finish(report, as_json, report_file)
 
 
+@app.command()
+@errors_to_exit_codes
+def faithfulness(
+    claims: Annotated[
+        Path,
+        typer.Option(
+            help="JSON (SummEval's) or JSON Lines of {document, claim, label}.", **Existing
+        ),
+    ],
+    as_json: JsonFlag = False,
+    report_file: ReportFile = None,
+) -> None:
+    """How well the faithfulness score separates claims consistent with their document
+    (label 1) from inconsistent ones (label 0): the mean of each, and ROC AUC."""
+    from orchestrator.datasets import load_claims
+    from orchestrator.evaluation import evaluate_faithfulness
+
+    report = evaluate_faithfulness(load_claims(claims))
+    _finish(report, as_json, report_file)
+
+
 def _write(path: Path, lines: list[str]) -> None:
     try:
         path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")

@@ -56,7 +56,7 @@ class RetrievalSet:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n")
+        return path.read_bytes().decode("utf-8-sig", errors="replace").replace("\r\n", "\n")
     except OSError as exc:
         raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from None
 
@@ -156,7 +156,7 @@ def _smart_qrels(path: Path, ordinal: Sequence[str]) -> dict[str, dict[str, int]
             qrels.setdefault(_number(query), {})[_number(doc)] = max(0, 5 - grade)
         return qrels
     if widths == {4} and all(row[1] == "0" for _, row in rows):
-        return _trec_qrels(path)
+        return _trec_qrels(path, numbered_docs=True)
     if widths == {4}:  # query doc 0 0.0: every pair listed is relevant
         for _, (query, doc, _, _) in rows:
             qrels.setdefault(_number(query), {})[_number(doc)] = 1
@@ -177,37 +177,43 @@ def _trec_documents(path: Path) -> list[Document]:
         if docno is None:
             raise DatasetError(f"{path}: a <DOC> without a <DOCNO>")
         rest = body[: docno.start()] + body[docno.end() :]
-        title = re.search(r"<(?:HEAD|TITLE|HEADLINE)>(.*?)</", rest, flags=re.S | re.I)
-        text = html.unescape(re.sub(r"<[^>]+>", " ", rest))
+        title = re.search(r"<(HEAD|TITLE|HEADLINE)>(.*?)</\1>", rest, flags=re.S | re.I)
         documents.append(
             Document(
                 id=docno.group(1),
-                title=" ".join(title.group(1).split()) if title else "",
-                text=" ".join(text.split()),
+                title=_plain(title.group(2)) if title else "",
+                text=_plain(rest),
             )
         )
     return documents
 
 
+def _plain(markup: str) -> str:
+    """Text without its tags and entities, its white space collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+
 def _trec_topics(path: Path) -> dict[str, str]:
     topics = {}
     for body in re.findall(r"<top>(.*?)</top>", _read(path), flags=re.S | re.I):
-        num = re.search(r"<num>\s*(?:Number:)?\s*(\S+)", body, flags=re.I)
+        num = re.search(r"<num>\s*(?:Number:)?\s*([^\s<]+)", body, flags=re.I)
         title = re.search(r"<title>\s*(?:Topic:)?(.*?)(?=<|$)", body, flags=re.S | re.I)
         if num is None or title is None:
             raise DatasetError(f"{path}: a <top> without <num> or <title>")
-        topics[num.group(1)] = " ".join(title.group(1).split())
+        topics[_number(num.group(1))] = " ".join(title.group(1).split())
     if not topics:
         raise DatasetError(f"{path}: no <top> topics")
     return topics
 
 
-def _trec_qrels(path: Path) -> dict[str, dict[str, int]]:
+def _trec_qrels(path: Path, *, numbered_docs: bool = False) -> dict[str, dict[str, int]]:
+    """``query 0 doc grade`` lines; ``numbered_docs`` for SMART's numbers as document ids."""
     qrels: dict[str, dict[str, int]] = {}
     for number, row in _rows(path):
         if len(row) != 4:
             raise DatasetError(f"{path}:{number}: expected 'query 0 doc grade'")
-        qrels.setdefault(_number(row[0]), {})[row[2]] = _int(row[3], path, number)
+        doc = _number(row[2]) if numbered_docs else row[2]
+        qrels.setdefault(_number(row[0]), {})[doc] = _int(row[3], path, number)
     return qrels
 
 
@@ -294,6 +300,15 @@ def load_squad(path: Path) -> tuple[list[Document], list[Question]]:
         data = json.loads(_read(path))["data"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise DatasetError(f"{path}: not SQuAD v1.1 JSON ({exc})") from None
+    try:
+        return _squad_items(data)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DatasetError(
+            f"{path}: not SQuAD v1.1 JSON (no {exc} where one was expected)"
+        ) from None
+
+
+def _squad_items(data: Any) -> tuple[list[Document], list[Question]]:
     documents, questions = [], []
     for a, article in enumerate(data):
         for p, paragraph in enumerate(article["paragraphs"]):
@@ -315,3 +330,22 @@ def load_jsonl_pairs(
         (str(row[text_field]), [str(row[name]) for name in reference_fields])
         for _, row in _required(path, text_field, *reference_fields)
     ]
+
+
+def load_claims(path: Path) -> list[tuple[str, str, bool]]:
+    """(document, claim, consistent) from SummEval-style JSON (an object or list of
+    ``{document, claim, label}``, label 1 = consistent) or JSON Lines of the same."""
+    text = _read(path)
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError:
+        data = [row for _, row in _jsonl(path)]
+    rows = list(data.values()) if isinstance(data, dict) else data
+    claims = []
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or not {"document", "claim", "label"} <= set(row):
+            raise DatasetError(f"{path}: item {number} needs 'document', 'claim' and 'label'")
+        claims.append((str(row["document"]), str(row["claim"]), str(row["label"]) == "1"))
+    if not claims:
+        raise DatasetError(f"{path}: no claims")
+    return claims

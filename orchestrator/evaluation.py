@@ -312,3 +312,26 @@ def evaluate_summarization(
 
 def _mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else 0.0
+
+
+def evaluate_faithfulness(claims: Sequence[tuple[str, str, bool]]) -> Report:
+    """The faithfulness score of each claim against its document, by label, and the ROC
+    AUC of telling the two apart (0.5 = chance)."""
+    from scipy.stats import mannwhitneyu
+
+    from agents.generation import Passage
+    from orchestrator.scorers.generation import faithfulness
+
+    started = time.monotonic()
+    scores = [(faithfulness(claim, [Passage(id="d", text=doc)]), ok) for doc, claim, ok in claims]
+    good = [value for value, ok in scores if ok]
+    bad = [value for value, ok in scores if not ok]
+    auc = float(mannwhitneyu(good, bad).statistic) / (len(good) * len(bad)) if good and bad else 0.5
+    return Report(
+        task="faithfulness",
+        metrics={"auc": auc, "mean_consistent": _mean(good), "mean_inconsistent": _mean(bad)},
+        items=len(claims),
+        details={"consistent": len(good), "inconsistent": len(bad), "method": "lexical"},
+        per_item={"faithfulness": [value for value, _ in scores]},
+        seconds=time.monotonic() - started,
+    )

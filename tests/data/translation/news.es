@@ -1,0 +1,3 @@
+El gato está en la alfombra.
+Hoy hace sol.
+¡Buenos días!
