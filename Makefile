@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint bench clean
+.PHONY: install test lint bench eval clean
 
 $(BIN)/celeriac: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,28 @@ lint: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+# The evaluations on public data (../shared/data in development; DATA=... elsewhere).
+DATA ?= ../shared/data
+EVAL := benchmarks/results/eval
+EVAL_RUN = CELERIAC_LLM_BACKEND=$${CELERIAC_LLM_BACKEND:-offline} $(BIN)/celeriac eval
+
+eval: install
+	mkdir -p $(EVAL)
+	$(EVAL_RUN) retrieval --corpus $(DATA)/cranfield/cran.all.1400 --queries $(DATA)/cranfield/cran.qry \
+		--qrels $(DATA)/cranfield/cranqrel -k 10 --json --report $(EVAL)/cranfield.html > $(EVAL)/cranfield.json
+	$(EVAL_RUN) translation --source $(DATA)/flores200_devtest/eng_Latn.devtest \
+		--reference $(DATA)/flores200_devtest/spa_Latn.devtest --source-lang en --target-lang es \
+		--json --report $(EVAL)/flores-en-es.html > $(EVAL)/flores-en-es.json
+	$(EVAL_RUN) translation --source $(DATA)/flores200_devtest/spa_Latn.devtest \
+		--reference $(DATA)/flores200_devtest/eng_Latn.devtest --source-lang es --target-lang en \
+		--json --report $(EVAL)/flores-es-en.html > $(EVAL)/flores-es-en.json
+	$(EVAL_RUN) qa --squad $(DATA)/xquad/xquad.en.dev.json --json --report $(EVAL)/xquad-en.html \
+		> $(EVAL)/xquad-en.json
+	$(EVAL_RUN) summarization --jsonl $(DATA)/dialogsum/dialogsum.dev.jsonl --text-field dialogue \
+		--reference-field summary --json --report $(EVAL)/dialogsum.html > $(EVAL)/dialogsum.json
+	$(EVAL_RUN) faithfulness --claims $(DATA)/summeval/summeval.json --json \
+		--report $(EVAL)/summeval.html > $(EVAL)/summeval.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
