@@ -61,6 +61,12 @@ BudgetTokens = Annotated[
 BudgetCost = Annotated[
     float | None, typer.Option(min=0.000001, help="Most USD the job's model calls may cost.")
 ]
+Threshold = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0, max=1.0, help="Least main score (0-1) a step must reach, else it is retried."
+    ),
+]
 _STOP_GRACE_SECONDS = 1.0
 
 
@@ -103,6 +109,7 @@ def run(
     timeout: Timeout = None,
     budget_tokens: BudgetTokens = None,
     budget_cost: BudgetCost = None,
+    threshold: Threshold = None,
 ) -> None:
     """Plan and run a GOAL (or run a --plan) start to finish on a deployment of its own.
 
@@ -117,7 +124,9 @@ def run(
     checked = _read_plan(plan, settings) if plan is not None else None
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
     with temporary_collection(settings.data_dir, docs or []) as indexed:
-        _run_embedded(settings, checked, goal, indexed or collection, budget, as_json, timeout)
+        _run_embedded(
+            settings, checked, goal, indexed or collection, budget, threshold, as_json, timeout
+        )
 
 
 def _run_embedded(
@@ -126,6 +135,7 @@ def _run_embedded(
     goal: str | None,
     collection: str | None,
     budget: Budget,
+    threshold: float | None,
     as_json: bool,
     timeout: float | None,
 ) -> None:
@@ -134,7 +144,9 @@ def _run_embedded(
         with err.status("starting Redis and workers", spinner="dots"):
             live = embedded.start()
         with Client(live) as client:
-            handle = client.submit(plan, goal=goal, collection=collection, budget=budget)
+            handle = client.submit(
+                plan, goal=goal, collection=collection, budget=budget, threshold=threshold
+            )
             err.print(f"job {handle.id}", highlight=False)
             try:
                 result = follow(handle, err, timeout)
@@ -162,6 +174,7 @@ def submit(
     timeout: Timeout = None,
     budget_tokens: BudgetTokens = None,
     budget_cost: BudgetCost = None,
+    threshold: Threshold = None,
 ) -> None:
     """Submit a GOAL (or a --plan) to the deployment at CELERIAC_REDIS_URL; print the job id."""
     _goal_or_plan(goal, plan, collection)
@@ -169,7 +182,9 @@ def submit(
     raw = load_plan_file(plan, max_bytes=settings.max_plan_bytes) if plan is not None else None
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
     with Client(settings) as client:
-        handle = client.submit(raw, goal=goal, collection=collection, budget=budget)
+        handle = client.submit(
+            raw, goal=goal, collection=collection, budget=budget, threshold=threshold
+        )
         if not wait:
             sys.stdout.write(handle.id + "\n")
             return

@@ -126,13 +126,16 @@ class Client:
         goal: str | None = None,
         collection: str | None = None,
         budget: Budget | None = None,
+        threshold: float | None = None,
     ) -> JobHandle:
         """Submit a plan (validated now) or a goal in plain language (planned by an
         orchestrator worker); return the job's handle at once.
 
         ``collection`` names the documents a goal is about (default
         CELERIAC_DEFAULT_COLLECTION). ``budget`` caps what the job's model calls may
-        spend (tokens and/or USD), the planner's included.
+        spend (tokens and/or USD), the planner's included. A step whose main score falls
+        under ``threshold`` (0-1) is run again (CELERIAC_SCORE_RETRIES times), then fails,
+        and a model may replan its branch.
 
         >>> client.submit(goal="How do I reset my password? Answer in Spanish.")
         """
@@ -140,7 +143,8 @@ class Client:
             raise UserError("collection goes with a goal: a plan names its collections itself")
         with redis_errors(self.url):
             goal_model = Goal(text=goal, collection=collection) if goal is not None else None
-            return JobHandle(self, self.runtime.engine.submit(plan, budget, goal=goal_model))
+            job_id = self.runtime.engine.submit(plan, budget, goal=goal_model, threshold=threshold)
+            return JobHandle(self, job_id)
 
     def plan(self, goal: str, *, collection: str | None = None) -> Plan:
         """The plan this deployment's planner would make for ``goal``, without running it.

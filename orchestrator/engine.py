@@ -141,6 +141,7 @@ class Engine:
         budget: Budget | None = None,
         *,
         goal: Goal | None = None,
+        threshold: float | None = None,
     ) -> str:
         """Record a pending job for a plan (validated now) or a goal (planned by an
         orchestrator worker), and ask an orchestrator to start it."""
@@ -149,7 +150,9 @@ class Engine:
         checked = self.validate(plan) if plan is not None else None
         goal = self.check_goal(goal) if goal is not None else None
         job_id = uuid.uuid4().hex
-        self.store.create_job(job_id, checked, goal=goal, budget=budget)
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise UserError(f"the threshold must be between 0 and 1 (scores are), not {threshold}")
+        self.store.create_job(job_id, checked, goal=goal, budget=budget, threshold=threshold)
         self.dispatcher.send_plan(job_id)
         return job_id
 

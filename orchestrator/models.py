@@ -86,6 +86,15 @@ class Score(BaseModel):
     proxy: bool = False
 
 
+class ScoredAttempt(BaseModel):
+    """An attempt at a step whose main score fell under its job's threshold."""
+
+    model_config = ConfigDict(frozen=True)
+
+    attempt: int
+    scores: list[Score]
+
+
 class TokenUsage(BaseModel):
     """Model calls' tokens and cost (USD, from CELERIAC_LLM_PRICES): a step's or a job's."""
 
@@ -126,6 +135,9 @@ class StepResult(BaseModel):
     message: str | None = None
     usage: TokenUsage = Field(default_factory=TokenUsage)
     scores: list[Score] = Field(default_factory=list, description="The first is the main one.")
+    history: list[ScoredAttempt] = Field(
+        default_factory=list, description="Attempts that scored under the job's threshold."
+    )
 
 
 class JobResult(BaseModel):
@@ -141,6 +153,9 @@ class JobResult(BaseModel):
     replans: list[Replan] = Field(default_factory=list)
     score: float | None = Field(
         default=None, description="The mean of the scored steps' main scores, in [0, 1]."
+    )
+    threshold: float | None = Field(
+        default=None, description="The least main score a step must reach, if set."
     )
     created_at: datetime | None = None
     finished_at: datetime | None = None

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     scoring_judge: bool = Field(
         default=True, description="With a model, also let it judge outputs (costs a call)."
     )
+    score_retries: int = Field(
+        default=1, ge=0, description="Runs again of a step scoring under the job's threshold."
+    )
     worker_concurrency: int = Field(default=256, ge=1, description="Steps one worker runs at once.")
     worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
     embedded_workers: int = Field(default=1, ge=1, description="Worker processes `run` starts.")

@@ -87,6 +87,7 @@ class Claim:
     agent: str = ""
     input: dict[str, Any] = field(default_factory=dict)
     reference: dict[str, Any] | None = None
+    threshold: float | None = None
     reason: str = ""
     followups: Followups = field(default_factory=Followups)
 
@@ -160,6 +161,7 @@ class Store:
         plan: Plan | None,
         goal: Goal | None = None,
         budget: Budget | None = None,
+        threshold: float | None = None,
     ) -> None:
         """A pending job: a plan to run, or a goal for the planner (``plan`` None)."""
         budget = budget or Budget()
@@ -170,6 +172,7 @@ class Store:
             goal.model_dump_json() if goal else "",
             "" if budget.tokens is None else budget.tokens,
             "" if budget.cost is None else budget.cost,
+            "" if threshold is None else repr(threshold),
             extra_keys=(names.JOBS_KEY,),
         )
 
@@ -262,6 +265,7 @@ class Store:
                 agent=reply[2],
                 input=json.loads(reply[3]),
                 reference=json.loads(reply[4]) if reply[4] else None,
+                threshold=float(reply[5]) if reply[5] else None,
             )
         if reply[0] == "succeeded":
             return Claim(False, reason="succeeded", followups=Followups.parse(reply[1:]))
@@ -286,6 +290,24 @@ class Store:
         delay = -1 if retry_delay is None else retry_delay
         reply = self._run("fail", job_id, step_id, dispatch, error, delay, max_attempts)
         return Followups.parse(reply)
+
+    def keep_attempt(
+        self, job_id: str, step_id: str, attempt: int, output: Any, scores: Sequence[Score]
+    ) -> None:
+        """Record a scored attempt that did not count (it scored under the threshold):
+        its output and scores stand until a later attempt's replace them."""
+        key = names.step_key(job_id, step_id)
+        history = json.loads(cast(str | None, self.redis.hget(key, "history")) or "[]")
+        history.append({"attempt": attempt, "scores": [s.model_dump() for s in scores]})
+        scored = json.dumps([score.model_dump() for score in scores])
+        self.redis.hset(
+            key,
+            mapping={
+                "output": json.dumps(output),
+                "scores": scored,
+                "history": json.dumps(history),
+            },
+        )
 
     def expire(self, job_id: str, step_id: str, max_attempts: int) -> Followups:
         return Followups.parse(self._run("expire", job_id, step_id, max_attempts))
@@ -368,6 +390,7 @@ class Store:
                     float(rec.get("cost", 0)),
                 ),
                 scores=[Score.model_validate(s) for s in json.loads(rec.get("scores") or "[]")],
+                history=json.loads(rec.get("history") or "[]"),
             )
         goal = Goal.model_validate_json(fields["goal"]) if fields.get("goal") else None
         return JobResult(
@@ -380,6 +403,7 @@ class Store:
             plan=plan,
             replans=[Replan.model_validate(r) for r in json.loads(fields.get("replans") or "[]")],
             score=float(fields["score"]) if fields.get("score") else None,
+            threshold=float(fields["threshold"]) if fields.get("threshold") else None,
             created_at=from_timestamp(fields.get("created_at")),
             finished_at=from_timestamp(fields.get("finished_at")),
             usage=TokenUsage.of(

@@ -79,8 +79,30 @@ class StepRunner:
             return self._fail(job_id, step_id, dispatch, f"{type(exc).__name__}: {exc}", None)
         finally:
             self.leases.release(job_id, step_id)
+        if claim.threshold is not None and scores and scores[0].value < claim.threshold:
+            return self._under_threshold(job_id, step_id, dispatch, claim, output, scores)
         self.runtime.engine.deliver(job_id, self.store.complete(job_id, step_id, output, scores))
         return "succeeded"
+
+    def _under_threshold(
+        self,
+        job_id: str,
+        step_id: str,
+        dispatch: int,
+        claim: Claim,
+        output: Any,
+        scores: list[Score],
+    ) -> str:
+        """Run a step that scored too low again, at once, or fail it (a model may replan)."""
+        main = scores[0]
+        self.store.keep_attempt(job_id, step_id, claim.attempt, output, scores)
+        error = (
+            f"scored {main.value:.3f} ({main.name}, {main.method}) under the job's "
+            f"threshold {claim.threshold:g}"
+        )
+        again = claim.attempt <= self.settings.score_retries
+        # The sweeper sends a retry when its delay is up: the next sweep, for this one.
+        return self._fail(job_id, step_id, dispatch, error, 0.01 if again else None)
 
     def _fail(
         self, job_id: str, step_id: str, dispatch: int, error: str, delay: float | None

@@ -85,3 +85,43 @@ def test_with_a_model_a_translation_is_judged_by_it(
     judge = llm_server.chat_requests[1]
     assert "Hello, world." in judge.last_user_message and "Hola, mundo." in judge.last_user_message
     assert result.steps["es"].usage.total_tokens > 0  # the judge's call counts for the step
+
+
+def test_a_step_under_the_jobs_threshold_is_run_again_then_fails_keeping_its_history(
+    client: Client,
+) -> None:
+    plan = {
+        "steps": [
+            {
+                "id": "search",
+                "agent": "retrieval",
+                "input": {"query": "password", "collection": "demo", "k": 2},
+                "reference": {"relevant": {"billing": 1}},  # a page this query does not find
+            },
+            {"id": "later", "agent": "echo", "input": {"text": "x"}, "depends_on": ["search"]},
+        ]
+    }
+    result = client.submit(plan=plan, threshold=0.5).wait(timeout=60)
+    assert result.status == "failed"
+    assert result.threshold == 0.5
+    search = result.steps["search"]
+    assert search.status == "failed" and search.attempts == 2  # CELERIAC_SCORE_RETRIES=1
+    assert search.error == "scored 0.000 (ndcg@2, trec_eval) under the job's threshold 0.5"
+    assert [attempt.attempt for attempt in search.history] == [1, 2]
+    assert search.history[0].scores[0].name == "ndcg@2"
+    assert search.output is not None and search.output["hits"]  # what it found is kept
+    assert result.steps["later"].status == "skipped"
+
+
+def test_a_step_over_the_threshold_counts_as_usual(client: Client) -> None:
+    result = client.submit(plan=SEARCH_AND_ANSWER, threshold=0.3).wait(timeout=60)
+    assert result.status == "succeeded", result.error
+    assert all(not step.history for step in result.steps.values())
+    assert result.steps["search"].attempts == 1
+
+
+def test_a_threshold_outside_zero_to_one_is_refused(client: Client) -> None:
+    from orchestrator.errors import UserError
+
+    with pytest.raises(UserError, match="between 0 and 1"):
+        client.submit(plan=SEARCH_AND_ANSWER, threshold=2)
