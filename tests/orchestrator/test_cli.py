@@ -43,6 +43,7 @@ STEP_KEYS = {
     "worker",
     "usage",
     "scores",
+    "history",
 }
 DIAMOND = {
     "steps": [
