@@ -69,12 +69,13 @@ def temporary_collection(data_dir: Path, paths: Sequence[Path]) -> Iterator[str 
 
 @contextlib.contextmanager
 def temporary_documents(
-    data_dir: Path, documents: Sequence[Document], *, prefix: str
+    data_dir: Path, documents: Sequence[Document], *, prefix: str, embeddings: bool = False
 ) -> Iterator[str]:
-    """``documents`` as a collection of their own (``PREFIX-...``), removed afterwards."""
+    """``documents`` as a collection of their own (``PREFIX-...``), removed afterwards;
+    with ``embeddings`` for dense and hybrid search (celeriac[dense])."""
     name = f"{prefix}-{uuid.uuid4().hex[:12]}"
     try:
-        write_collection(data_dir, name, documents)
+        write_collection(data_dir, name, documents, embeddings=embeddings)
     except CollectionError as exc:
         raise UserError(str(exc)) from None
     try:

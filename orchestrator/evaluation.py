@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from orchestrator.client import Client
 from orchestrator.datasets import Question, RetrievalSet
 from orchestrator.embedded import Embedded, temporary_documents
+from orchestrator.errors import UserError
 from orchestrator.metrics import (
     per_query_metrics,
     rouge_l,
@@ -105,7 +106,18 @@ def evaluate_retrieval(
     started = time.monotonic()
     judged = data.judged
     data_dir = client.settings.data_dir
-    with temporary_documents(data_dir, data.documents, prefix="eval") as collection:
+    dense = mode != "bm25"
+    if dense:
+        from agents import dense as dense_extra
+        from agents.errors import PermanentError
+
+        try:
+            dense_extra.require()
+        except PermanentError as exc:
+            raise UserError(str(exc)) from None
+    with temporary_documents(
+        data_dir, data.documents, prefix="eval", embeddings=dense
+    ) as collection:
         plans = [
             Plan(
                 steps=[

@@ -9,7 +9,7 @@ import pytest
 import pytrec_eval
 import sacrebleu
 
-from tests.conftest import needs_apertium
+from tests.conftest import needs_apertium, needs_dense
 from tests.orchestrator.test_cli import celeriac, environment, fails
 
 DOCS = """.I 1
@@ -226,3 +226,15 @@ def test_eval_translation_reports_sacrebleu_scores_of_its_translations(tmp_path:
         sacrebleu.corpus_chrf(lines, references).score, abs=1e-4
     )
     assert report["metrics"]["chrf"] > 40
+
+
+@needs_dense
+def test_eval_retrieval_in_hybrid_mode_embeds_the_collection(tmp_path: Path) -> None:
+    env = {**offline(tmp_path), "HF_HUB_OFFLINE": "1"}
+    result = celeriac(
+        "eval", "retrieval", *smart(tmp_path), "-k", "2", "--mode", "hybrid", "--json", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["mode"] == "hybrid" and report["failed"] == 0
+    assert report["metrics"]["mrr"] > 0.5
