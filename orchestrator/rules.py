@@ -210,6 +210,10 @@ class _Builder:
         agent = next(step.agent for step in self.steps if step.id == answer)
         # Search results alone: translate the best passage.
         text = _ref(answer, "hits.0.text" if agent == "retrieval" else "text")
+        return self.translations(text, source, languages)
+
+    def translations(self, text: Any, source: str, languages: list[str]) -> Plan:
+        """The plan, ending in one translation of ``text`` per language (in parallel)."""
         finals = [
             self.add(
                 "in_" + _slug(language_name(code)),
@@ -229,18 +233,10 @@ class _Builder:
                 "into: e.g. 'translate into Spanish: TEXT'"
             )
         source = source or written_in(body)
-        finals = [
-            self.add(
-                "in_" + _slug(language_name(code)),
-                "translation",
-                {"text": body, "source_lang": source, "target_lang": code},
-            )
-            for code in targets
-            if code != source
-        ]
-        if not finals:
+        targets = [code for code in targets if code != source]
+        if not targets:
             raise PlanningError(f"the text is already in {language_name(source)}: nothing to do")
-        return Plan(steps=self.steps, answer_from=finals[0] if len(finals) == 1 else None)
+        return self.translations(body, source, targets)
 
 
 def _text_to_translate(goal: str) -> tuple[str, str] | None:

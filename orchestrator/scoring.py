@@ -16,10 +16,11 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from agents.base import Agent, StepContext
-from agents.llm import ChatModel
+from agents.errors import AgentError
+from agents.llm import ChatModel, Message
 from orchestrator.models import JobResult, Score
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def scorer_for(agent: str) -> Scorer | None:
                 raise
             _SCORERS[agent] = None
         else:
-            _SCORERS[agent] = module.score
+            _SCORERS[agent] = getattr(module, "score", None)
     return _SCORERS[agent]
 
 
@@ -69,6 +70,25 @@ def score_step(
     except Exception:
         log.warning("scoring step %s (%s) failed", context.step.step_id, agent_name, exc_info=True)
         return []
+
+
+class Rating(BaseModel):
+    rating: int = Field(ge=1, le=5, description="1 = worst, 5 = best.")
+
+
+def rate(rubric: str, material: str, context: ScoreContext, what: str) -> Score | None:
+    """``judged_quality``: the model's 1-5 rating of ``material`` by ``rubric``, as 0-1;
+    None (and a warning) if the model fails, so the step keeps its other scores."""
+    assert context.model is not None
+    messages = [Message(role="system", content=rubric), Message(role="user", content=material)]
+    try:
+        rated, _ = context.model.structured(messages, Rating, max_tokens=20)
+    except AgentError as exc:
+        context.step.logger.warning("%s judgement failed (%s)", what, exc)
+        return None
+    return Score(
+        name="judged_quality", value=(rated.rating - 1) / 4, method=f"llm:{context.model.model}"
+    )
 
 
 def job_score(result: JobResult, skip: Collection[str] = ()) -> float | None:

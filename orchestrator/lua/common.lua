@@ -92,3 +92,29 @@ local function end_job(status, ttl)
   end
   for _, id in ipairs(step_ids()) do redis.call('EXPIRE', step_key(id), ttl) end
 end
+
+-- Write a layout's steps as waiting ({id, agent, input, reference, deps, children}, deps
+-- being the steps of the layout each waits for); append their ids to ``ids``.
+local function write_steps(steps, ids)
+  for _, s in ipairs(steps) do
+    table.insert(ids, s.id)
+    redis.call('HSET', step_key(s.id), 'agent', s.agent, 'input', s.input,
+      'reference', s.reference, 'status', 'waiting', 'attempts', 0, 'dispatch', 0)
+    redis.call('HSET', job .. ':waiting', s.id, #s.deps)
+    redis.call('HSET', job .. ':children', s.id, cjson.encode(s.children))
+  end
+  return ids
+end
+
+-- Queue the layout's steps that wait for nothing; {'ok', their messages...}.
+local function queue_roots(steps)
+  local out = {'ok'}
+  for _, s in ipairs(steps) do
+    if #s.deps == 0 then
+      redis.call('HSET', step_key(s.id), 'status', 'queued', 'dispatch', 1)
+      emit('step_queued', s.id, '{}')
+      table.insert(out, enqueue(s.id, 1, 0))
+    end
+  end
+  return out
+end

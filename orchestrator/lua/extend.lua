@@ -10,23 +10,8 @@ end
 if tonumber(redis.call('HGET', job, 'remaining')) > 0 then return {'busy'} end
 redis.call('ZREM', watch, 'finalize ' .. job_id)
 local steps = cjson.decode(ARGV[3])
-local ids = step_ids()
-for _, s in ipairs(steps) do
-  table.insert(ids, s.id)
-  redis.call('HSET', step_key(s.id), 'agent', s.agent, 'input', s.input,
-    'reference', s.reference, 'status', 'waiting', 'attempts', 0, 'dispatch', 0)
-  redis.call('HSET', job .. ':waiting', s.id, #s.deps)
-  redis.call('HSET', job .. ':children', s.id, cjson.encode(s.children))
-end
+local ids = write_steps(steps, step_ids())
 redis.call('HSET', job, 'remaining', #steps, 'steps', cjson.encode(ids), 'answer_from', ARGV[4],
   'plan', ARGV[5], 'replans', ARGV[6])
 emit('job_replanned', nil, cjson.encode({steps = #steps}))
-local out = {'ok'}
-for _, s in ipairs(steps) do
-  if #s.deps == 0 then
-    redis.call('HSET', step_key(s.id), 'status', 'queued', 'dispatch', 1)
-    emit('step_queued', s.id, '{}')
-    table.insert(out, enqueue(s.id, 1, 0))
-  end
-end
-return out
+return queue_roots(steps)
