@@ -164,3 +164,24 @@ def llm_server() -> Iterator[LLMServer]:
     """A started OpenAI-compatible test server (tests/llm_server.py), stopped after the test."""
     with LLMServer() as server:
         yield server
+
+
+@pytest.fixture
+def planning(
+    isolated: Callable[..., Settings],
+    llm_server: LLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Settings:
+    """A deployment whose orchestrator plans with the test server's model."""
+    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    return isolated(
+        workers=1,
+        agent_modules=[TEST_AGENTS, "tests.llm_agents"],
+        llm_backend="auto",
+        llm_model="test-model",
+        llm_attempts=1,
+        llm_cache=False,  # each test scripts every call
+        data_dir=tmp_path,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,30 +13,9 @@ from agents.collections import build_collection
 from orchestrator.client import Client
 from orchestrator.models import JobResult, Plan
 from orchestrator.settings import Settings
-from tests.conftest import TEST_AGENTS, wait_for
+from tests.conftest import wait_for
 from tests.llm_agents import Ask, Question
 from tests.llm_server import LLMServer, MalformedJSON, RateLimited, RecordedRequest, Reply
-
-
-@pytest.fixture
-def planning(
-    isolated: Callable[..., Settings],
-    llm_server: LLMServer,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> Settings:
-    """A deployment whose orchestrator plans with the test server's model."""
-    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "test")
-    return isolated(
-        workers=1,
-        agent_modules=[TEST_AGENTS, "tests.llm_agents"],
-        llm_backend="auto",
-        llm_model="test-model",
-        llm_attempts=1,
-        llm_cache=False,  # each test scripts every call
-        data_dir=tmp_path,
-    )
 
 
 def run_goal(settings: Settings, goal: str, **options: Any) -> JobResult:

@@ -1,0 +1,1 @@
+"""An example agent package for celeriac (see agent.py)."""
