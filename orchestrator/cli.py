@@ -302,21 +302,39 @@ def flower(
     address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     basic_auth: Annotated[
         str | None,
-        typer.Option(envvar="FLOWER_BASIC_AUTH", help="user:password required to log in."),
+        typer.Option(help="user:password required to log in (default CELERIAC_FLOWER_BASIC_AUTH)."),
     ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Run without a login (e.g. behind your own proxy).")
+    ] = False,
+    persistent: Annotated[
+        bool, typer.Option(help="Keep Flower's task history in CELERIAC_DATA_DIR/flower.db.")
+    ] = True,
 ) -> None:
-    """Start the Flower dashboard on this deployment: every step shows as a task."""
+    """Start the Flower dashboard on this deployment: every step shows as a task, and
+    /metrics serves Prometheus metrics. A login is required unless --no-auth."""
     settings = read_settings()
     if not settings.redis_url:
         raise UserError("CELERIAC_REDIS_URL is not set: Flower watches a deployment's Redis")
-    if not basic_auth and address not in ("127.0.0.1", "localhost", "::1"):
+    login = basic_auth or settings.flower_basic_auth
+    if login and no_auth:
         raise UserError(
-            f"Flower on {address} would be open to anyone: pass --basic-auth user:password "
-            "(or set FLOWER_BASIC_AUTH)"
+            "--no-auth and a login (--basic-auth or CELERIAC_FLOWER_BASIC_AUTH) contradict "
+            "each other: drop one"
         )
+    if not login and not no_auth:
+        raise UserError(
+            "Flower would be open to anyone: set CELERIAC_FLOWER_BASIC_AUTH=user:password "
+            "(or --basic-auth user:password), or pass --no-auth to run it without a login"
+        )
+    if login and ":" not in login.strip(":"):
+        raise UserError("--basic-auth must be user:password")
     argv = ["flower", f"--port={port}", f"--address={address}"]
-    if basic_auth:
-        argv.append(f"--basic-auth={basic_auth}")
+    if login:
+        argv.append(f"--basic-auth={login}")
+    if persistent:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["--persistent=True", f"--db={settings.data_dir / 'flower.db'}"]
     make_app(settings.redis_url).start(argv)
 
 

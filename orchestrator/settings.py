@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     score_retries: int = Field(
         default=1, ge=0, description="Runs again of a step scoring under the job's threshold."
     )
+    flower_basic_auth: str | None = Field(
+        default=None, description="user:password that `celeriac flower` requires to log in."
+    )
     worker_concurrency: int = Field(default=256, ge=1, description="Steps one worker runs at once.")
     worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
     embedded_workers: int = Field(default=1, ge=1, description="Worker processes `run` starts.")
@@ -124,6 +127,14 @@ class Settings(BaseSettings):
                     f"{name!r} is not a module name: give comma-separated dotted names "
                     "such as 'myproject.agents,other_agents'"
                 )
+        return value
+
+    @field_validator("flower_basic_auth")
+    @classmethod
+    def _check_login(cls, value: str | None) -> str | None:
+        user, colon, password = (value or "").partition(":")
+        if value is not None and (not user or not colon or not password):
+            raise ValueError("must be user:password, both non-empty (e.g. admin:long-secret)")
         return value
 
     @field_validator("redis_url")

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from orchestrator.client import Client
 from orchestrator.embedded import settings_env
 from orchestrator.redis_server import free_port
@@ -92,9 +94,20 @@ def test_flower_shows_each_step_as_a_task_named_after_its_agent(
     wait_for(flower_saw_a_job, what="Flower to see a job's steps as tasks named after agents")
 
 
-def test_flower_refuses_to_listen_openly_without_a_login(deployment: Settings) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "Flower would be open to anyone: set CELERIAC_FLOWER_BASIC_AUTH=user:password"),
+        (["--address", "0.0.0.0"], "or pass --no-auth to run it without a login"),
+        (["--no-auth", "--basic-auth", "a:b"], "contradict each other"),
+        (["--basic-auth", "nopassword"], "must be user:password"),
+    ],
+)
+def test_flower_refuses_to_start_without_a_login(
+    deployment: Settings, args: list[str], message: str
+) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "flower", "--address", "0.0.0.0"],
+        [sys.executable, "-m", "orchestrator", "flower", *args],
         cwd=ROOT,
         env={**os.environ, **settings_env(deployment)},
         capture_output=True,
@@ -103,4 +116,19 @@ def test_flower_refuses_to_listen_openly_without_a_login(deployment: Settings) -
         check=False,
     )
     assert result.returncode == 2
-    assert "--basic-auth" in result.stderr
+    assert message in result.stderr
+
+
+def test_flower_takes_its_login_from_settings_and_keeps_its_state(
+    deployment: Settings, spawn: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    port = free_port()
+    live = deployment.model_copy(update={"data_dir": tmp_path})
+    flower = spawn(live, "flower", "--port", str(port), CELERIAC_FLOWER_BASIC_AUTH="grace:hopper")
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _get(base)[0] == 401, what="Flower to ask for a login")
+    assert _get(f"{base}/api/workers", auth="grace:wrong")[0] == 401
+    wait_for(lambda: _get(f"{base}/api/workers", auth="grace:hopper")[0] == 200, what="a login")
+    flower.terminate()  # Flower saves its state as it stops
+    flower.wait(timeout=30)
+    assert list(tmp_path.glob("flower.db*")), "no state file in the data directory"

@@ -1,0 +1,190 @@
+"""docker-compose.yml, proved without Docker: every service's command, with that service's
+environment, started as a local process against a Redis started by the redis service's own
+command; together they run a job, Redis asks for its password and Flower for its login."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+
+from orchestrator.client import Client
+from orchestrator.procs import stop_process
+from orchestrator.redis_server import find_redis_server, free_port
+from orchestrator.settings import Settings
+from tests.conftest import ROOT, wait_for
+
+COMPOSE = ROOT / "docker-compose.yml"
+VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?::(?P<op>[?-])(?P<arg>[^}]*))?\}")
+DOTENV = {
+    "REDIS_PASSWORD": "compose-test-password",
+    "CELERIAC_FLOWER_BASIC_AUTH": "ada:lovelace",
+    "OPENAI_API_KEY": "",
+}
+
+
+def interpolate(value: Any, env: dict[str, str]) -> Any:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error} substitution."""
+    if isinstance(value, list):
+        return [interpolate(item, env) for item in value]
+    if isinstance(value, dict):
+        return {key: interpolate(item, env) for key, item in value.items()}
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, op, arg = match.group("name"), match.group("op"), match.group("arg")
+        if env.get(name):
+            return env[name]
+        if op == "?":
+            raise AssertionError(f"compose needs {name}: {arg}")
+        return arg if op == "-" else ""
+
+    return VARIABLE.sub(substitute, value)
+
+
+def services() -> dict[str, dict[str, Any]]:
+    document = yaml.safe_load(COMPOSE.read_text())  # merge keys (<<) resolved by the loader
+    return dict(document["services"])
+
+
+def test_env_example_sets_every_variable_the_compose_file_requires() -> None:
+    required = {
+        m.group("name") for m in VARIABLE.finditer(COMPOSE.read_text()) if m.group("op") == "?"
+    }
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert required == {"REDIS_PASSWORD", "CELERIAC_FLOWER_BASIC_AUTH"}
+    assert required <= {name for name, value in example.items() if value}
+
+
+@pytest.fixture
+def compose(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Redis from its service's command, then every other service as a local process."""
+    port = free_port()
+    started: list[subprocess.Popen[bytes]] = []
+    spec = services()
+    command = interpolate(spec["redis"]["command"], DOTENV)
+    assert command[0] == "redis-server"
+    started.append(
+        subprocess.Popen(
+            [
+                find_redis_server(),
+                *command[1:],
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(tmp_path),
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+    )
+    local = redis.Redis(port=port, password=DOTENV["REDIS_PASSWORD"])
+    wait_for(lambda: _pings(local), what="the compose Redis")
+    flower_port = free_port()
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERIAC_", "OPENAI_"))}
+    urls = set()
+    for name, service in spec.items():
+        if name == "redis":
+            continue
+        env = {
+            key: str(value) for key, value in interpolate(service["environment"], DOTENV).items()
+        }
+        env["CELERIAC_REDIS_URL"] = env["CELERIAC_REDIS_URL"].replace(
+            "@redis:6379", f"@127.0.0.1:{port}"
+        )
+        env["CELERIAC_DATA_DIR"] = str(tmp_path / "data")  # the celeriac-data volume
+        urls.add(env["CELERIAC_REDIS_URL"])
+        args = interpolate(service["command"], DOTENV)
+        if "--port" in args:  # Flower's published port, free here
+            args[args.index("--port") + 1] = str(flower_port)
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "orchestrator", *args],
+                cwd=ROOT,
+                env={**base_env, **{k: v for k, v in env.items() if v}},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    (url,) = urls  # every service talks to the same Redis
+    yield {
+        "url": url,
+        "port": port,
+        "flower": f"http://127.0.0.1:{flower_port}",
+        "data": tmp_path / "data",
+    }
+    for process in reversed(started):
+        stop_process(process, timeout=15)
+    local.close()
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+def _status(url: str, auth: str | None = None) -> int:
+    request = urllib.request.Request(url)
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def test_the_compose_services_run_a_job_together(compose: dict[str, Any]) -> None:
+    settings = Settings(redis_url=compose["url"], data_dir=compose["data"], llm_backend="offline")
+    with Client(settings) as client:
+
+        def serving() -> set[str]:
+            return {a for info in client.live_workers().values() for a in info.get("agents", [])}
+
+        wait_for(
+            lambda: {"retrieval", "generation", "translation"} <= serving(),
+            timeout=60,
+            what="the agent services' workers",
+        )
+        workers = client.live_workers().values()
+        assert any(info["orchestrator"] and not info["agents"] for info in workers)
+        assert all(len(info["agents"]) <= 1 for info in workers)  # one type per service
+        result = client.submit(goal="How do I turn on two-factor authentication?").wait(timeout=60)
+    assert result.status == "succeeded", result.error
+    assert result.steps["search"].worker != result.steps["answer"].worker  # two services
+
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=compose["port"]).ping()  # Redis wants its password
+    assert redis.Redis(port=compose["port"], password=DOTENV["REDIS_PASSWORD"]).config_get(
+        "maxmemory-policy"
+    ) == {"maxmemory-policy": "noeviction"}
+
+    flower = compose["flower"]
+    wait_for(lambda: _status(flower) == 401, what="Flower to ask for its login")
+    wait_for(
+        lambda: _status(f"{flower}/metrics", DOTENV["CELERIAC_FLOWER_BASIC_AUTH"]) == 200,
+        what="Flower's metrics with the login",
+    )
