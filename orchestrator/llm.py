@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import redis
 
@@ -21,7 +22,11 @@ def resolve_backend(settings: Settings) -> str:
     return "openai" if configured else "offline"
 
 
-def build_chat_model(settings: Settings, client: redis.Redis | None) -> ChatModel | None:
+def build_chat_model(
+    settings: Settings,
+    client: redis.Redis | None,
+    on_wait: Callable[[str, float], None] | None = None,
+) -> ChatModel | None:
     """The chat model agents get, or None when they should take their offline path.
 
     Around the endpoint: the shared rate limit, then the response cache (a cache
@@ -59,6 +64,7 @@ def build_chat_model(settings: Settings, client: redis.Redis | None) -> ChatMode
             rpm=settings.llm_requests_per_minute,
             tpm=settings.llm_tokens_per_minute,
             max_wait=settings.llm_rate_limit_max_wait_seconds,
+            on_wait=on_wait,
         )
     if settings.llm_cache:
         model = CachedChatModel(model, client, ttl=settings.llm_cache_ttl_seconds)

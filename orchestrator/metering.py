@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agents.llm import BudgetExceeded, ChatModel, MeteredChatModel, Usage
 from orchestrator.settings import Settings
 from orchestrator.store import Store
+
+UsageHook = Callable[[str, Usage, float], None]  # model, usage, cost
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,7 @@ class StepMeter:
     settings: Settings
     job_id: str
     step_id: str | None  # None: the planner's calls, counted for the job only
+    on_usage: UsageHook | None = None  # e.g. a worker's metrics
 
     def record(self, model: str, usage: Usage) -> None:
         """Count a reply's tokens, and their cost, for the step and its job."""
@@ -22,6 +26,8 @@ class StepMeter:
         self.store.add_usage(
             self.job_id, self.step_id, usage.prompt_tokens, usage.completion_tokens, cost
         )
+        if self.on_usage is not None:
+            self.on_usage(model, usage, cost)
 
     def check(self, estimate: int) -> None:
         """Refuse a call that would take the job past its budget."""
@@ -40,10 +46,15 @@ class StepMeter:
 
 
 def metered(
-    model: ChatModel | None, store: Store, settings: Settings, job_id: str, step_id: str | None
+    model: ChatModel | None,
+    store: Store,
+    settings: Settings,
+    job_id: str,
+    step_id: str | None,
+    on_usage: UsageHook | None = None,
 ) -> ChatModel | None:
     """The step's view of the worker's model: metered and under the job's budget."""
     if model is None:
         return None
-    meter = StepMeter(store, settings, job_id, step_id)
+    meter = StepMeter(store, settings, job_id, step_id, on_usage)
     return MeteredChatModel(model, meter.record, meter.check)

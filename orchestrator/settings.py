@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     flower_basic_auth: str | None = Field(
         default=None, description="user:password that `celeriac flower` requires to log in."
     )
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of a worker's Prometheus metrics; 0 = off."
+    )
     worker_concurrency: int = Field(default=256, ge=1, description="Steps one worker runs at once.")
     worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
     embedded_workers: int = Field(default=1, ge=1, description="Worker processes `run` starts.")

@@ -134,6 +134,8 @@ def run_worker(
         "pool": pool,
         "concurrency": concurrency,
     }
+    if settings.metrics_port:
+        runner.telemetry.serve(settings.metrics_port, runtime.redis, queues)
     background = Background(runtime, hostname, info, orchestrator)
     worker_ready.connect(background.start, weak=False)
     worker_shutdown.connect(background.stop, weak=False)

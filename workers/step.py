@@ -21,6 +21,7 @@ from orchestrator.runtime import Runtime
 from orchestrator.scoring import ScoreContext, score_step
 from orchestrator.store import Claim
 from workers.lease import LeaseKeeper
+from workers.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ class StepRunner:
         self.settings = runtime.settings
         self.registry = registry
         self.leases = LeaseKeeper(runtime.store, runtime.settings.step_lease_seconds)
-        self.model = build_chat_model(runtime.settings, runtime.redis)
+        self.telemetry = Telemetry()
+        self.model = build_chat_model(runtime.settings, runtime.redis, self.telemetry.waited)
         self._agents: dict[str, Agent] = {}
         self._agents_lock = threading.Lock()
 
@@ -61,6 +63,15 @@ class StepRunner:
             # what it made due was published (its worker may have died before).
             self.runtime.engine.deliver(job_id, claim.followups)
             return f"not run: {claim.reason}"
+        started = time.monotonic()
+        outcome, said = self._run_claimed(job_id, step_id, dispatch, claim, worker)
+        self.telemetry.step(claim.agent, outcome, time.monotonic() - started)
+        return said
+
+    def _run_claimed(
+        self, job_id: str, step_id: str, dispatch: int, claim: Claim, worker: str
+    ) -> tuple[str, str]:
+        """(the outcome, for metrics; what happened, for the task's log)."""
         self.leases.hold(job_id, step_id, dispatch)
         try:
             output, scores = self._execute(job_id, step_id, dispatch, claim, worker)
@@ -71,18 +82,20 @@ class StepRunner:
                 claim.attempt,
                 exc.retry_after,
             )
-            return self._fail(job_id, step_id, dispatch, f"{exc}", delay)
+            return "transient_error", self._fail(job_id, step_id, dispatch, f"{exc}", delay)
         except (PermanentError, ReferenceResolutionError) as exc:
-            return self._fail(job_id, step_id, dispatch, f"{exc}", None)
+            return "permanent_error", self._fail(job_id, step_id, dispatch, f"{exc}", None)
         except Exception as exc:
             log.exception("step %s/%s (agent %s) raised", job_id, step_id, claim.agent)
-            return self._fail(job_id, step_id, dispatch, f"{type(exc).__name__}: {exc}", None)
+            error = f"{type(exc).__name__}: {exc}"
+            return "permanent_error", self._fail(job_id, step_id, dispatch, error, None)
         finally:
             self.leases.release(job_id, step_id)
         if claim.threshold is not None and scores and scores[0].value < claim.threshold:
-            return self._under_threshold(job_id, step_id, dispatch, claim, output, scores)
+            said = self._under_threshold(job_id, step_id, dispatch, claim, output, scores)
+            return "under_threshold", said
         self.runtime.engine.deliver(job_id, self.store.complete(job_id, step_id, output, scores))
-        return "succeeded"
+        return "succeeded", "succeeded"
 
     def _under_threshold(
         self,
@@ -141,7 +154,9 @@ class StepRunner:
                 last_report = now
                 self.store.progress(job_id, step_id, dispatch, fraction, message)
 
-        model = metered(self.model, self.store, self.settings, job_id, step_id)
+        model = metered(
+            self.model, self.store, self.settings, job_id, step_id, self.telemetry.usage
+        )
         context = StepContext(
             job_id=job_id,
             step_id=step_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Unpack
 
 import redis
@@ -59,13 +59,21 @@ class RateLimitedChatModel(ChatModelWrapper):
     """
 
     def __init__(
-        self, inner: ChatModel, client: redis.Redis, *, rpm: int, tpm: int, max_wait: float = 60.0
+        self,
+        inner: ChatModel,
+        client: redis.Redis,
+        *,
+        rpm: int,
+        tpm: int,
+        max_wait: float = 60.0,
+        on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         super().__init__(inner)
         self.redis = client
         self.rpm = rpm
         self.tpm = tpm
         self.max_wait = max_wait
+        self.on_wait = on_wait  # (model, seconds): told of every wait, e.g. for metrics
         name = hashlib.sha256(f"{inner.endpoint} {inner.model}".encode()).hexdigest()[:24]
         self.key = KEY_PREFIX + name
         self._take = client.register_script(_TAKE)
@@ -87,6 +95,8 @@ class RateLimitedChatModel(ChatModelWrapper):
                     retry_after=wait,
                 )
             time.sleep(wait)
+            if self.on_wait is not None:
+                self.on_wait(self.model, wait)
         reply = self.inner.chat(messages, **options)
         if self.tpm:  # settle the estimate against what the call really used
             self.redis.hincrbyfloat(self.key, "tok", estimate - reply.usage.total_tokens)
