@@ -102,9 +102,10 @@ def compose(tmp_path: Path) -> Iterator[dict[str, Any]]:
     flower_port = free_port()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERIAC_", "OPENAI_"))}
     urls = set()
+    metrics: dict[str, int] = {}
     for name, service in spec.items():
-        if name == "redis":
-            continue
+        if service.get("image") != "celeriac:latest":
+            continue  # Redis (started above), Prometheus (monitoring, not under test)
         env = {
             key: str(value) for key, value in interpolate(service["environment"], DOTENV).items()
         }
@@ -112,6 +113,9 @@ def compose(tmp_path: Path) -> Iterator[dict[str, Any]]:
             "@redis:6379", f"@127.0.0.1:{port}"
         )
         env["CELERIAC_DATA_DIR"] = str(tmp_path / "data")  # the celeriac-data volume
+        if env.get("CELERIAC_METRICS_PORT", "0") != "0":  # one port each, as in containers
+            metrics[name] = free_port()
+            env["CELERIAC_METRICS_PORT"] = str(metrics[name])
         urls.add(env["CELERIAC_REDIS_URL"])
         args = interpolate(service["command"], DOTENV)
         if "--port" in args:  # Flower's published port, free here
@@ -131,6 +135,7 @@ def compose(tmp_path: Path) -> Iterator[dict[str, Any]]:
         "port": port,
         "flower": f"http://127.0.0.1:{flower_port}",
         "data": tmp_path / "data",
+        "metrics": metrics,
     }
     for process in reversed(started):
         stop_process(process, timeout=15)
@@ -181,6 +186,10 @@ def test_the_compose_services_run_a_job_together(compose: dict[str, Any]) -> Non
     assert redis.Redis(port=compose["port"], password=DOTENV["REDIS_PASSWORD"]).config_get(
         "maxmemory-policy"
     ) == {"maxmemory-policy": "noeviction"}
+
+    assert set(compose["metrics"]) == {"orchestrator", "retrieval", "generation", "translation"}
+    retrieval_metrics = f"http://127.0.0.1:{compose['metrics']['retrieval']}/metrics"
+    assert _status(retrieval_metrics) == 200
 
     flower = compose["flower"]
     wait_for(lambda: _status(flower) == 401, what="Flower to ask for its login")
