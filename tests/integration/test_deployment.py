@@ -92,6 +92,26 @@ def test_flower_shows_each_step_as_a_task_named_after_its_agent(
         return False
 
     wait_for(flower_saw_a_job, what="Flower to see a job's steps as tasks named after agents")
+    _, tasks = _get(f"{base}/api/tasks", auth="ada:secret")
+    ours = [t for t in (tasks or {}).values() if jobs[-1] in str(t.get("kwargs"))]
+    assert {"celeriac.plan", "celeriac.finalize"} <= {t["name"] for t in ours}
+    step = next(t for t in ours if t["name"] == "echo")
+    assert "'step_id': 'a'" in step["kwargs"]  # the job and step are in its arguments
+
+    def succeeded_in_metrics(task: str) -> float:
+        request = urllib.request.Request(f"{base}/metrics")
+        request.add_header("Authorization", "Basic " + base64.b64encode(b"ada:secret").decode())
+        with urllib.request.urlopen(request, timeout=5) as response:
+            text = response.read().decode()
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("flower_events_total{")
+            and f'task="{task}"' in line
+            and 'type="task-succeeded"' in line
+        )
+
+    assert succeeded_in_metrics("echo") >= 1 and succeeded_in_metrics("concat") >= 1
 
 
 @pytest.mark.parametrize(
