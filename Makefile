@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint bench eval clean
+.PHONY: install test lint bench eval screenshot clean
 
 $(BIN)/celeriac: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ eval: install
 		--reference-field summary --json --report $(EVAL)/dialogsum.html > $(EVAL)/dialogsum.json
 	$(EVAL_RUN) faithfulness --claims $(DATA)/summeval/summeval.json --json \
 		--report $(EVAL)/summeval.html > $(EVAL)/summeval.json
+
+# Flower's dashboard after a few jobs, as a PNG (needs Debian's chromium).
+screenshot: install
+	$(BIN)/python ops/screenshot.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
