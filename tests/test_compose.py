@@ -78,68 +78,73 @@ def compose(tmp_path: Path) -> Iterator[dict[str, Any]]:
     port = free_port()
     started: list[subprocess.Popen[bytes]] = []
     spec = services()
-    command = interpolate(spec["redis"]["command"], DOTENV)
-    assert command[0] == "redis-server"
-    started.append(
-        subprocess.Popen(
-            [
-                find_redis_server(),
-                *command[1:],
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(tmp_path),
-                "--daemonize",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-    )
     local = redis.Redis(port=port, password=DOTENV["REDIS_PASSWORD"])
-    wait_for(lambda: _pings(local), what="the compose Redis")
-    flower_port = free_port()
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERIAC_", "OPENAI_"))}
-    urls = set()
-    metrics: dict[str, int] = {}
-    for name, service in spec.items():
-        if service.get("image") != "celeriac:latest":
-            continue  # Redis (started above), Prometheus (monitoring, not under test)
-        env = {
-            key: str(value) for key, value in interpolate(service["environment"], DOTENV).items()
-        }
-        env["CELERIAC_REDIS_URL"] = env["CELERIAC_REDIS_URL"].replace(
-            "@redis:6379", f"@127.0.0.1:{port}"
-        )
-        env["CELERIAC_DATA_DIR"] = str(tmp_path / "data")  # the celeriac-data volume
-        if env.get("CELERIAC_METRICS_PORT", "0") != "0":  # one port each, as in containers
-            metrics[name] = free_port()
-            env["CELERIAC_METRICS_PORT"] = str(metrics[name])
-        urls.add(env["CELERIAC_REDIS_URL"])
-        args = interpolate(service["command"], DOTENV)
-        if "--port" in args:  # Flower's published port, free here
-            args[args.index("--port") + 1] = str(flower_port)
+    try:
+        command = interpolate(spec["redis"]["command"], DOTENV)
+        assert command[0] == "redis-server"
         started.append(
             subprocess.Popen(
-                [sys.executable, "-m", "orchestrator", *args],
-                cwd=ROOT,
-                env={**base_env, **{k: v for k, v in env.items() if v}},
+                [
+                    find_redis_server(),
+                    *command[1:],
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(tmp_path),
+                    "--daemonize",
+                    "no",
+                ],
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
             )
         )
-    (url,) = urls  # every service talks to the same Redis
-    yield {
-        "url": url,
-        "port": port,
-        "flower": f"http://127.0.0.1:{flower_port}",
-        "data": tmp_path / "data",
-        "metrics": metrics,
-    }
-    for process in reversed(started):
-        stop_process(process, timeout=15)
-    local.close()
+        wait_for(lambda: _pings(local), what="the compose Redis")
+        flower_port = free_port()
+        base_env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("CELERIAC_", "OPENAI_"))
+        }
+        urls = set()
+        metrics: dict[str, int] = {}
+        for name, service in spec.items():
+            if service.get("image") != "celeriac:latest":
+                continue  # Redis (started above), Prometheus (monitoring, not under test)
+            env = {
+                key: str(value)
+                for key, value in interpolate(service["environment"], DOTENV).items()
+            }
+            env["CELERIAC_REDIS_URL"] = env["CELERIAC_REDIS_URL"].replace(
+                "@redis:6379", f"@127.0.0.1:{port}"
+            )
+            env["CELERIAC_DATA_DIR"] = str(tmp_path / "data")  # the celeriac-data volume
+            if env.get("CELERIAC_METRICS_PORT", "0") != "0":  # one port each, as in containers
+                metrics[name] = free_port()
+                env["CELERIAC_METRICS_PORT"] = str(metrics[name])
+            urls.add(env["CELERIAC_REDIS_URL"])
+            args = interpolate(service["command"], DOTENV)
+            if "--port" in args:  # Flower's published port, free here
+                args[args.index("--port") + 1] = str(flower_port)
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "orchestrator", *args],
+                    cwd=ROOT,
+                    env={**base_env, **{k: v for k, v in env.items() if v}},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        (url,) = urls  # every service talks to the same Redis
+        yield {
+            "url": url,
+            "port": port,
+            "flower": f"http://127.0.0.1:{flower_port}",
+            "data": tmp_path / "data",
+            "metrics": metrics,
+        }
+    finally:
+        for process in reversed(started):
+            stop_process(process, timeout=15)
+        local.close()
 
 
 def _pings(client: redis.Redis) -> bool:
