@@ -113,6 +113,17 @@ class Gate(Agent):
         raise PermanentError(f"gate {input.gate} was never opened")
 
 
+class Milestone(Gate):
+    """Reports being halfway, then waits for its gate like ``gate``."""
+
+    name = "milestone"
+    description = "Says it is halfway, then blocks until a test opens its gate."
+
+    def run(self, input: GateInput, context: StepContext) -> Text:
+        context.progress(0.5, "halfway")
+        return super().run(input, context)
+
+
 class BarrierInput(BaseModel):
     name: str
     parties: int

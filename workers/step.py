@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -24,6 +25,7 @@ from workers.lease import LeaseKeeper
 from workers.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
+Progress = Callable[[float | None, str], None]  # fraction (None if unknown), message
 
 
 class StepRunner:
@@ -53,8 +55,20 @@ class StepRunner:
                 self._agents[name] = cls()
             return self._agents[name]
 
-    def run(self, job_id: str, step_id: str, dispatch: int, agent: str, worker: str) -> str:
-        """Run the step if this message may; return what happened, for the task's log."""
+    def run(
+        self,
+        job_id: str,
+        step_id: str,
+        dispatch: int,
+        agent: str,
+        worker: str,
+        on_progress: Progress | None = None,
+    ) -> str:
+        """Run the step if this message may; return what happened, for the task's log.
+
+        ``on_progress`` hears the step's progress reports too (the task sends them to
+        Flower as a custom state).
+        """
         claim = self.store.claim(
             job_id, step_id, dispatch, agent, worker, self.settings.step_lease_seconds
         )
@@ -64,17 +78,23 @@ class StepRunner:
             self.runtime.engine.deliver(job_id, claim.followups)
             return f"not run: {claim.reason}"
         started = time.monotonic()
-        outcome, said = self._run_claimed(job_id, step_id, dispatch, claim, worker)
+        outcome, said = self._run_claimed(job_id, step_id, dispatch, claim, worker, on_progress)
         self.telemetry.step(claim.agent, outcome, time.monotonic() - started)
         return said
 
     def _run_claimed(
-        self, job_id: str, step_id: str, dispatch: int, claim: Claim, worker: str
+        self,
+        job_id: str,
+        step_id: str,
+        dispatch: int,
+        claim: Claim,
+        worker: str,
+        on_progress: Progress | None,
     ) -> tuple[str, str]:
         """(the outcome, for metrics; what happened, for the task's log)."""
         self.leases.hold(job_id, step_id, dispatch)
         try:
-            output, scores = self._execute(job_id, step_id, dispatch, claim, worker)
+            output, scores = self._execute(job_id, step_id, dispatch, claim, worker, on_progress)
         except TransientError as exc:
             delay = retry_delay(
                 self.settings.retry_backoff_seconds,
@@ -132,7 +152,13 @@ class StepRunner:
         return f"failed: {error}"
 
     def _execute(
-        self, job_id: str, step_id: str, dispatch: int, claim: Claim, worker: str
+        self,
+        job_id: str,
+        step_id: str,
+        dispatch: int,
+        claim: Claim,
+        worker: str,
+        on_progress: Progress | None = None,
     ) -> tuple[Any, list[Score]]:
         """The step's output as JSON, and its scores."""
         agent_name, raw_input = claim.agent, claim.input
@@ -153,6 +179,8 @@ class StepRunner:
             if fraction == 1.0 or now - last_report >= 0.1:
                 last_report = now
                 self.store.progress(job_id, step_id, dispatch, fraction, message)
+                if on_progress is not None:
+                    on_progress(fraction, message)
 
         model = metered(
             self.model, self.store, self.settings, job_id, step_id, self.telemetry.usage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery
@@ -10,13 +11,25 @@ from orchestrator import names
 from orchestrator.runtime import Runtime
 from workers.step import StepRunner
 
+log = logging.getLogger(__name__)
+
 
 def register_tasks(app: Celery, runtime: Runtime, runner: StepRunner) -> None:
     """Define the tasks on ``app``; they are published by name (see CeleryDispatcher)."""
 
     @app.task(name=names.TASK_RUN_STEP, bind=True)
     def run_step(self: Any, job_id: str, step_id: str, dispatch: int, agent: str) -> str:
-        return runner.run(job_id, step_id, dispatch, agent, worker=str(self.request.hostname))
+        def progress(fraction: float | None, message: str) -> None:
+            # A custom state: Flower shows the task as PROGRESS, and, as Celery's
+            # update_state(meta=...) would, the progress as its result.
+            meta = {"fraction": fraction, "message": message}
+            try:
+                self.send_event("task-progress", result=meta, **meta)
+            except Exception:  # a dashboard's event is never worth a step
+                log.debug("could not send a progress event", exc_info=True)
+
+        worker = str(self.request.hostname)
+        return runner.run(job_id, step_id, dispatch, agent, worker=worker, on_progress=progress)
 
     @app.task(name=names.TASK_PLAN)
     def plan(job_id: str) -> None:

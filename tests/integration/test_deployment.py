@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from orchestrator.client import Client
 from orchestrator.embedded import settings_env
 from orchestrator.redis_server import free_port
 from orchestrator.settings import Settings
 from tests.conftest import wait_for
+from tests.sample_agents import TEST_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +60,10 @@ def _get(url: str, auth: str | None = None) -> tuple[int, Any]:
 
 
 def test_flower_shows_each_step_as_a_task_named_after_its_agent(
-    deployment: Settings, client: Client, spawn: Callable[..., subprocess.Popen[bytes]]
+    deployment: Settings,
+    client: Client,
+    spawn: Callable[..., subprocess.Popen[bytes]],
+    redis_client: redis.Redis,
 ) -> None:
     port = free_port()
     spawn(deployment, "flower", "--port", str(port), "--basic-auth", "ada:secret")
@@ -112,6 +117,27 @@ def test_flower_shows_each_step_as_a_task_named_after_its_agent(
         )
 
     assert succeeded_in_metrics("echo") >= 1 and succeeded_in_metrics("concat") >= 1
+
+    # A step's progress reports show as a custom state with their fields.
+    gate = f"flower-{jobs[-1][:8]}"
+    job = client.submit(
+        plan={"steps": [{"id": "m", "agent": "milestone", "input": {"gate": gate}}]}
+    )
+
+    def milestone(state: str) -> dict[str, Any] | None:
+        _, tasks = _get(f"{base}/api/tasks", auth="ada:secret")
+        for task in (tasks or {}).values():
+            mine = task["name"] == "milestone" and job.id in str(task.get("kwargs"))
+            if mine and task.get("state") == state:
+                return dict(task)
+        return None
+
+    halfway = wait_for(lambda: milestone("PROGRESS"), what="Flower to show the step's progress")
+    _, info = _get(f"{base}/api/task/info/{halfway['uuid']}", auth="ada:secret")
+    assert info["result"] == {"fraction": 0.5, "message": "halfway"}
+    redis_client.set(f"{TEST_PREFIX}:open:{gate}", "1")
+    assert job.wait(timeout=60).status == "succeeded"
+    wait_for(lambda: milestone("SUCCESS"), what="the step to end as SUCCESS in Flower")
 
 
 @pytest.mark.parametrize(
