@@ -399,6 +399,7 @@ def test_agents_lists_types_and_live_workers(live_env: dict[str, str]) -> None:
         "fail",
         "gate",
         "generation",  # built in: the celeriac.agents entry points
+        "milestone",
         "retrieval",
         "sleep",
         "translation",
