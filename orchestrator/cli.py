@@ -368,6 +368,31 @@ def agents(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         err.print("CELERIAC_REDIS_URL is not set: no live workers to show")
 
 
+@app.command()
+@errors_to_exit_codes
+def health(
+    agent: Annotated[
+        str | None, typer.Option(help="Also require a live worker here serving this type.")
+    ] = None,
+) -> None:
+    """Exit 0 if a worker on this machine has sent a heartbeat lately (a container's
+    health check); 1 if not."""
+    import socket
+
+    settings = read_settings()
+    here = socket.gethostname()
+    with Client(settings) as client:
+        workers = client.live_workers().values()
+    mine = [info for info in workers if str(info.get("hostname", "")).endswith(f"@{here}")]
+    if agent is not None:
+        mine = [info for info in mine if agent in info.get("agents", [])]
+    if not mine:
+        what = f" serving {agent!r}" if agent else ""
+        err.print(f"no live worker{what} on {here}", highlight=False)
+        raise typer.Exit(1)
+    out.print(f"{len(mine)} live worker(s) on {here}", highlight=False)
+
+
 app.command()(index)
 app.add_typer(eval_app, name="eval")
 

@@ -186,6 +186,29 @@ def test_the_compose_services_run_a_job_together(compose: dict[str, Any]) -> Non
     assert result.status == "succeeded", result.error
     assert result.steps["search"].worker != result.steps["answer"].worker  # two services
 
+    # The workers' health check, as compose runs it in each container.
+    healthcheck = services()["retrieval"]["healthcheck"]["test"]
+    assert healthcheck[:2] == ["CMD", "celeriac"]
+    env = {**os.environ, "CELERIAC_REDIS_URL": compose["url"]}
+    checked = subprocess.run(
+        [sys.executable, "-m", "orchestrator", *healthcheck[2:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    unhealthy = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "health", "--agent", "nobody"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert unhealthy.returncode == 1 and "no live worker serving 'nobody'" in unhealthy.stderr
+
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(port=compose["port"]).ping()  # Redis wants its password
     assert redis.Redis(port=compose["port"], password=DOTENV["REDIS_PASSWORD"]).config_get(
@@ -198,6 +221,7 @@ def test_the_compose_services_run_a_job_together(compose: dict[str, Any]) -> Non
 
     flower = compose["flower"]
     wait_for(lambda: _status(flower) == 401, what="Flower to ask for its login")
+    assert _status(f"{flower}/healthcheck") == 200  # its health check needs no login
     wait_for(
         lambda: _status(f"{flower}/metrics", DOTENV["CELERIAC_FLOWER_BASIC_AUTH"]) == 200,
         what="Flower's metrics with the login",
