@@ -158,7 +158,7 @@ class Embedded:
                             + self.log_tail(index)
                         )
                 with redis_errors(url):
-                    seen = store.live_workers(3 * live.worker_heartbeat_seconds).values()
+                    seen = store.roster.live(3 * live.worker_heartbeat_seconds).values()
                 if pids <= {info.get("pid") for info in seen}:
                     return
                 time.sleep(0.05)

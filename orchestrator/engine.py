@@ -103,7 +103,7 @@ class Engine:
 
     def live_workers(self) -> dict[str, dict[str, Any]]:
         """Workers whose heartbeat is recent, with the agent types they serve."""
-        return self.store.live_workers(3 * self.settings.worker_heartbeat_seconds)
+        return self.store.roster.live(3 * self.settings.worker_heartbeat_seconds)
 
     def known_agents(self) -> AgentTypes:
         """Agent types this process can import, plus those live workers serve."""
@@ -119,7 +119,7 @@ class Engine:
     def available_cards(self) -> dict[str, AgentCard]:
         """The cards of the agent types live workers serve: what a planner may use."""
         served = {name for info in self.live_workers().values() for name in info.get("agents", [])}
-        published = self.store.cards()
+        published = self.store.roster.cards()
         cards = {}
         for name in sorted(served):
             if name in published:

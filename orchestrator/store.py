@@ -19,7 +19,6 @@ from typing import Any, cast
 import redis
 
 from orchestrator import names
-from orchestrator.cards import AgentCard
 from orchestrator.errors import JobNotFound
 from orchestrator.models import (
     Budget,
@@ -35,6 +34,7 @@ from orchestrator.models import (
     from_timestamp,
 )
 from orchestrator.plans import dependencies
+from orchestrator.roster import Roster
 
 STANDALONE_SCRIPTS = frozenset({"sent"})
 
@@ -129,6 +129,7 @@ class Store:
         self.grace_seconds = grace_seconds
         self.result_ttl = result_ttl
         self.redeliver_seconds = redeliver_seconds
+        self.roster = Roster(client)
         self._scripts = {
             name: client.register_script(_lua(name))
             for name in (
@@ -471,48 +472,6 @@ class Store:
 
     def rewatch(self, member: str, at: float) -> None:
         self.redis.zadd(names.WATCH_KEY, {member: at}, xx=True)
-
-    def heartbeat(self, worker_id: str, info: dict[str, Any], forget_after: float) -> None:
-        """Say this worker is alive; forget workers silent for ``forget_after`` seconds."""
-        now = self.now()
-        gone: list[str] = cast(
-            Any, self.redis.zrangebyscore(names.WORKERS_KEY, "-inf", now - forget_after)
-        )
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zadd(names.WORKERS_KEY, {worker_id: now})
-        pipe.hset(names.WORKER_INFO_KEY, worker_id, json.dumps(info))
-        if gone:
-            pipe.zrem(names.WORKERS_KEY, *gone)
-            pipe.hdel(names.WORKER_INFO_KEY, *gone)
-        pipe.execute()
-
-    def forget_worker(self, worker_id: str) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zrem(names.WORKERS_KEY, worker_id)
-        pipe.hdel(names.WORKER_INFO_KEY, worker_id)
-        pipe.execute()
-
-    def publish_cards(self, cards: Sequence[AgentCard]) -> None:
-        """Say what these agent types do, for planners anywhere (a worker does at start)."""
-        if cards:
-            self.redis.hset(
-                names.CARDS_KEY, mapping={card.name: card.model_dump_json() for card in cards}
-            )
-
-    def cards(self) -> dict[str, AgentCard]:
-        """Every agent type's card that a worker has published, by name."""
-        raw = cast(dict[str, str], self.redis.hgetall(names.CARDS_KEY))
-        return {name: AgentCard.model_validate_json(card) for name, card in raw.items()}
-
-    def live_workers(self, max_age: float) -> dict[str, dict[str, Any]]:
-        """Workers heard from within ``max_age`` seconds, with what they reported."""
-        ids: list[str] = cast(
-            Any, self.redis.zrangebyscore(names.WORKERS_KEY, self.now() - max_age, "+inf")
-        )
-        if not ids:
-            return {}
-        infos: list[str | None] = cast(Any, self.redis.hmget(names.WORKER_INFO_KEY, ids))
-        return {wid: json.loads(info) for wid, info in zip(ids, infos, strict=True) if info}
 
     def try_lock(self, key: str, seconds: float) -> bool:
         return bool(self.redis.set(key, "1", nx=True, px=max(1, int(seconds * 1000))))

@@ -47,7 +47,7 @@ class Background:
     def stop(self, **_: Any) -> None:
         self._stop.set()
         try:
-            self.runtime.store.forget_worker(self.worker_id)
+            self.runtime.store.roster.forget(self.worker_id)
         except Exception:
             log.warning("could not remove worker %s from the registry", self.worker_id)
 
@@ -58,7 +58,9 @@ class Background:
         while not self._stop.is_set():
             try:
                 if time.monotonic() - last_beat >= settings.worker_heartbeat_seconds:
-                    self.runtime.store.heartbeat(self.worker_id, self.info, forget_after=3600)
+                    self.runtime.store.roster.heartbeat(
+                        self.worker_id, self.info, forget_after=3600
+                    )
                     last_beat = time.monotonic()
                 # One sweep per interval across all orchestrator workers.
                 if self.orchestrator and self.runtime.store.try_lock(
@@ -121,7 +123,7 @@ def run_worker(
     runtime.engine.model = runner.model  # planning and replanning on this worker use it
     register_tasks(runtime.app, runtime, runner)
     # What the served types do, for planners anywhere (they may not import these agents).
-    runtime.store.publish_cards([AgentCard.of(registry[name]) for name in served])
+    runtime.store.roster.publish_cards([AgentCard.of(registry[name]) for name in served])
     queues = [names.agent_queue(name) for name in served]
     if orchestrator:
         queues.append(names.ORCHESTRATOR_QUEUE)
