@@ -43,16 +43,24 @@ class RedisServer:
     same data back on the same port, as a production Redis restart would.
     """
 
-    def __init__(self, *, startup_timeout: float = 10.0, appendonly: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        startup_timeout: float = 10.0,
+        appendonly: bool = False,
+        password: str | None = None,
+    ) -> None:
         self.startup_timeout = startup_timeout
         self.appendonly = appendonly
+        self.password = password
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        login = f":{self.password}@" if self.password else ""
+        return f"redis://{login}127.0.0.1:{self.port}/0"
 
     def __enter__(self) -> RedisServer:
         self.start()
@@ -82,6 +90,8 @@ class RedisServer:
         argv = [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1"]
         argv += ["--save", "", "--appendonly", "yes" if self.appendonly else "no"]
         argv += ["--dir", directory, "--logfile", str(Path(directory) / "redis.log")]
+        if self.password:
+            argv += ["--requirepass", self.password]
         self.process = subprocess.Popen(
             [*argv, "--daemonize", "no"],
             stdout=subprocess.DEVNULL,
@@ -96,7 +106,7 @@ class RedisServer:
 
     def _wait_ready(self) -> bool:
         assert self.process is not None
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.5)
         deadline = time.monotonic() + self.startup_timeout
         try:
             while time.monotonic() < deadline:

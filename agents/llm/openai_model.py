@@ -48,23 +48,35 @@ def retry_after_seconds(response: Any) -> float | None:
         return max(0.0, when.timestamp() - time.time())
 
 
-def translate(exc: openai.OpenAIError, *, wanted_schema: bool) -> Exception:
-    """The celeriac error for an SDK error: its type says whether to retry."""
+def translate(
+    exc: openai.OpenAIError, *, wanted_schema: bool, api_key: str | None = None
+) -> Exception:
+    """The celeriac error for an SDK error: its type says whether to retry.
+
+    An endpoint may quote the API key it was sent ("Incorrect API key provided: ..."):
+    ``api_key`` is masked wherever it appears, as errors end up in results and logs.
+    """
+
+    def said(text: object) -> str:
+        return str(text).replace(api_key, "***") if api_key else str(text)
+
     if isinstance(exc, openai.APITimeoutError):
-        return LLMTransientError(f"the model endpoint timed out: {exc}")
+        return LLMTransientError(f"the model endpoint timed out: {said(exc)}")
     if isinstance(exc, openai.APIConnectionError):
-        return LLMTransientError(f"cannot reach the model endpoint: {exc}")
+        return LLMTransientError(f"cannot reach the model endpoint: {said(exc)}")
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         if status in TRANSIENT_STATUS or status >= 500:
             return LLMTransientError(
-                f"the model endpoint answered {status}: {exc.message}",
+                f"the model endpoint answered {status}: {said(exc.message)}",
                 retry_after=retry_after_seconds(exc.response),
             )
         if wanted_schema and status in (400, 422):
-            return StructuredOutputUnsupported(f"the endpoint refused a JSON schema: {exc.message}")
-        return LLMPermanentError(f"the model endpoint answered {status}: {exc.message}")
-    return LLMPermanentError(f"the model endpoint failed: {exc}")
+            return StructuredOutputUnsupported(
+                f"the endpoint refused a JSON schema: {said(exc.message)}"
+            )
+        return LLMPermanentError(f"the model endpoint answered {status}: {said(exc.message)}")
+    return LLMPermanentError(f"the model endpoint failed: {said(exc)}")
 
 
 class _WaitRetryAfter:
@@ -147,7 +159,8 @@ class OpenAIChatModel(ChatModel):
         try:
             completion = self.client.chat.completions.create(**request)
         except openai.OpenAIError as exc:
-            raise translate(exc, wanted_schema=wanted_schema) from exc
+            # Not chained: the SDK's error may quote the API key.
+            raise translate(exc, wanted_schema=wanted_schema, api_key=self.client.api_key) from None
         except json.JSONDecodeError as exc:  # a JSON content type around a cut-off body
             raise LLMTransientError(f"the model endpoint sent malformed JSON: {exc}") from exc
         if not isinstance(completion, ChatCompletion):  # e.g. an HTML page with status 200
