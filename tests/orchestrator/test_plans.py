@@ -124,7 +124,8 @@ def test_a_whole_input_may_be_an_upstream_output() -> None:
 def test_unknown_agent_names_the_step_and_the_known_agents() -> None:
     error = invalid({"steps": [echo("a"), {"id": "b", "agent": "nosuch", "input": {}}]})
     assert str(error) == (
-        "step 'b': unknown agent 'nosuch' (known: barrier, concat, echo, fail, gate, milestone, sleep)"
+        "step 'b': unknown agent 'nosuch' "
+        "(known: barrier, concat, echo, fail, gate, milestone, sleep)"
     )
     assert error.step_id == "b"
 
