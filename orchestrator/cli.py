@@ -18,7 +18,7 @@ import typer
 from agents.errors import CeleriacError
 from agents.registry import load_registry
 from orchestrator.cli_common import err, errors_to_exit_codes, out, read_settings
-from orchestrator.cli_deploy import agents, flower, health, worker
+from orchestrator.cli_deploy import agents, dead_letters, flower, health, worker
 from orchestrator.cli_eval import app as eval_app
 from orchestrator.cli_index import index
 from orchestrator.client import Client
@@ -253,6 +253,7 @@ def cancel(job_id: JobArg) -> None:
 
 for command in (worker, flower, agents, health):
     app.command()(command)
+app.command("dead-letters")(dead_letters)
 app.command()(index)
 app.add_typer(eval_app, name="eval")
 

@@ -154,3 +154,23 @@ def health(
         err.print(f"no live worker{what} on {here}", highlight=False)
         raise typer.Exit(1)
     out.print(f"{len(mine)} live worker(s) on {here}", highlight=False)
+
+
+@errors_to_exit_codes
+def dead_letters(
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List steps that failed for good: after all their attempts, or crashing their worker."""
+    with Client(read_settings()) as client:
+        letters = client.dead_letters(limit)
+    if as_json:
+        sys.stdout.write(json.dumps([d.model_dump(mode="json") for d in letters], indent=2) + "\n")
+        return
+    table = Table(title=f"dead letters ({len(letters)} newest)")
+    for column in ("at", "job", "step", "agent", "attempts", "error"):
+        table.add_column(column)
+    for d in letters:
+        at = d.at.isoformat(timespec="seconds")
+        table.add_row(at, d.job_id, d.step_id, d.agent, str(d.attempts), d.error)
+    out.print(table)

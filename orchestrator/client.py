@@ -16,7 +16,15 @@ from typing import Any
 from agents.registry import load_registry
 from orchestrator.errors import JobTimeout, UserError
 from orchestrator.llm import build_chat_model
-from orchestrator.models import TERMINAL_JOB, Budget, Event, Goal, JobResult, Plan
+from orchestrator.models import (
+    TERMINAL_JOB,
+    Budget,
+    DeadLetter,
+    Event,
+    Goal,
+    JobResult,
+    Plan,
+)
 from orchestrator.plans import AgentTypes
 from orchestrator.redis_conn import redis_errors
 from orchestrator.runtime import Runtime
@@ -114,6 +122,11 @@ class Client:
         """Agent types this process can import, plus those live workers serve."""
         with redis_errors(self.url):
             return self.runtime.engine.known_agents()
+
+    def dead_letters(self, count: int = 100) -> list[DeadLetter]:
+        """Steps that failed for good (after all their attempts), newest first."""
+        with redis_errors(self.url):
+            return self.runtime.store.dead_letters(count)
 
     def live_workers(self) -> dict[str, dict[str, Any]]:
         with redis_errors(self.url):

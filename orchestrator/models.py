@@ -167,6 +167,19 @@ class JobResult(BaseModel):
         return self.status in TERMINAL_JOB
 
 
+class DeadLetter(BaseModel):
+    """A step that failed for good (after its attempts): kept for operators to look into."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    step_id: str
+    agent: str
+    error: str
+    attempts: int
+    at: datetime
+
+
 class Event(BaseModel):
     """One entry of a job's event stream.
 

@@ -32,6 +32,7 @@ SWEEP_LOCK_KEY = f"{PREFIX}:sweep:lock"
 WORKERS_KEY = f"{PREFIX}:workers"  # zset worker id -> last heartbeat
 WORKER_INFO_KEY = f"{PREFIX}:workers:info"  # hash worker id -> JSON
 CARDS_KEY = f"{PREFIX}:agents:cards"  # hash agent type -> its capability card (JSON)
+DEAD_LETTERS_KEY = f"{PREFIX}:dead-letters"  # stream of steps that failed for good
 
 
 def agent_queue(agent: str) -> str:

@@ -22,6 +22,7 @@ from orchestrator import names
 from orchestrator.errors import JobNotFound
 from orchestrator.models import (
     Budget,
+    DeadLetter,
     Event,
     Goal,
     JobResult,
@@ -289,7 +290,16 @@ class Store:
         max_attempts: int,
     ) -> Followups:
         delay = -1 if retry_delay is None else retry_delay
-        reply = self._run("fail", job_id, step_id, dispatch, error, delay, max_attempts)
+        reply = self._run(
+            "fail",
+            job_id,
+            step_id,
+            dispatch,
+            error,
+            delay,
+            max_attempts,
+            extra_keys=(names.DEAD_LETTERS_KEY,),
+        )
         return Followups.parse(reply)
 
     def keep_attempt(
@@ -311,7 +321,24 @@ class Store:
         )
 
     def expire(self, job_id: str, step_id: str, max_attempts: int) -> Followups:
-        return Followups.parse(self._run("expire", job_id, step_id, max_attempts))
+        return Followups.parse(
+            self._run("expire", job_id, step_id, max_attempts, extra_keys=(names.DEAD_LETTERS_KEY,))
+        )
+
+    def dead_letters(self, count: int = 100) -> list[DeadLetter]:
+        """The steps that failed for good, newest first."""
+        entries: Any = self.redis.xrevrange(names.DEAD_LETTERS_KEY, count=count)
+        return [
+            DeadLetter(
+                job_id=data["job"],
+                step_id=data["step"],
+                agent=data["agent"],
+                error=data["error"],
+                attempts=int(data["attempts"]),
+                at=datetime.fromtimestamp(float(data["ts"]), tz=UTC),
+            )
+            for _, data in entries
+        ]
 
     def renew(self, job_id: str, held: list[tuple[str, int]], lease: float) -> tuple[str, set[str]]:
         """Extend leases; return the job's status and the steps no longer held."""

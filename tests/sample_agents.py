@@ -124,6 +124,19 @@ class Milestone(Gate):
         return super().run(input, context)
 
 
+class Poison(Agent):
+    """Kills the process that runs it, every time: a step no worker survives."""
+
+    name = "poison"
+    description = "Crashes its worker process."
+    Input = Text
+    Output = Text
+
+    def run(self, input: Text, context: StepContext) -> Text:
+        record_run(context)
+        os._exit(70)
+
+
 class BarrierInput(BaseModel):
     name: str
     parties: int

@@ -54,6 +54,13 @@ local function skip_from(root)
   return count
 end
 
+-- A step that failed for good is kept in the dead-letter stream (KEYS[5] of fail and expire).
+local function dead_letter(step, error, attempts)
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', '10000', '*', 'job', job_id, 'step', step,
+    'agent', redis.call('HGET', step_key(step), 'agent') or '', 'error', error,
+    'attempts', tostring(attempts), 'ts', TS)
+end
+
 -- Count steps that reached a terminal state; 1 when the job is ready to finalize.
 local function settle(count)
   local remaining = redis.call('HINCRBY', job, 'remaining', -count)

@@ -14,9 +14,12 @@ if redis.call('HGET', job, 'status') ~= 'running' then
 end
 local reason = 'worker lost (lease expired) during attempt ' .. attempts
 if tonumber(attempts) >= tonumber(ARGV[4]) then
+  reason = reason .. ' of ' .. ARGV[4] .. ': its worker died every time; the step may be '
+    .. 'crashing it (see `celeriac dead-letters`)'
   redis.call('HSET', sk, 'status', 'failed', 'error', reason, 'finished_at', TS,
     'lease_until', '')
   emit('step_failed', step, cjson.encode({error = reason}))
+  dead_letter(step, reason, attempts)
   return {settle(1 + skip_from(step))}
 end
 local dispatch = tonumber(d) + 1

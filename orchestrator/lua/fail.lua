@@ -18,4 +18,5 @@ end
 redis.call('HSET', sk, 'status', 'failed', 'error', ARGV[5], 'finished_at', TS,
   'lease_until', '')
 emit('step_failed', step, cjson.encode({error = ARGV[5]}))
+dead_letter(step, ARGV[5], attempts)
 return {settle(1 + skip_from(step))}

@@ -126,3 +126,33 @@ def test_a_redis_restart_mid_job_loses_nothing(
             r.close()
     assert result.status == "succeeded", result.error
     assert result.answer == {"text": f"passed {gate}"}
+
+
+def test_a_poison_step_stops_after_its_attempts_and_is_kept_as_a_dead_letter(
+    isolated: Callable[..., Settings],
+) -> None:
+    # prefork: the step kills the pool's child process, and the worker starts another.
+    live = isolated(workers=1, worker_args=["--pool", "prefork", "--concurrency", "2"])
+    plan = {
+        "steps": [
+            {"id": "ok", "agent": "echo", "input": {"text": "fine"}},
+            {"id": "bad", "agent": "poison", "input": {"text": "x"}},
+            {"id": "after", "agent": "echo", "input": {"text": "never"}, "depends_on": ["bad"]},
+        ]
+    }
+    with Client(live) as client:
+        result = client.submit(plan=plan).wait(timeout=90)
+        letters = client.dead_letters()
+    assert result.status == "partial"  # the answer is both sinks; one of them failed
+    bad = result.steps["bad"]
+    assert bad.status == "failed" and bad.attempts == live.step_max_attempts
+    assert bad.error is not None and "its worker died every time" in bad.error
+    assert result.steps["after"].status == "skipped"
+    assert result.steps["ok"].status == "succeeded"
+    assert live.redis_url
+    with redis.Redis.from_url(live.redis_url, decode_responses=True) as r:
+        ran = int(r.get(f"{TEST_PREFIX}:runs:{result.job_id}:bad") or 0)
+    assert ran == live.step_max_attempts  # it ran no more often than allowed
+    (letter,) = [d for d in letters if d.job_id == result.job_id]
+    assert (letter.step_id, letter.agent, letter.attempts) == ("bad", "poison", bad.attempts)
+    assert letter.error == bad.error

@@ -184,8 +184,8 @@ BAD_PLANS: list[tuple[str, Any, str]] = [
         "unknown-agent",
         {"steps": [{"id": "a", "agent": "nosuch", "input": {}}]},
         "step 'a': unknown agent 'nosuch' "
-        "(known: barrier, concat, echo, fail, gate, generation, milestone, retrieval, sleep, "
-        "translation)",
+        "(known: barrier, concat, echo, fail, gate, generation, milestone, poison, retrieval, "
+        "sleep, translation)",
     ),
     (
         "cycle",
@@ -292,8 +292,8 @@ def test_unreachable_redis_exits_1(tmp_path: Path, args: list[str]) -> None:
 def test_worker_for_an_unknown_agent() -> None:
     assert fails(celeriac("worker", "--agent", "nosuch"), 2) == (
         "unknown agent type(s) nosuch; "
-        "registered: barrier, concat, echo, fail, gate, generation, milestone, retrieval, "
-        "sleep, translation"
+        "registered: barrier, concat, echo, fail, gate, generation, milestone, poison, "
+        "retrieval, sleep, translation"
     )
 
 
@@ -402,6 +402,7 @@ def test_agents_lists_types_and_live_workers(live_env: dict[str, str]) -> None:
         "gate",
         "generation",  # built in: the celeriac.agents entry points
         "milestone",
+        "poison",
         "retrieval",
         "sleep",
         "translation",
@@ -564,3 +565,19 @@ def test_submit_records_the_job_budget(
     assert (budget.tokens, budget.cost) == (500, 0.25)
     refused = celeriac("submit", "--plan", str(plan), "--budget-tokens", "0", env=live_env)
     assert refused.returncode == 2 and "budget-tokens" in refused.stderr
+
+
+def test_dead_letters_lists_steps_that_failed_for_good(
+    tmp_path: Path, live_env: dict[str, str]
+) -> None:
+    plan = {"steps": [{"id": "f", "agent": "fail", "input": {"message": "for good"}}]}
+    submitted = celeriac(
+        "submit", "--plan", str(write_plan(tmp_path, plan)), "--wait", "--json", env=live_env
+    )
+    assert submitted.returncode == 1  # the job failed
+    job_id = json.loads(submitted.stdout)["job_id"]
+    listed = celeriac("dead-letters", "--json", env=live_env)
+    assert listed.returncode == 0, listed.stderr
+    (letter,) = [d for d in json.loads(listed.stdout) if d["job_id"] == job_id]
+    assert (letter["step_id"], letter["agent"], letter["error"]) == ("f", "fail", "for good")
+    utc(letter["at"])
