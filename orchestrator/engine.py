@@ -147,11 +147,11 @@ class Engine:
         orchestrator worker), and ask an orchestrator to start it."""
         if (plan is None) == (goal is None):
             raise UserError("submit a plan or a goal (exactly one of them)")
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise UserError(f"the threshold must be between 0 and 1 (scores are), not {threshold}")
         checked = self.validate(plan) if plan is not None else None
         goal = self.check_goal(goal) if goal is not None else None
         job_id = uuid.uuid4().hex
-        if threshold is not None and not 0.0 <= threshold <= 1.0:
-            raise UserError(f"the threshold must be between 0 and 1 (scores are), not {threshold}")
         self.store.create_job(job_id, checked, goal=goal, budget=budget, threshold=threshold)
         self.dispatcher.send_plan(job_id)
         return job_id
@@ -191,6 +191,11 @@ class Engine:
                 return
             except CeleriacError as exc:
                 self.store.finish_job(job_id, "failed", None, f"planning failed: {exc}")
+                return
+            except Exception as exc:  # a planner's bug must not leave the job pending for ever
+                log.exception("job %s: the planner raised", job_id)
+                error = f"planning failed: {type(exc).__name__}: {exc}"
+                self.store.finish_job(job_id, "failed", None, error)
                 return
         else:
             try:

@@ -1,0 +1,63 @@
+"""The engine in this process, against a private Redis, with a dispatcher that sends nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from orchestrator.cards import Cards
+from orchestrator.engine import Engine
+from orchestrator.models import Goal, Plan
+from orchestrator.planner import Check, Planner
+from orchestrator.redis_conn import connect
+from orchestrator.redis_server import RedisServer
+from orchestrator.store import StepMessage, Store
+from tests.conftest import make_settings
+from tests.sample_agents import Echo
+
+
+class Unsent:
+    """A dispatcher that only remembers what it was asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def send_steps(self, messages: Sequence[StepMessage]) -> None:
+        self.sent.extend(messages)
+
+    def send_plan(self, job_id: str) -> None:
+        self.sent.append(("plan", job_id))
+
+    def send_finalize(self, job_id: str) -> None:
+        self.sent.append(("finalize", job_id))
+
+
+class Broken(Planner):
+    name = "broken"
+
+    def plan(self, goal: Goal, cards: Cards, check: Check) -> Plan:
+        raise RuntimeError("a bug in the planner")
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    with RedisServer() as server:
+        client = connect(server.url)
+        store = Store(client, grace_seconds=1, result_ttl=60)
+        store.roster.heartbeat("w1", {"hostname": "w1", "agents": ["echo"]}, forget_after=60)
+        yield Engine(store, Unsent(), {"echo": Echo}, make_settings(server.url))
+        client.close()
+
+
+def test_a_planner_that_raises_fails_its_job_instead_of_leaving_it_pending(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orchestrator.engine.build_planner", lambda *_: Broken())
+    job_id = engine.submit(goal=Goal(text="What is sync?"))
+    engine.start(job_id)
+    result = engine.store.result(job_id)
+    assert result.status == "failed"
+    assert result.error == "planning failed: RuntimeError: a bug in the planner"
+    assert result.plan is None
