@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from agents.errors import StepCancelled
 from agents.llm.base import ChatModel
 
 
@@ -51,6 +52,11 @@ class StepContext:
     def cancelled(self) -> bool:
         """True once the job was cancelled: a long step may stop early."""
         return self.is_cancelled()
+
+    def stop_if_cancelled(self) -> None:
+        """Raise ``StepCancelled`` once the job was cancelled; call it between units of work."""
+        if self.is_cancelled():
+            raise StepCancelled(f"step {self.step_id} stopped: its job was cancelled")
 
     @property
     def logger(self) -> logging.Logger:

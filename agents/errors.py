@@ -7,8 +7,9 @@ the rest live in ``orchestrator.errors``)::
     CeleriacError
     ├── AgentError              an agent could not do its step
     │   ├── TransientError      worth retrying (rate limit, timeout, connection reset)
-    │   └── PermanentError      retrying cannot help (bad input, refused request)
-    │       └── CollectionError a document collection is missing, invalid or unreadable
+    │   ├── PermanentError      retrying cannot help (bad input, refused request)
+    │   │   └── CollectionError a document collection is missing, invalid or unreadable
+    │   └── StepCancelled       the step stopped early because its job was cancelled
     ├── RegistryError           an agent module or entry point is broken
     └── orchestrator.errors.*   plans, jobs, settings, Redis
 """
@@ -54,6 +55,11 @@ class TransientError(AgentError):
 
 class PermanentError(AgentError):
     """A failure retrying cannot fix: the step fails at once."""
+
+
+class StepCancelled(AgentError):
+    """The job was cancelled and the step stopped early: raised by
+    ``StepContext.stop_if_cancelled``; the step ends ``cancelled``."""
 
 
 class RegistryError(CeleriacError):

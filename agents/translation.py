@@ -189,8 +189,7 @@ def _with_model(context: StepContext, segments: list[str], source: str, target: 
 
 def _stop_if_cancelled(context: StepContext) -> None:
     """Long texts go in batches: a cancelled job stops between two of them."""
-    if context.cancelled:
-        raise PermanentError("the job was cancelled; translation stopped")
+    context.stop_if_cancelled()
 
 
 def _model_batches(segments: list[str]) -> list[list[str]]:

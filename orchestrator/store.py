@@ -146,6 +146,7 @@ class Store:
                 "finish",
                 "cancel",
                 "extend",
+                "stopped",
             )
         }
 
@@ -319,6 +320,10 @@ class Store:
                 "history": json.dumps(history),
             },
         )
+
+    def stopped(self, job_id: str, step_id: str, dispatch: int) -> bool:
+        """A running step of a cancelled job stopped early; True if it was recorded so."""
+        return bool(self._run("stopped", job_id, step_id, dispatch))
 
     def expire(self, job_id: str, step_id: str, max_attempts: int) -> Followups:
         return Followups.parse(

@@ -137,6 +137,24 @@ class Poison(Agent):
         os._exit(70)
 
 
+class Patient(Agent):
+    """Works in small units until its job is cancelled (or a minute passes)."""
+
+    name = "patient"
+    description = "Waits, stopping as soon as its job is cancelled."
+    Input = Text
+    Output = Text
+
+    def run(self, input: Text, context: StepContext) -> Text:
+        record_run(context)
+        _redis().rpush(f"{TEST_PREFIX}:started:{input.text}", context.worker)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            context.stop_if_cancelled()
+            time.sleep(0.02)  # one unit of work
+        return Text(text="never cancelled")
+
+
 class BarrierInput(BaseModel):
     name: str
     parties: int

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agents.base import Agent, StepContext
-from agents.errors import PermanentError, TransientError
+from agents.errors import PermanentError, StepCancelled, TransientError
 from agents.registry import Registry
 from orchestrator.engine import retry_delay
 from orchestrator.llm import build_chat_model
@@ -95,6 +95,9 @@ class StepRunner:
         self.leases.hold(job_id, step_id, dispatch)
         try:
             output, scores = self._execute(job_id, step_id, dispatch, claim, worker, on_progress)
+        except StepCancelled:
+            self.store.stopped(job_id, step_id, dispatch)
+            return "cancelled", "stopped: the job was cancelled"
         except TransientError as exc:
             delay = retry_delay(
                 self.settings.retry_backoff_seconds,

@@ -17,7 +17,17 @@ from agents.errors import RegistryError
 from agents.registry import ENTRY_POINT_GROUP, load_registry
 from tests import sample_agents
 
-SAMPLE_NAMES = {"barrier", "concat", "echo", "fail", "gate", "milestone", "poison", "sleep"}
+SAMPLE_NAMES = {
+    "barrier",
+    "concat",
+    "echo",
+    "fail",
+    "gate",
+    "milestone",
+    "patient",
+    "poison",
+    "sleep",
+}
 
 HEADER = """\
 from pydantic import BaseModel

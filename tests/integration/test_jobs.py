@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from orchestrator import names
 from orchestrator.client import Client
 from orchestrator.errors import JobNotFound, JobTimeout
 from orchestrator.models import JobResult
+from orchestrator.settings import Settings
 from orchestrator.store import StepMessage
 from tests.conftest import wait_for
 from tests.sample_agents import TEST_PREFIX
@@ -169,6 +171,27 @@ def test_cancel_stops_further_dispatch(
     assert result.steps["second"].status == "cancelled"
     assert runs(redis_client, job.id, "second") == 0
     assert [e.type for e in job.events(follow=False)].count("step_queued") == 1
+
+
+def test_cancel_stops_a_running_step_that_looks_for_it(
+    client: Client, redis_client: redis.Redis, unique: Callable[[str], str], deployment: Settings
+) -> None:
+    name = unique("patient")
+    job = client.submit(
+        plan={"steps": [{"id": "wait", "agent": "patient", "input": {"text": name}}]}
+    )
+    wait_for(lambda: redis_client.llen(f"{TEST_PREFIX}:started:{name}"), what="the step to start")
+    cancelled_at = time.monotonic()
+    assert job.cancel() == "cancelled"
+    wait_for(
+        lambda: job.result().steps["wait"].status == "cancelled",
+        timeout=2 * deployment.step_lease_seconds,  # learnt within a third of a lease
+        what="the running step to stop",
+    )
+    assert time.monotonic() - cancelled_at < 2 * deployment.step_lease_seconds
+    step = job.result().steps["wait"]
+    assert step.error == "stopped: the job was cancelled" and step.output is None
+    assert runs(redis_client, job.id, "wait") == 1
 
 
 def test_duplicate_delivery_runs_nothing_twice(client: Client, redis_client: redis.Redis) -> None:

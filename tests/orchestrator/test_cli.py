@@ -184,8 +184,8 @@ BAD_PLANS: list[tuple[str, Any, str]] = [
         "unknown-agent",
         {"steps": [{"id": "a", "agent": "nosuch", "input": {}}]},
         "step 'a': unknown agent 'nosuch' "
-        "(known: barrier, concat, echo, fail, gate, generation, milestone, poison, retrieval, "
-        "sleep, translation)",
+        "(known: barrier, concat, echo, fail, gate, generation, milestone, patient, poison, "
+        "retrieval, sleep, translation)",
     ),
     (
         "cycle",
@@ -292,8 +292,8 @@ def test_unreachable_redis_exits_1(tmp_path: Path, args: list[str]) -> None:
 def test_worker_for_an_unknown_agent() -> None:
     assert fails(celeriac("worker", "--agent", "nosuch"), 2) == (
         "unknown agent type(s) nosuch; "
-        "registered: barrier, concat, echo, fail, gate, generation, milestone, poison, "
-        "retrieval, sleep, translation"
+        "registered: barrier, concat, echo, fail, gate, generation, milestone, patient, "
+        "poison, retrieval, sleep, translation"
     )
 
 
@@ -402,6 +402,7 @@ def test_agents_lists_types_and_live_workers(live_env: dict[str, str]) -> None:
         "gate",
         "generation",  # built in: the celeriac.agents entry points
         "milestone",
+        "patient",
         "poison",
         "retrieval",
         "sleep",
