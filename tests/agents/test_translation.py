@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from agents import PermanentError, StepContext, TransientError, apertium
+from agents.errors import StepCancelled
 from agents.languages import normalize
 from agents.llm import Message, ScriptedChatModel
 from agents.translation import (
@@ -248,6 +249,6 @@ def test_a_cancelled_job_stops_translating_between_batches() -> None:
     payload = TranslationInput.model_validate(
         {"text": "hello", "source_lang": "en", "target_lang": "es"}
     )
-    with pytest.raises(PermanentError, match="cancelled"):
+    with pytest.raises(StepCancelled, match="its job was cancelled"):
         Translation().run(payload, context)
     assert model.calls == []
