@@ -97,9 +97,17 @@ def test_flower_shows_each_step_as_a_task_named_after_its_agent(
         return False
 
     wait_for(flower_saw_a_job, what="Flower to see a job's steps as tasks named after agents")
-    _, tasks = _get(f"{base}/api/tasks", auth="ada:secret")
-    ours = [t for t in (tasks or {}).values() if jobs[-1] in str(t.get("kwargs"))]
-    assert {"celeriac.plan", "celeriac.finalize"} <= {t["name"] for t in ours}
+    # Flower is listening now: a whole job's tasks reach it, the orchestrator's included.
+    job = client.submit(plan={"steps": [{"id": "a", "agent": "echo", "input": {"text": "all"}}]})
+    assert job.wait(timeout=60).status == "succeeded"
+
+    def tasks_of_job() -> list[dict[str, Any]] | None:
+        _, tasks = _get(f"{base}/api/tasks", auth="ada:secret")
+        ours = [t for t in (tasks or {}).values() if job.id in str(t.get("kwargs"))]
+        names = {t["name"] for t in ours if t.get("state") == "SUCCESS"}
+        return ours if {"celeriac.plan", "echo", "celeriac.finalize"} <= names else None
+
+    ours = wait_for(tasks_of_job, what="Flower to list the job's plan, step and finalize tasks")
     step = next(t for t in ours if t["name"] == "echo")
     assert "'step_id': 'a'" in step["kwargs"]  # the job and step are in its arguments
 
@@ -119,7 +127,7 @@ def test_flower_shows_each_step_as_a_task_named_after_its_agent(
     assert succeeded_in_metrics("echo") >= 1 and succeeded_in_metrics("concat") >= 1
 
     # A step's progress reports show as a custom state with their fields.
-    gate = f"flower-{jobs[-1][:8]}"
+    gate = f"flower-{job.id[:8]}"
     job = client.submit(
         plan={"steps": [{"id": "m", "agent": "milestone", "input": {"gate": gate}}]}
     )

@@ -156,3 +156,37 @@ def test_a_poison_step_stops_after_its_attempts_and_is_kept_as_a_dead_letter(
     (letter,) = [d for d in letters if d.job_id == result.job_id]
     assert (letter.step_id, letter.agent, letter.attempts) == ("bad", "poison", bad.attempts)
     assert letter.error == bad.error
+
+
+def test_a_warm_shutdown_lets_the_running_step_finish(
+    isolated: Callable[..., Settings], unique: Callable[[str], str]
+) -> None:
+    live = isolated(workers=2)
+    assert live.redis_url
+    r = redis.Redis.from_url(live.redis_url, decode_responses=True)
+    gate = unique("term")
+    with Client(live) as client:
+        job = client.submit(plan=gated_plan(gate))
+        started = f"{TEST_PREFIX}:started:{gate}"
+        busy = wait_for(lambda: r.lindex(started, 0), what="the step to start")
+        pid = int(busy.split("@")[0].removeprefix("celeriac-"))
+        os.kill(pid, signal.SIGTERM)  # warm shutdown: finish what is running, take no more
+        open_gate(r, gate)
+        result = job.wait(timeout=60)
+        wait_for(lambda: not _alive(pid), what="the worker to exit once its step is done")
+    assert result.status == "succeeded"
+    slow, after = result.steps["slow"], result.steps["after"]
+    assert slow.attempts == 1 and slow.worker == busy  # finished where it ran, not redone
+    assert after.worker and after.worker != busy  # the next step went to the other worker
+    assert runs(r, job.id, "slow") == 1
+    r.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A child that has exited stays a zombie until its parent reaps it.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split()[2] != "Z"
