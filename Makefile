@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint bench eval screenshot clean
+.PHONY: install test lint faults bench eval screenshot clean
 
 $(BIN)/celeriac: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ install: $(BIN)/celeriac
 
 test: install
 	$(BIN)/python -m pytest
+
+# The fault scenarios alone (make test runs them too): killed and stopped workers, lost
+# messages, a Redis restart, poison steps, duplicates, cancels, failing and hanging models.
+faults: install
+	$(BIN)/python -m pytest -m faults
 
 lint: install
 	$(BIN)/ruff check .

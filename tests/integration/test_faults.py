@@ -7,6 +7,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import redis
 
 from orchestrator import names
@@ -17,6 +18,8 @@ from orchestrator.settings import Settings
 from tests.conftest import make_settings, wait_for
 from tests.integration.test_jobs import open_gate, runs
 from tests.sample_agents import TEST_PREFIX
+
+pytestmark = pytest.mark.faults
 
 
 def gated_plan(gate: str) -> dict[str, Any]:

@@ -149,6 +149,7 @@ def test_events_tell_the_story_in_order(client: Client) -> None:
     assert kinds.index(("step_succeeded", "a")) < kinds.index(("step_queued", "b"))
 
 
+@pytest.mark.faults
 def test_cancel_stops_further_dispatch(
     client: Client, redis_client: redis.Redis, unique: Callable[[str], str]
 ) -> None:
@@ -173,6 +174,7 @@ def test_cancel_stops_further_dispatch(
     assert [e.type for e in job.events(follow=False)].count("step_queued") == 1
 
 
+@pytest.mark.faults
 def test_cancel_stops_a_running_step_that_looks_for_it(
     client: Client, redis_client: redis.Redis, unique: Callable[[str], str], deployment: Settings
 ) -> None:
@@ -194,6 +196,7 @@ def test_cancel_stops_a_running_step_that_looks_for_it(
     assert runs(redis_client, job.id, "wait") == 1
 
 
+@pytest.mark.faults
 def test_duplicate_delivery_runs_nothing_twice(client: Client, redis_client: redis.Redis) -> None:
     plan = {
         "steps": [
@@ -252,6 +255,7 @@ class _Trap:
         return (Path(self.path).touch, ())  # type: ignore[return-value]
 
 
+@pytest.mark.faults
 def test_workers_refuse_pickled_messages(
     client: Client, redis_client: redis.Redis, tmp_path: Path
 ) -> None:

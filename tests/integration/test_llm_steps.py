@@ -65,6 +65,7 @@ def test_a_step_asks_the_model_and_the_job_counts_its_tokens(
     assert llm_server.chat_requests[0].body["model"] == "test-model"
 
 
+@pytest.mark.faults
 def test_a_model_that_always_fails_ends_the_step_with_a_clear_error(
     llm_deployment: Settings, llm_server: LLMServer
 ) -> None:
@@ -101,6 +102,7 @@ def test_a_step_that_would_go_over_the_budget_fails_and_the_job_says_so(
     assert len(llm_server.chat_requests) == 1  # the second call was never made
 
 
+@pytest.mark.faults
 def test_a_hanging_model_times_out_and_the_worker_carries_on(
     isolated: Callable[..., Settings], llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

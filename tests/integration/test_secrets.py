@@ -26,6 +26,8 @@ API_KEY = "sk-celeriac-test-KEY-4f9c2a71"
 PASSWORD = "redis-PASSWORD-8d1e77b3"
 SECRETS = (API_KEY, PASSWORD)
 
+pytestmark = pytest.mark.faults
+
 
 def everything_in(client: redis.Redis) -> str:
     """Every key and value in Redis, as text."""
