@@ -49,10 +49,14 @@ class RedisServer:
         startup_timeout: float = 10.0,
         appendonly: bool = False,
         password: str | None = None,
+        tls: Path | None = None,
     ) -> None:
+        """``tls``: a folder with ``server.crt``, ``server.key`` and ``ca.crt``; the server
+        then speaks TLS only, and ``url`` is a ``rediss://`` URL that trusts ``ca.crt``."""
         self.startup_timeout = startup_timeout
         self.appendonly = appendonly
         self.password = password
+        self.tls = tls
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
@@ -60,6 +64,11 @@ class RedisServer:
     @property
     def url(self) -> str:
         login = f":{self.password}@" if self.password else ""
+        if self.tls is not None:
+            ca = self.tls / "ca.crt"
+            return (
+                f"rediss://{login}127.0.0.1:{self.port}/0?ssl_cert_reqs=required&ssl_ca_certs={ca}"
+            )
         return f"redis://{login}127.0.0.1:{self.port}/0"
 
     def __enter__(self) -> RedisServer:
@@ -87,7 +96,14 @@ class RedisServer:
     def _spawn(self) -> bool:
         assert self._dir is not None
         directory = self._dir.name
-        argv = [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv = [find_redis_server(), "--bind", "127.0.0.1"]
+        if self.tls is None:
+            argv += ["--port", str(self.port)]
+        else:
+            argv += ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
+            argv += ["--tls-cert-file", str(self.tls / "server.crt")]
+            argv += ["--tls-key-file", str(self.tls / "server.key")]
+            argv += ["--tls-ca-cert-file", str(self.tls / "ca.crt")]
         argv += ["--save", "", "--appendonly", "yes" if self.appendonly else "no"]
         argv += ["--dir", directory, "--logfile", str(Path(directory) / "redis.log")]
         if self.password:
@@ -106,7 +122,7 @@ class RedisServer:
 
     def _wait_ready(self) -> bool:
         assert self.process is not None
-        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.5)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         deadline = time.monotonic() + self.startup_timeout
         try:
             while time.monotonic() < deadline:
