@@ -21,7 +21,7 @@ from orchestrator.cards import AgentCard, Cards
 from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
 from orchestrator.metering import metered
 from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan
-from orchestrator.planner import Check, build_planner, check_goal, checker
+from orchestrator.planner import Check, Planner, build_planner, check_goal, checker
 from orchestrator.plans import AgentTypes, dependencies, validate_plan
 from orchestrator.replan import check_merged, merge, record, replaced_steps
 from orchestrator.scoring import job_score
@@ -158,16 +158,21 @@ class Engine:
 
     def plan_goal(self, goal: Goal, job_id: str | None = None) -> tuple[Plan, str]:
         """A plan for ``goal`` and who made it; the model's calls count for ``job_id``."""
-        model = self.model
-        if model is not None and job_id is not None:
-            model = metered(model, self.store, self.settings, job_id, None)
-        planner = build_planner(self.settings, model)
+        planner = self._planner(job_id)
         cards = self.available_cards()
         if not cards:
             raise PlanningError(
                 "no live worker serves any agent type: start one with `celeriac worker`"
             )
         return planner.plan(goal, cards, self.checker(cards)), planner.name
+
+    def _planner(self, job_id: str | None) -> Planner:
+        """The planner for a job: with this engine's model (its calls counted for the job)
+        if it has one, else the rules."""
+        model = self.model
+        if model is not None and job_id is not None:
+            model = metered(model, self.store, self.settings, job_id, None)
+        return build_planner(self.settings, model)
 
     def start(self, job_id: str) -> None:
         """The plan task: plan a goal, or check a plan once more; queue the steps that can run."""
@@ -265,9 +270,7 @@ class Engine:
         succeeded = {sid for sid, step in result.steps.items() if step.status == "succeeded"}
         cards = self.available_cards()
         check = self.checker(cards)
-        planner = build_planner(
-            self.settings, metered(self.model, self.store, self.settings, job_id, None)
-        )
+        planner = self._planner(job_id)
         self.store.rewatch(
             f"finalize {job_id}", self.store.now() + self.settings.planner_timeout_seconds
         )

@@ -87,7 +87,8 @@ class ModelPlanner(Planner):
             Message(role="user", content=self._goal_text(goal)),
         ]
         plan = self._ask(messages, check)
-        return check(with_synthesis(plan, goal, cards)) if self.synthesize else plan
+        combined = with_synthesis(plan, goal, cards) if self.synthesize else plan
+        return plan if combined is plan else check(combined)  # the model's was checked
 
     def replan(
         self, goal: Goal, result: JobResult, failed: str, cards: Cards, check: Check
