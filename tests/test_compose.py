@@ -4,13 +4,10 @@ command; together they run a job, Redis asks for its password and Flower for its
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ from orchestrator.client import Client
 from orchestrator.procs import stop_process
 from orchestrator.redis_server import find_redis_server, free_port
 from orchestrator.settings import Settings
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, http_get, wait_for
 
 COMPOSE = ROOT / "docker-compose.yml"
 VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?::(?P<op>[?-])(?P<arg>[^}]*))?\}")
@@ -155,16 +152,7 @@ def _pings(client: redis.Redis) -> bool:
 
 
 def _status(url: str, auth: str | None = None) -> int:
-    request = urllib.request.Request(url)
-    if auth:
-        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
+    return http_get(url, auth)[0]
 
 
 def test_the_compose_services_run_a_job_together(compose: dict[str, Any]) -> None:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ from orchestrator.client import Client
 from orchestrator.embedded import settings_env
 from orchestrator.redis_server import free_port
 from orchestrator.settings import Settings
-from tests.conftest import wait_for
+from tests.conftest import http_get, wait_for
 from tests.sample_agents import TEST_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,17 +43,9 @@ def test_a_type_added_by_a_new_worker_is_usable_without_changing_anything(
 
 
 def _get(url: str, auth: str | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(url)
-    if auth:
-        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            body = response.read()
-            return response.status, json.loads(body) if body.startswith(b"{") else None
-    except urllib.error.HTTPError as exc:
-        return exc.code, None
-    except OSError:
-        return 0, None
+    """The status and the JSON object Flower answered with (None if none)."""
+    status, body = http_get(url, auth)
+    return status, json.loads(body) if body.startswith("{") else None
 
 
 def test_flower_shows_each_step_as_a_task_named_after_its_agent(
@@ -112,10 +101,7 @@ def test_flower_shows_each_step_as_a_task_named_after_its_agent(
     assert "'step_id': 'a'" in step["kwargs"]  # the job and step are in its arguments
 
     def succeeded_in_metrics(task: str) -> float:
-        request = urllib.request.Request(f"{base}/metrics")
-        request.add_header("Authorization", "Basic " + base64.b64encode(b"ada:secret").decode())
-        with urllib.request.urlopen(request, timeout=5) as response:
-            text = response.read().decode()
+        text = http_get(f"{base}/metrics", auth="ada:secret")[1]
         return sum(
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()

@@ -4,11 +4,9 @@ errors, or Flower's task list."""
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from orchestrator.client import Client
 from orchestrator.embedded import Embedded, settings_env
 from orchestrator.procs import stop_process
 from orchestrator.redis_server import RedisServer, free_port
-from tests.conftest import ROOT, TEST_AGENTS, make_settings, wait_for
+from tests.conftest import ROOT, TEST_AGENTS, http_get, make_settings, wait_for
 from tests.llm_server import ErrorReply, LLMServer, Reply
 
 API_KEY = "sk-celeriac-test-KEY-4f9c2a71"
@@ -52,13 +50,8 @@ def everything_in(client: redis.Redis) -> str:
 
 def _tasks(port: int) -> str:
     """Flower's task list (its JSON), or "" while it does not answer."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/tasks")
-    request.add_header("Authorization", "Basic " + base64.b64encode(b"a:b").decode())
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return str(response.read().decode())
-    except OSError:
-        return ""
+    status, body = http_get(f"http://127.0.0.1:{port}/api/tasks", auth="a:b")
+    return body if status == 200 else ""
 
 
 @pytest.fixture
