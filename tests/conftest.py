@@ -158,12 +158,15 @@ def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[...,
 
 @pytest.fixture
 def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start ``celeriac ARGS...`` with some settings; stopped at teardown."""
+    """Start ``celeriac ARGS...`` (or ``python -m MODULE ARGS...``) with some settings;
+    stopped at teardown."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(settings: Settings, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    def start(
+        settings: Settings, *args: str, module: str = "orchestrator", **env: str
+    ) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", *args],
+            [sys.executable, "-m", module, *args],
             cwd=ROOT,
             env={**os.environ, **settings_env(settings), **env},
             stdout=subprocess.DEVNULL,

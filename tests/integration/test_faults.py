@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -111,6 +112,63 @@ def test_a_message_lost_before_publishing_is_sent_by_the_sweeper(
         result = job.wait(timeout=60)
     assert result.status == "succeeded"
     assert result.answer == {"text": "still here"}
+
+
+def serving(live: Settings, process: subprocess.Popen[bytes]) -> bool:
+    """Whether ``process`` is a worker with a recent heartbeat."""
+    with Client(live) as client:
+        seen = client.runtime.engine.live_workers().values()
+    return process.pid in {info.get("pid") for info in seen}
+
+
+CHAIN = {
+    "steps": [
+        {"id": "a", "agent": "echo", "input": {"text": "first"}},
+        {"id": "b", "agent": "echo", "input": {"text": {"$from": "a", "path": "text"}}},
+    ]
+}
+ONE = {"steps": [{"id": "a", "agent": "echo", "input": {"text": "first"}}]}
+
+
+@pytest.mark.parametrize(
+    ("embedded", "crashing", "plan", "then"),
+    [
+        # The plan task recorded the job's first steps; its worker died before sending them.
+        ("--no-orchestrator", "--no-agents", CHAIN, "--no-agents"),
+        # A step's output and its dependents were recorded; its worker died before sending them.
+        ("--no-agents", "--no-orchestrator", CHAIN, "--no-orchestrator"),
+        # The job's last step was recorded; its worker died before asking for the finalize.
+        ("--no-agents", "--no-orchestrator", ONE, None),
+    ],
+    ids=["after-starting-a-job", "after-finishing-a-step", "after-the-last-step"],
+)
+def test_a_worker_killed_between_recording_and_publishing_is_covered_by_the_sweeper(
+    isolated: Callable[..., Settings],
+    spawn: Callable[..., subprocess.Popen[bytes]],
+    embedded: str,
+    crashing: str,
+    plan: dict[str, Any],
+    then: str | None,
+) -> None:
+    """SIGKILL at the worst moment: a change is in Redis, its messages are not on the broker."""
+    live = isolated(workers=1, worker_args=[embedded])
+    assert live.redis_url
+    r = redis.Redis.from_url(live.redis_url, decode_responses=True)
+    doomed = spawn(live, "worker", crashing, "--loglevel", "WARNING", module="tests.crash_points")
+    wait_for(lambda: serving(live, doomed), what="the doomed worker to start")
+    with Client(live) as client:
+        job = client.submit(plan=plan)
+        wait_for(lambda: doomed.poll() == -signal.SIGKILL, what="the worker to kill itself")
+        if then is not None:  # someone to do the work the dead worker would have done
+            spawn(live, "worker", then, "--loglevel", "WARNING")
+        result = job.wait(timeout=60)
+        events = [e.type for e in job.events(follow=False)]
+    assert result.status == "succeeded", result.error
+    assert result.answer == {"text": "first"}
+    for step_id, step in result.steps.items():
+        assert step.attempts == 1 and runs(r, job.id, step_id) == 1  # nothing was redone
+    assert "step_retrying" not in events
+    r.close()
 
 
 def test_a_redis_restart_mid_job_loses_nothing(
