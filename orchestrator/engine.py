@@ -44,6 +44,7 @@ class SweepReport:
     expired: int = 0
     resent: int = 0
     rewatched: int = 0
+    lost_workers: int = 0
 
 
 def summarize(plan: Plan, result: JobResult) -> tuple[str, Any, str]:
@@ -306,6 +307,19 @@ class Engine:
                 log.warning("step %s/%s lost its worker; requeued or failed", job_id, step_id)
             self.deliver(job_id, followups)
         stranded = [StepMessage.parse(raw) for raw in self.store.due(names.OUTBOX_KEY, now)]
+        # A worker that died had its steps' leases (above) and maybe messages it took from
+        # the broker and had not claimed yet: gone with it, or kept by kombu for an hour.
+        # Send again every unclaimed message of the types it served; a copy that arrives
+        # second finds its step claimed and is dropped.
+        lost = self.store.roster.take_lost(3 * self.settings.worker_heartbeat_seconds)
+        for worker_id, info in lost.items():
+            orphans = self.store.unclaimed(info.get("agents", []), now)
+            log.warning(
+                "worker %s stopped without a word; sending its types' %d unclaimed messages again",
+                worker_id,
+                len(orphans),
+            )
+            stranded += orphans
         if stranded:
             self.dispatcher.send_steps(stranded)
             self.store.sent(stranded)
@@ -319,4 +333,4 @@ class Engine:
                 self.dispatcher.send_finalize(job_id)
             self.store.rewatch(member, now + 4 * self.store.grace_seconds)
             rewatched += 1
-        return SweepReport(expired, resent, rewatched)
+        return SweepReport(expired, resent, rewatched, len(lost))

@@ -46,6 +46,22 @@ class Roster:
         pipe.hdel(names.WORKER_INFO_KEY, worker_id)
         pipe.execute()
 
+    def take_lost(self, max_age: float) -> dict[str, dict[str, Any]]:
+        """Workers silent for ``max_age`` seconds that never said goodbye, with what they
+        reported; each is taken off the roster and returned to one caller only."""
+        ids: list[str] = cast(
+            Any, self.redis.zrangebyscore(names.WORKERS_KEY, "-inf", self.now() - max_age)
+        )
+        if not ids:
+            return {}
+        infos: list[str | None] = cast(Any, self.redis.hmget(names.WORKER_INFO_KEY, ids))
+        lost = {}
+        for worker_id, info in zip(ids, infos, strict=True):
+            if self.redis.zrem(names.WORKERS_KEY, worker_id):  # not taken by another sweeper
+                self.redis.hdel(names.WORKER_INFO_KEY, worker_id)
+                lost[worker_id] = json.loads(info) if info else {}
+        return lost
+
     def publish_cards(self, cards: Sequence[AgentCard]) -> None:
         """Say what these agent types do, for planners anywhere (a worker does at start)."""
         if cards:

@@ -9,7 +9,7 @@ removes them, and the sweeper publishes whatever a crash left behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -485,6 +485,13 @@ class Store:
         for member in self.due(names.LEASES_KEY, now):
             job_id, _, step_id = member.partition(" ")
             yield job_id, step_id
+
+    def unclaimed(self, agents: Collection[str], now: float) -> list[StepMessage]:
+        """The step messages for ``agents`` published and not yet claimed (or about to be
+        published): those a worker that died may have taken with it."""
+        waiting = cast(list[str], self.redis.zrangebyscore(names.OUTBOX_KEY, f"({now}", "+inf"))
+        messages = [StepMessage.parse(raw) for raw in waiting]
+        return [message for message in messages if message.agent in agents]
 
     def sent(self, messages: Sequence[StepMessage]) -> None:
         """The messages are on their queues: send them again only if no worker claims them."""

@@ -184,6 +184,7 @@ class Barrier(Agent):
 
 class SleepInput(BaseModel):
     seconds: float
+    tag: str | None = None  # count runs and list the workers they ran on, as gates do
 
 
 class Sleep(Agent):
@@ -195,5 +196,8 @@ class Sleep(Agent):
     Output = Text
 
     def run(self, input: SleepInput, context: StepContext) -> Text:
+        if input.tag is not None:
+            record_run(context)
+            _redis().rpush(f"{TEST_PREFIX}:started:{input.tag}", context.worker)
         time.sleep(input.seconds)
         return Text(text=f"slept {input.seconds}")

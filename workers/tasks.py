@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -41,5 +42,4 @@ def register_tasks(app: Celery, runtime: Runtime, runner: StepRunner) -> None:
 
     @app.task(name=names.TASK_SWEEP)
     def sweep() -> dict[str, int]:
-        report = runtime.engine.sweep()
-        return {"expired": report.expired, "resent": report.resent, "rewatched": report.rewatched}
+        return dataclasses.asdict(runtime.engine.sweep())
