@@ -313,12 +313,17 @@ class Engine:
         # second finds its step claimed and is dropped.
         lost = self.store.roster.take_lost(3 * self.settings.worker_heartbeat_seconds)
         for worker_id, info in lost.items():
-            orphans = self.store.unclaimed(info.get("agents", []), now)
+            orphans = self.store.unclaimed(now, info.get("agents", []))
             log.warning(
                 "worker %s stopped without a word; sending its types' %d unclaimed messages again",
                 worker_id,
                 len(orphans),
             )
+            stranded += orphans
+        # So may a Redis that crashed, with the messages it was handing out.
+        if self.store.restarted():
+            orphans = self.store.unclaimed(now)
+            log.warning("Redis restarted; sending its %d unclaimed messages again", len(orphans))
             stranded += orphans
         if stranded:
             self.dispatcher.send_steps(stranded)

@@ -29,6 +29,7 @@ LEASES_KEY = f"{PREFIX}:leases"  # zset "job_id step_id" -> lease deadline
 OUTBOX_KEY = f"{PREFIX}:outbox"  # zset message JSON -> time the sweeper sends it
 WATCH_KEY = f"{PREFIX}:watch"  # zset "plan|finalize job_id" -> time the sweeper resends it
 SWEEP_LOCK_KEY = f"{PREFIX}:sweep:lock"
+SERVER_KEY = f"{PREFIX}:redis-run-id"  # the Redis process the sweeper last saw
 WORKERS_KEY = f"{PREFIX}:workers"  # zset worker id -> last heartbeat
 WORKER_INFO_KEY = f"{PREFIX}:workers:info"  # hash worker id -> JSON
 CARDS_KEY = f"{PREFIX}:agents:cards"  # hash agent type -> its capability card (JSON)

@@ -86,10 +86,18 @@ class RedisServer:
                 return self.url
         raise RedisUnavailable(f"could not start redis-server; see its log in {self._dir.name}")
 
-    def restart(self) -> None:
-        """Stop the server (it writes its append-only file) and start it again, same port."""
+    def restart(self, *, kill: bool = False) -> None:
+        """Stop the server (it writes its append-only file) and start it again, same port.
+
+        With ``kill``, SIGKILL it instead, as a crash would: what it had not yet written
+        to its append-only file (about the last second, fsynced every second) is lost.
+        """
         assert self.process is not None, "not started"
-        stop_process(self.process, timeout=5)
+        if kill:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        else:
+            stop_process(self.process, timeout=5)
         if not self._spawn():
             raise RedisUnavailable(f"redis-server did not come back on port {self.port}")
 

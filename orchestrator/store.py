@@ -486,12 +486,20 @@ class Store:
             job_id, _, step_id = member.partition(" ")
             yield job_id, step_id
 
-    def unclaimed(self, agents: Collection[str], now: float) -> list[StepMessage]:
-        """The step messages for ``agents`` published and not yet claimed (or about to be
-        published): those a worker that died may have taken with it."""
+    def unclaimed(self, now: float, agents: Collection[str] | None = None) -> list[StepMessage]:
+        """The step messages (for ``agents``, or all) published and not yet claimed, or
+        about to be published: those a worker that died may have taken with it."""
         waiting = cast(list[str], self.redis.zrangebyscore(names.OUTBOX_KEY, f"({now}", "+inf"))
         messages = [StepMessage.parse(raw) for raw in waiting]
-        return [message for message in messages if message.agent in agents]
+        return [m for m in messages if agents is None or m.agent in agents]
+
+    def restarted(self) -> bool:
+        """Whether Redis is another process than when this was last asked (by anyone).
+
+        A Redis that crashed may have lost its last second of writes, messages on their
+        way to workers among them."""
+        run_id = self.redis.info("server")["run_id"]
+        return self.redis.set(names.SERVER_KEY, run_id, get=True) not in (run_id, None)
 
     def sent(self, messages: Sequence[StepMessage]) -> None:
         """The messages are on their queues: send them again only if no worker claims them."""
