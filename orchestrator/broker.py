@@ -1,4 +1,5 @@
-"""The broker transport: kombu's Redis transport, made to survive a Redis restart.
+"""The broker transport: kombu's Redis transport, made to survive a Redis restart and
+messages that are not tasks.
 
 Selected in ``make_app`` with ``broker_transport``; the broker URL stays ``redis://``.
 """
@@ -6,6 +7,7 @@ Selected in ``make_app`` with ``broker_transport``; the broker URL stays ``redis
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
@@ -42,8 +44,46 @@ class QoS(kombu_redis.QoS):
             log.warning("could not reject %s on a lost connection", delivery_tag)
 
 
+# What a malformed message raises where kombu and Celery read it. Anyone who can write
+# to Redis can push one; uncaught, it is an "Unrecoverable error" that ends the worker.
+_MALFORMED = (ValueError, KeyError, TypeError)
+
+
 class Channel(kombu_redis.Channel):
     QoS = QoS
+
+    def _brpop_read(self, **options: Any) -> bool:
+        # An entry of a queue's list that is not a kombu message at all (not JSON, or
+        # JSON of another shape) fails before any handler sees it. It is already off the
+        # list: drop it.
+        try:
+            return bool(super()._brpop_read(**options))  # type: ignore[misc]
+        except _MALFORMED:
+            log.exception("dropped a queue entry that is not a kombu message")
+            return True
+
+    def basic_consume(
+        self,
+        queue: str,
+        no_ack: bool,
+        callback: Callable[..., Any] | None,
+        consumer_tag: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        # A kombu message whose body Celery cannot read as a task (JSON, but not
+        # [args, kwargs, embed]) fails in Celery's handler, past the checks it has for
+        # bodies that are not JSON: reject it, or it stays unacknowledged.
+        def guarded(message: Any) -> Any:
+            assert callback is not None  # kombu's consumers always pass one
+            try:
+                return callback(message)
+            except _MALFORMED:
+                log.exception("rejected a message on %s that is not a task", queue)
+                if not message.acknowledged:
+                    message.reject()
+                return None
+
+        return super().basic_consume(queue, no_ack, guarded, consumer_tag, **kwargs)
 
 
 class Transport(kombu_redis.Transport):

@@ -17,7 +17,7 @@ import typer
 
 from agents.errors import CeleriacError
 from agents.registry import load_registry
-from orchestrator.cli_common import err, errors_to_exit_codes, out, read_settings
+from orchestrator.cli_common import err, errors_to_exit_codes, out
 from orchestrator.cli_deploy import agents, dead_letters, flower, health, worker
 from orchestrator.cli_eval import app as eval_app
 from orchestrator.cli_index import index
@@ -25,10 +25,10 @@ from orchestrator.client import Client
 from orchestrator.display import follow, render_plan, render_result, result_json, status_line
 from orchestrator.embedded import Embedded, temporary_collection
 from orchestrator.errors import UserError
-from orchestrator.models import Budget, JobResult, Plan
-from orchestrator.planner import plan_here
+from orchestrator.models import Budget, Goal, JobResult, Plan
+from orchestrator.planner import check_goal, plan_here
 from orchestrator.plans import load_plan_file, validate_plan
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, read_settings
 
 app = typer.Typer(
     add_completion=False,
@@ -120,6 +120,8 @@ def run(
         raise UserError("--docs goes with a GOAL and instead of --collection")
     settings = read_settings()
     checked = _read_plan(plan, settings) if plan is not None else None
+    if goal is not None:  # refused before a Redis and workers are started for it
+        check_goal(Goal(text=goal, collection=collection), settings)
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
     with temporary_collection(settings.data_dir, docs or []) as indexed:
         _run_embedded(

@@ -1,4 +1,4 @@
-"""What every ``celeriac`` command shares: its consoles, settings, and one way to fail."""
+"""What every ``celeriac`` command shares: its consoles and one way to fail."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from agents.errors import CeleriacError, RegistryError
 from orchestrator.errors import UserError
-from orchestrator.settings import Settings
 
 out = Console()
 err = Console(stderr=True)
@@ -43,17 +41,3 @@ def errors_to_exit_codes(func: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def read_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = [
-            f"CELERIAC_{'_'.join(str(part) for part in error['loc']).upper()}: "
-            + error["msg"].removeprefix("Value error, ")
-            for error in exc.errors()
-        ]
-        raise UserError("invalid setting " + "; ".join(problems)) from exc
-    except ValueError as exc:  # a value pydantic-settings cannot even decode
-        raise UserError(f"invalid CELERIAC_* setting: {exc}") from exc

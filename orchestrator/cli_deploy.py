@@ -13,9 +13,10 @@ from rich.table import Table
 
 from agents.registry import load_registry
 from orchestrator.celery_app import make_app
-from orchestrator.cli_common import err, errors_to_exit_codes, out, read_settings
+from orchestrator.cli_common import err, errors_to_exit_codes, out
 from orchestrator.client import Client
 from orchestrator.errors import UserError
+from orchestrator.settings import read_settings
 
 
 @errors_to_exit_codes

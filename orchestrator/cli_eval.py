@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from orchestrator.cli_common import err, errors_to_exit_codes, out, read_settings
+from orchestrator.cli_common import err, errors_to_exit_codes, out
 from orchestrator.client import Client
 from orchestrator.datasets import (
     DatasetError,
@@ -35,6 +35,7 @@ from orchestrator.evaluation import (
     evaluate_summarization,
     evaluate_translation,
 )
+from orchestrator.settings import read_settings
 
 app = typer.Typer(no_args_is_help=True, help="Measure celeriac on benchmark data.")
 

@@ -13,8 +13,9 @@ from rich.table import Table
 
 from agents.collections import build_collection, collections_dir, list_collections
 from agents.errors import CeleriacError, CollectionError
-from orchestrator.cli_common import err, errors_to_exit_codes, out, read_settings
+from orchestrator.cli_common import err, errors_to_exit_codes, out
 from orchestrator.errors import UserError
+from orchestrator.settings import read_settings
 
 
 @errors_to_exit_codes

@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from agents.registry import load_registry
 from orchestrator.errors import JobTimeout, UserError
 from orchestrator.llm import build_chat_model
@@ -25,10 +27,10 @@ from orchestrator.models import (
     JobResult,
     Plan,
 )
-from orchestrator.plans import AgentTypes
+from orchestrator.plans import AgentTypes, check_plan_size
 from orchestrator.redis_conn import redis_errors
 from orchestrator.runtime import Runtime
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, read_settings
 
 
 class JobHandle:
@@ -103,7 +105,7 @@ class Client:
     """Talks to one deployment: the Redis named by ``CELERIAC_REDIS_URL``."""
 
     def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
+        self.settings = settings or read_settings()
         self.runtime = Runtime.build(self.settings, load_registry(self.settings.agent_modules))
         self.url = self.runtime.url
 
@@ -138,7 +140,7 @@ class Client:
         *,
         goal: str | None = None,
         collection: str | None = None,
-        budget: Budget | None = None,
+        budget: Budget | Mapping[str, Any] | None = None,
         threshold: float | None = None,
     ) -> JobHandle:
         """Submit a plan (validated now) or a goal in plain language (planned by an
@@ -146,17 +148,22 @@ class Client:
 
         ``collection`` names the documents a goal is about (default
         CELERIAC_DEFAULT_COLLECTION). ``budget`` caps what the job's model calls may
-        spend (tokens and/or USD), the planner's included. A step whose main score falls
-        under ``threshold`` (0-1) is run again (CELERIAC_SCORE_RETRIES times), then fails,
-        and a model may replan its branch.
+        spend (tokens and/or USD: a ``Budget`` or ``{"tokens": 10000}``), the planner's
+        included. A step whose main score falls under ``threshold`` (0-1) is run again
+        (CELERIAC_SCORE_RETRIES times), then fails, and a model may replan its branch.
 
         >>> client.submit(goal="How do I reset my password? Answer in Spanish.")
         """
         if collection is not None and goal is None:
             raise UserError("collection goes with a goal: a plan names its collections itself")
+        if plan is not None:
+            check_plan_size(plan, max_bytes=self.settings.max_plan_bytes)
+        goal_model = _goal(goal, collection) if goal is not None else None
+        checked_budget, checked_threshold = _budget(budget), _threshold(threshold)
         with redis_errors(self.url):
-            goal_model = Goal(text=goal, collection=collection) if goal is not None else None
-            job_id = self.runtime.engine.submit(plan, budget, goal=goal_model, threshold=threshold)
+            job_id = self.runtime.engine.submit(
+                plan, checked_budget, goal=goal_model, threshold=checked_threshold
+            )
             return JobHandle(self, job_id)
 
     def plan(self, goal: str, *, collection: str | None = None) -> Plan:
@@ -165,7 +172,7 @@ class Client:
         Plans here, with the model of these settings (or the rules), for the agent
         types that live workers serve.
         """
-        goal_model = self.runtime.engine.check_goal(Goal(text=goal, collection=collection))
+        goal_model = self.runtime.engine.check_goal(_goal(goal, collection))
         with redis_errors(self.url):
             engine = self.runtime.engine
             if engine.model is None:
@@ -177,3 +184,38 @@ class Client:
         with redis_errors(self.url):
             self.runtime.store.job_status(job_id)
         return JobHandle(self, job_id)
+
+
+def _goal(text: object, collection: object) -> Goal:
+    """The arguments as a ``Goal``; ``UserError`` if they are not strings."""
+    if not isinstance(text, str):
+        raise UserError(f"the goal must be a string, not {type(text).__name__}")
+    if collection is not None and not isinstance(collection, str):
+        raise UserError(
+            f"collection must be a collection's name (a string), not {type(collection).__name__}"
+        )
+    return Goal(text=text, collection=collection)
+
+
+def _budget(budget: object) -> Budget | None:
+    """A ``Budget`` from one or a mapping; ``UserError`` naming what is wrong."""
+    if budget is None or isinstance(budget, Budget):
+        return budget
+    if not isinstance(budget, Mapping):
+        raise UserError(
+            f"budget must be a Budget or a mapping such as {{'tokens': 10000, 'cost': 0.5}}, "
+            f"not {type(budget).__name__}"
+        )
+    try:
+        return Budget.model_validate(budget)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise UserError("invalid budget: " + "; ".join(problems)) from None
+
+
+def _threshold(threshold: object) -> float | None:
+    if threshold is None:
+        return None
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise UserError(f"the threshold must be a number between 0 and 1, not {threshold!r}")
+    return threshold

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticSerializationError, to_json
 
 from agents.base import Agent
 from orchestrator.errors import PlanError
@@ -143,7 +143,8 @@ def check_output_path(model: type[BaseModel], path: str) -> str | None:
     return None
 
 
-# pydantic's wording where it names our internals ("instance of Step") or a regex.
+# pydantic's wording where it names our internals ("instance of Step") or a regex; an
+# agent's own validators' messages lose the "Value error, " pydantic puts before them.
 _MESSAGES = {
     "model_type": "must be a JSON object",
     "dict_type": "must be a JSON object",
@@ -167,7 +168,7 @@ def _format_errors(errors: list[ErrorDetails], raw: Any) -> str:
                     step_id = steps[index].get("id")
             where = f"step {step_id!r}: " if isinstance(step_id, str) else f"step #{index + 1}: "
             loc = loc[2:]
-        message = _MESSAGES.get(error["type"], error["msg"])
+        message = _MESSAGES.get(error["type"], error["msg"].removeprefix("Value error, "))
         if where and loc == ["id"] and error["type"] == "string_pattern_mismatch":
             message = _STEP_ID_RULE
         field = ".".join(str(part) for part in loc)
@@ -305,6 +306,23 @@ def validate_plan(
     if plan.answer_from is not None and plan.answer_from not in ids:
         raise PlanError(f"answer_from names unknown step {plan.answer_from!r}")
     return plan
+
+
+def check_plan_size(plan: object, *, max_bytes: int) -> None:
+    """Refuse a plan given in code whose JSON is over ``max_bytes``, or that is not JSON.
+
+    A plan file is bounded as it is read (``load_plan_file``); this bounds the others.
+    """
+    try:
+        size = len(to_json(plan))
+    except PydanticSerializationError as exc:
+        raise PlanError(f"the plan is not JSON: {exc}") from None
+    if size > max_bytes:
+        raise PlanError(
+            f"the plan is {size} bytes as JSON, over the limit of {max_bytes} bytes "
+            "(CELERIAC_MAX_PLAN_BYTES): put long texts in documents (celeriac index) and "
+            "search them"
+        )
 
 
 def _reject_constant(name: str) -> Any:

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from orchestrator.errors import ConfigError
 
 _MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_PRICES_RULE = (
+    "must be a JSON object of each model's USD prices per million input and output tokens, "
+    'e.g. {"gpt-4o-mini": [0.15, 0.6]}'
+)
 
 
 def _default_data_dir() -> Path:
@@ -92,7 +98,7 @@ class Settings(BaseSettings):
     llm_requests_per_minute: int = Field(default=0, ge=0, description="Shared limit; 0 = none.")
     llm_tokens_per_minute: int = Field(default=0, ge=0, description="Shared limit; 0 = none.")
     llm_rate_limit_max_wait_seconds: float = Field(default=60.0, ge=0)
-    llm_prices: dict[str, tuple[float, float]] = Field(
+    llm_prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
         default_factory=dict,
         description='USD per million input and output tokens: {"gpt-4o-mini": [0.15, 0.6]}',
     )
@@ -132,6 +138,19 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("llm_prices", mode="wrap")
+    @classmethod
+    def _check_prices(
+        cls, value: object, handler: ValidatorFunctionWrapHandler
+    ) -> dict[str, tuple[float, float]]:
+        try:
+            prices: dict[str, tuple[float, float]] = handler(
+                json.loads(value) if isinstance(value, str) else value
+            )
+        except ValueError:  # not JSON, or JSON of another shape (a ValidationError)
+            raise ValueError(_PRICES_RULE) from None
+        return prices
+
     @field_validator("flower_basic_auth")
     @classmethod
     def _check_login(cls, value: str | None) -> str | None:
@@ -148,3 +167,22 @@ class Settings(BaseSettings):
                 f"must start with {', '.join(REDIS_SCHEMES)} (e.g. redis://localhost:6379/0)"
             )
         return value
+
+
+def read_settings() -> Settings:
+    """``Settings()`` from the environment; ``ConfigError`` naming each variable at fault.
+
+    ``Settings()`` itself raises pydantic's ``ValidationError``, in the field names.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError("invalid setting " + "; ".join(map(_problem, exc.errors()))) from exc
+    except ValueError as exc:  # a value pydantic-settings cannot even decode
+        raise ConfigError(f"invalid CELERIAC_* setting: {exc}") from exc
+
+
+def _problem(error: ErrorDetails) -> str:
+    # The variable is the field (loc[0]); a deeper loc is a part of its value.
+    variable = f"CELERIAC_{str(error['loc'][0]).upper()}"
+    return f"{variable}: " + error["msg"].removeprefix("Value error, ")
