@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from agents.base import Agent
 from agents.errors import CeleriacError, TransientError
 from agents.llm import ChatModel
+from agents.llm.retrying import after_retry_after
 from orchestrator import names
 from orchestrator.cards import AgentCard, Cards
 from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
@@ -82,9 +83,10 @@ def summarize(plan: Plan, result: JobResult) -> tuple[str, Any, str]:
 def retry_delay(
     settings_base: float, settings_max: float, attempt: int, retry_after: float | None
 ) -> float:
-    """Exponential backoff with jitter, never sooner than ``retry_after``."""
+    """Exponential backoff with jitter, never sooner than ``retry_after`` (and a little
+    later, so that steps told the same do not all come back at once)."""
     delay = min(settings_max, settings_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-    return float(max(delay, retry_after or 0.0))
+    return after_retry_after(delay, retry_after)
 
 
 class Engine:

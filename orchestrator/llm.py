@@ -10,6 +10,7 @@ import redis
 from agents.llm import ChatModel
 from agents.llm.cache import CachedChatModel
 from agents.llm.ratelimit import RateLimitedChatModel
+from agents.llm.retrying import RetryingChatModel
 from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings
 
@@ -29,9 +30,9 @@ def build_chat_model(
 ) -> ChatModel | None:
     """The chat model agents get, or None when they should take their offline path.
 
-    Around the endpoint: the shared rate limit, then the response cache (a cache
-    hit spends no rate). ``client`` is the deployment's Redis (None: no deployment,
-    so neither).
+    Around the endpoint: the shared rate limit (which every request passes, retries
+    included), the retries, then the response cache (a hit spends no rate).
+    ``client`` is the deployment's Redis (None: no deployment, so no limit or cache).
     """
     if resolve_backend(settings) == "offline":
         return None
@@ -45,19 +46,15 @@ def build_chat_model(
 
     try:
         model: ChatModel = OpenAIChatModel(
-            settings.llm_model,
-            api_key=api_key,
-            timeout=settings.llm_timeout_seconds,
-            attempts=settings.llm_attempts,
+            settings.llm_model, api_key=api_key, timeout=settings.llm_timeout_seconds
         )
     except openai.OpenAIError as exc:
         raise ConfigError(
             f"cannot use the openai backend: {exc}. Set OPENAI_API_KEY (or OPENAI_BASE_URL "
             "for a local endpoint), or CELERIAC_LLM_BACKEND=offline"
         ) from exc
-    if client is None:
-        return model
-    if settings.llm_requests_per_minute or settings.llm_tokens_per_minute:
+    limited = settings.llm_requests_per_minute or settings.llm_tokens_per_minute
+    if client is not None and limited:
         model = RateLimitedChatModel(
             model,
             client,
@@ -66,6 +63,7 @@ def build_chat_model(
             max_wait=settings.llm_rate_limit_max_wait_seconds,
             on_wait=on_wait,
         )
-    if settings.llm_cache:
+    model = RetryingChatModel(model, attempts=settings.llm_attempts)
+    if client is not None and settings.llm_cache:
         model = CachedChatModel(model, client, ttl=settings.llm_cache_ttl_seconds)
     return model

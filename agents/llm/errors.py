@@ -3,6 +3,7 @@
 AgentError
 ├── TransientError
 │   └── LLMTransientError         429, 5xx, 408/409, timeouts, connection resets
+│       └── RateLimitFull         the shared rate limit stays full for too long
 └── PermanentError
     └── LLMPermanentError         401/403/404, bad requests, …
         ├── StructuredOutputUnsupported   the endpoint refused a JSON schema
@@ -17,6 +18,10 @@ from agents.errors import PermanentError, TransientError
 
 class LLMTransientError(TransientError):
     """The model endpoint failed in a way that may pass; ``retry_after`` if it said."""
+
+
+class RateLimitFull(LLMTransientError):
+    """The shared rate limit would keep a call waiting too long: retry the step later."""
 
 
 class LLMPermanentError(PermanentError):

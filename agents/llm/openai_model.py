@@ -10,13 +10,6 @@ from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletion
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, Usage
 from agents.llm.errors import LLMPermanentError, LLMTransientError, StructuredOutputUnsupported
@@ -79,29 +72,12 @@ def translate(
     return LLMPermanentError(f"the model endpoint failed: {said(exc)}")
 
 
-class _WaitRetryAfter:
-    """Exponential backoff with jitter, but never sooner than the server asked."""
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self.backoff = wait_random_exponential(multiplier=initial, max=maximum)
-
-    def __call__(self, state: RetryCallState) -> float:
-        delay = float(self.backoff(state))
-        outcome = state.outcome
-        error = outcome.exception() if outcome is not None else None
-        if isinstance(error, LLMTransientError) and error.retry_after is not None:
-            delay = max(delay, error.retry_after)
-        return delay
-
-
 class OpenAIChatModel(ChatModel):
     """Chat completions over HTTP with the ``openai`` client.
 
     The key and endpoint follow the SDK's conventions (``OPENAI_API_KEY``,
-    ``OPENAI_BASE_URL``) unless given. Each call has ``timeout`` seconds; a
-    transient failure is retried up to ``attempts`` calls in all, with
-    exponential backoff and jitter from ``backoff`` seconds, honouring
-    ``Retry-After``; what still fails is raised for the step to retry later.
+    ``OPENAI_BASE_URL``) unless given. Each call is one request of at most ``timeout``
+    seconds (the SDK's own retries are off); ``RetryingChatModel`` retries around it.
     """
 
     def __init__(
@@ -111,9 +87,6 @@ class OpenAIChatModel(ChatModel):
         api_key: str | None = None,
         base_url: str | None = None,
         timeout: float = 60.0,
-        attempts: int = 4,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
         client: openai.OpenAI | None = None,
     ) -> None:
         self.model = model
@@ -122,12 +95,6 @@ class OpenAIChatModel(ChatModel):
         )
         self.endpoint = str(self.client.base_url)
         self.timeout = timeout
-        self._retrying = Retrying(
-            retry=retry_if_exception_type(LLMTransientError),
-            stop=stop_after_attempt(attempts),
-            wait=_WaitRetryAfter(backoff, max_backoff),
-            reraise=True,
-        )
 
     def close(self) -> None:
         self.client.close()
@@ -153,9 +120,7 @@ class OpenAIChatModel(ChatModel):
             request["response_format"] = {"type": "json_schema", "json_schema": json_schema}
         elif response_format == "json_object":
             request["response_format"] = {"type": "json_object"}
-        return self._retrying(self._call, request, response_format == "json_schema")
-
-    def _call(self, request: dict[str, Any], wanted_schema: bool) -> Reply:
+        wanted_schema = response_format == "json_schema"
         try:
             completion = self.client.chat.completions.create(**request)
         except openai.OpenAIError as exc:

@@ -3,6 +3,8 @@
 Celery's ``rate_limit`` counts per worker; an endpoint's limits count per key.
 Each (endpoint, model) has one bucket of requests per minute and one of
 tokens per minute, refilled continuously, taken atomically by a Lua script.
+When the endpoint answers "slow down" with a ``Retry-After``, the bucket is shut
+for that long for everyone, not only for the worker that was told.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from agents.llm.base import (
     Reply,
     estimate_tokens,
 )
-from agents.llm.errors import LLMTransientError
+from agents.llm.errors import LLMTransientError, RateLimitFull
 
 KEY_PREFIX = "celeriac:llm:bucket:"
 
@@ -33,12 +35,12 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
 local want_req, want_tok = tonumber(ARGV[3]), tonumber(ARGV[4])
-local b = redis.call('HMGET', KEYS[1], 'req', 'tok', 'ts')
+local b = redis.call('HMGET', KEYS[1], 'req', 'tok', 'ts', 'shut')
 local req, tok = tonumber(b[1]) or rpm, tonumber(b[2]) or tpm
 local elapsed = math.max(0, now - (tonumber(b[3]) or now))
 req = math.min(rpm, req + elapsed * rpm / 60)
 tok = math.min(tpm, tok + elapsed * tpm / 60)
-local wait = 0
+local wait = math.max(0, (tonumber(b[4]) or 0) - now)
 if rpm > 0 and req < want_req then wait = math.max(wait, (want_req - req) * 60 / rpm) end
 if tpm > 0 and tok < want_tok then wait = math.max(wait, (want_tok - tok) * 60 / tpm) end
 if wait == 0 then
@@ -50,11 +52,20 @@ redis.call('EXPIRE', KEYS[1], 120)
 return tostring(wait)
 """
 
+# KEYS[1] bucket; ARGV[1] seconds the endpoint asked everyone to wait.
+_SHUT = """
+local t = redis.call('TIME')
+local until_ = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
+local shut = tonumber(redis.call('HGET', KEYS[1], 'shut')) or 0
+if until_ > shut then redis.call('HSET', KEYS[1], 'shut', string.format('%.6f', until_)) end
+redis.call('EXPIRE', KEYS[1], 120)
+"""
+
 
 class RateLimitedChatModel(ChatModelWrapper):
     """Waits for the shared bucket before each call; gives up after ``max_wait`` seconds.
 
-    Giving up raises ``LLMTransientError`` with ``retry_after``, so the step is
+    Giving up raises ``RateLimitFull`` with ``retry_after``, so the step is
     retried later instead of holding a worker thread.
     """
 
@@ -77,6 +88,7 @@ class RateLimitedChatModel(ChatModelWrapper):
         name = hashlib.sha256(f"{inner.endpoint} {inner.model}".encode()).hexdigest()[:24]
         self.key = KEY_PREFIX + name
         self._take = client.register_script(_TAKE)
+        self._shut = client.register_script(_SHUT)
 
     def acquire(self, tokens: int) -> float:
         """Take one request and ``tokens`` from the buckets; 0, or the seconds to wait."""
@@ -88,7 +100,7 @@ class RateLimitedChatModel(ChatModelWrapper):
         deadline = time.monotonic() + self.max_wait
         while (wait := self.acquire(estimate)) > 0:
             if time.monotonic() + wait > deadline:
-                raise LLMTransientError(
+                raise RateLimitFull(
                     f"rate limit of {self.model} at {self.endpoint} "
                     f"({self.rpm or 'no'} requests, {self.tpm or 'no'} tokens a minute) "
                     f"still full after {self.max_wait:g}s",
@@ -97,7 +109,12 @@ class RateLimitedChatModel(ChatModelWrapper):
             time.sleep(wait)
             if self.on_wait is not None:
                 self.on_wait(self.model, wait)
-        reply = self.inner.chat(messages, **options)
+        try:
+            reply = self.inner.chat(messages, **options)
+        except LLMTransientError as exc:
+            if exc.retry_after:  # the endpoint's own limit: everyone waits
+                self._shut(keys=[self.key], args=[exc.retry_after])
+            raise
         if self.tpm:  # settle the estimate against what the call really used
             self.redis.hincrbyfloat(self.key, "tok", estimate - reply.usage.total_tokens)
         return reply

@@ -12,7 +12,9 @@ from redis.retry import Retry
 
 from agents.llm import LLMTransientError, Message, ScriptedChatModel
 from agents.llm.cache import CachedChatModel
+from agents.llm.errors import RateLimitFull
 from agents.llm.ratelimit import RateLimitedChatModel
+from agents.llm.retrying import RetryingChatModel
 from orchestrator.redis_server import RedisServer, free_port
 
 ASK = [Message(role="user", content="hello")]
@@ -113,3 +115,28 @@ def test_token_limits_settle_on_actual_usage(r: redis.Redis) -> None:
     left = float(r.hget(model.key, "tok") or 0)
     # Only what the call used (1 prompt word + 3 reply words) is gone, not the estimate.
     assert 10_000 - 4 - 1 <= left <= 10_000
+
+
+def test_an_endpoint_asking_to_wait_shuts_the_bucket_for_every_worker(r: redis.Redis) -> None:
+    slow_down = LLMTransientError("the model endpoint answered 429", retry_after=30)
+    inner = ScriptedChatModel([slow_down, "fine"], model=f"m-{uuid.uuid4().hex[:8]}")
+    told = RateLimitedChatModel(inner, r, rpm=1000, tpm=0, max_wait=0)
+    other = RateLimitedChatModel(inner, r, rpm=1000, tpm=0, max_wait=0)
+    with pytest.raises(LLMTransientError, match="429"):
+        told.chat(ASK)
+    # Another worker's next request waits too, though the bucket has plenty left.
+    assert 29 < other.acquire(0) <= 30
+    with pytest.raises(RateLimitFull, match="still full") as caught:
+        other.chat(ASK)
+    assert caught.value.retry_after is not None and caught.value.retry_after > 29
+    assert len(inner.calls) == 1
+
+
+def test_a_full_rate_limit_is_not_retried_within_the_call(r: redis.Redis) -> None:
+    inner = scripted()
+    limited = RateLimitedChatModel(inner, r, rpm=1, tpm=0, max_wait=0)
+    model = RetryingChatModel(limited, attempts=5, backoff=0.01)
+    model.chat(ASK)
+    with pytest.raises(RateLimitFull):
+        model.chat(ASK)  # at once: waiting is for the step's retry, not a worker thread
+    assert len(inner.calls) == 1

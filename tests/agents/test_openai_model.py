@@ -1,4 +1,5 @@
-"""OpenAIChatModel over real HTTP against the OpenAI-compatible test server."""
+"""OpenAIChatModel over real HTTP against the OpenAI-compatible test server, with the
+retries workers put around it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import pytest
 from pydantic import BaseModel
 
 from agents.llm import (
+    ChatModel,
     LLMPermanentError,
     LLMTransientError,
     Message,
     OpenAIChatModel,
 )
+from agents.llm.retrying import RetryingChatModel
 from tests.llm_server import (
     ErrorReply,
     Hang,
@@ -27,7 +30,7 @@ from tests.llm_server import (
 ASK = [Message(role="user", content="say hi")]
 
 
-_made: list[OpenAIChatModel] = []
+_made: list[ChatModel] = []
 
 
 @pytest.fixture(autouse=True)
@@ -37,15 +40,13 @@ def _close_models() -> Iterator[None]:
         _made.pop().close()
 
 
-def model_for(server: LLMServer, **options: float) -> OpenAIChatModel:
+def model_for(server: LLMServer, **options: float) -> ChatModel:
     settings = {"timeout": 5.0, "attempts": 3, "backoff": 0.01, **options}
-    model = OpenAIChatModel(
-        "test-model",
-        api_key="test",
-        base_url=server.base_url,
-        timeout=settings["timeout"],
-        attempts=int(settings["attempts"]),
-        backoff=settings["backoff"],
+    endpoint = OpenAIChatModel(
+        "test-model", api_key="test", base_url=server.base_url, timeout=settings["timeout"]
+    )
+    model = RetryingChatModel(
+        endpoint, attempts=int(settings["attempts"]), backoff=settings["backoff"]
     )
     _made.append(model)
     return model
