@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -11,13 +14,15 @@ from typing import Any
 import pytest
 import redis
 
+from orchestrator import names
 from orchestrator.client import Client, JobHandle
-from orchestrator.embedded import Embedded
+from orchestrator.embedded import Embedded, settings_env
 from orchestrator.errors import JobTimeout
-from orchestrator.models import JobResult
+from orchestrator.models import TERMINAL_JOB, JobResult
+from orchestrator.procs import stop_process
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
-from tests.conftest import make_settings, wait_for
+from tests.conftest import ROOT, make_settings, wait_for
 from tests.integration.test_faults import serving
 from tests.integration.test_jobs import runs
 from tests.sample_agents import TEST_PREFIX
@@ -145,3 +150,116 @@ def test_redis_killed_and_restarted_three_times_leaves_no_job_running(
     for result in results:
         assert result.done
         assert result.status == "succeeded" or result.error  # a failure says why
+
+
+FAIL_EVERY = 25  # every 25th job of the load has a step that fails for good
+
+
+def load_plan(tag: str, index: int) -> dict[str, Any]:
+    """The load's ``index``-th job: a diamond of quick steps, or one whose b fails."""
+    plan = diamond(tag, 0.05)
+    if index % FAIL_EVERY == 0:
+        plan["steps"][1] = {
+            **plan["steps"][1],
+            "agent": "fail",
+            "input": {"message": f"planned failure {index}"},
+        }
+    return plan
+
+
+def submit_share(tag: str, first: str, count: str) -> None:
+    """One client process: wait for the go of ``tag``, submit jobs ``first`` to
+    ``first + count - 1`` of the load, print their ids as JSON."""
+    with Client() as client:
+        r = redis.Redis.from_url(client.url, decode_responses=True)
+        r.incr(f"{TEST_PREFIX}:ready:{tag}")
+        deadline = time.monotonic() + 60
+        while not r.blpop([f"{TEST_PREFIX}:go:{tag}"], timeout=1):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no go for {tag} within 60s")
+        start = int(first)
+        jobs = [client.submit(plan=load_plan(tag, i)) for i in range(start, start + int(count))]
+        r.close()
+    print(json.dumps([job.id for job in jobs]))
+
+
+@pytest.mark.timeout(300)
+def test_500_jobs_from_four_client_processes_all_end_and_add_up(
+    isolated: Callable[..., Settings], unique: Callable[[str], str]
+) -> None:
+    """Four client processes submit 125 jobs each at the same moment; 20 of the 500
+    have a step that fails for good. Every job ends, and the counts add up."""
+    clients, share = 4, 125
+    live = isolated(workers=2)
+    assert live.redis_url
+    r = redis.Redis.from_url(live.redis_url, decode_responses=True)
+    tag = unique("load")
+    code = "import sys; from tests.integration.test_faults_load import submit_share; "
+    code += "submit_share(*sys.argv[1:])"
+    processes: list[subprocess.Popen[bytes]] = []
+    ids: list[str] = []
+    try:
+        for n in range(clients):
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", code, tag, str(n * share), str(share)],
+                    cwd=ROOT,
+                    env={**os.environ, **settings_env(live)},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            )
+        ready = f"{TEST_PREFIX}:ready:{tag}"
+        wait_for(lambda: int(r.get(ready) or 0) == clients, timeout=60, what="clients ready")
+        began = time.monotonic()
+        r.rpush(f"{TEST_PREFIX}:go:{tag}", *["go"] * clients)
+        for process in processes:  # in order: the ids of jobs 0, 1, 2, ... of the load
+            out, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err.decode()
+            ids += json.loads(out)
+        submitted = time.monotonic() - began
+    finally:
+        for process in processes:
+            stop_process(process)
+
+    assert len(ids) == len(set(ids)) == clients * share
+    failing = {job_id for i, job_id in enumerate(ids) if i % FAIL_EVERY == 0}
+    with Client(live) as client:
+        results = wait_all(client, [client.get(job_id) for job_id in ids], timeout=240)
+        finished = time.monotonic() - began
+        events = {job_id: list(client.get(job_id).events(follow=False)) for job_id in ids}
+        letters = [d for d in client.dead_letters(count=10 * len(ids)) if d.job_id in events]
+
+    assert all(result.status in TERMINAL_JOB - {"cancelled"} for result in results)
+    statuses = Counter(result.status for result in results)
+    assert statuses == {"succeeded": len(ids) - len(failing), "failed": len(failing)}
+    for result in results:
+        ran = {step: runs(r, result.job_id, step) for step in "abcd"}
+        if result.job_id in failing:  # b failed at once, so d never ran
+            assert result.status == "failed"
+            assert result.error and result.error.startswith("step 'b' failed: planned failure")
+            assert ran == {"a": 1, "b": 1, "c": 1, "d": 0}
+        else:
+            assert result.status == "succeeded", result.model_dump()
+            assert ran == dict.fromkeys("abcd", 1)
+    # One dead letter per failing job, for its failed step; none for the others.
+    assert sorted((d.job_id, d.step_id, d.attempts) for d in letters) == sorted(
+        (job_id, "b", 1) for job_id in failing
+    )
+    finishes = [sum(e.type == "job_finished" for e in history) for history in events.values()]
+    assert finishes == [1] * len(ids)  # 500 job_finished events, one a job
+    index: Any = r.zrange(names.JOBS_KEY, 0, -1, withscores=True)
+    created: dict[str, float] = dict(index)
+    assert created.keys() == set(ids)  # the jobs index holds this run's jobs, no more
+    # The clients submitted at the same time: each began before any other had ended.
+    spans = [
+        [created[job_id] for job_id in ids[n * share : (n + 1) * share]] for n in range(clients)
+    ]
+    assert max(min(span) for span in spans) < min(max(span) for span in spans)
+    print(
+        f"submitted {len(ids)} (clients done after {submitted:.1f}s); "
+        f"succeeded {statuses['succeeded']}; "
+        f"failed or partial {statuses['failed'] + statuses['partial']}; "
+        f"dead letters {len(letters)}; all ended after {finished:.1f}s"
+    )
+    r.close()
