@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agents.base import Agent, StepContext
@@ -115,13 +117,18 @@ class Generation(Agent):
         self, input: GenerationInput, passages: list[Passage], context: StepContext
     ) -> GenerationOutput:
         assert context.model is not None
-        sources = "\n\n".join(f"[{p.id}] {p.title}\n{p.text}".strip() for p in passages)
+        # As JSON, a passage cannot pass itself off as the instruction or another passage.
+        sources = json.dumps(
+            [{"id": p.id, "title": p.title, "text": p.text} for p in passages],
+            ensure_ascii=False,
+            indent=1,
+        )
         messages = [
             Message(role="system", content=SYSTEM.format(max_words=input.max_words)),
             Message(
                 role="user",
                 content=(
-                    (f"Passages:\n{sources}\n\n" if sources else "")
+                    (f"Passages (JSON):\n{sources}\n\n" if passages else "")
                     + f"Instruction: {input.instruction}"
                 ),
             ),

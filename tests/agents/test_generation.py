@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -83,7 +85,9 @@ def test_the_model_path_grounds_the_answer_and_filters_citations() -> None:
     assert out == GenerationOutput(text="Use the Forgot password link.", citations=["faq-1"])
     [call] = model.calls
     prompt = call["messages"][-1].content
-    assert "[faq-2] Invoices" in prompt and prompt.endswith("How do I reset my password?")
+    passages, instruction = prompt.removeprefix("Passages (JSON):\n").rsplit("\n\n", 1)
+    assert {"id": "faq-2", "title": "Invoices"}.items() <= json.loads(passages)[1].items()
+    assert instruction == "Instruction: How do I reset my password?"
     assert call["response_format"] == "json_schema"
 
 

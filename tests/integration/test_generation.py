@@ -83,5 +83,5 @@ def test_search_then_a_grounded_model_answer(
     assert result.steps["search"].output is not None
     assert result.steps["search"].output["rewritten"] == "reset forgotten password login"
     prompt = llm_server.chat_requests[1].messages[-1]["content"]
-    assert "[reset] Reset a password" in prompt  # the hits reached the model
+    assert '"title": "Reset a password"' in prompt  # the hits reached the model
     assert result.steps["answer"].usage.total_tokens > 0
