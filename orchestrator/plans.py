@@ -154,7 +154,9 @@ _MESSAGES = {
 _STEP_ID_RULE = "must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit"
 
 
-def _format_errors(errors: list[ErrorDetails], raw: Any) -> str:
+def format_errors(errors: list[ErrorDetails], raw: Any = None) -> str:
+    """pydantic's errors as one line: "field: problem; ..." (steps named by their ids
+    when ``raw`` is the plan they come from)."""
     problems = []
     for error in errors[:5]:
         loc = list(error["loc"])
@@ -218,7 +220,7 @@ def _check_input(step: Step, agent: type[Agent]) -> None:
         if errors:
             raise PlanError(
                 f"step {step.id!r}: input is invalid for agent {step.agent!r}: "
-                + _format_errors(errors, None),
+                + format_errors(errors, None),
                 step_id=step.id,
             ) from exc
 
@@ -283,7 +285,7 @@ def validate_plan(
         try:
             plan = Plan.model_validate(plan)
         except ValidationError as exc:
-            raise PlanError("invalid plan: " + _format_errors(exc.errors(), plan)) from exc
+            raise PlanError("invalid plan: " + format_errors(exc.errors(), plan)) from exc
     if len(plan.steps) > max_steps:
         raise PlanError(f"the plan has {len(plan.steps)} steps; at most {max_steps} are allowed")
     ids: set[str] = set()

@@ -17,7 +17,7 @@ from orchestrator.engine import retry_delay
 from orchestrator.llm import build_chat_model
 from orchestrator.metering import metered
 from orchestrator.models import Score
-from orchestrator.plans import ReferenceResolutionError, iter_refs, resolve
+from orchestrator.plans import ReferenceResolutionError, format_errors, iter_refs, resolve
 from orchestrator.runtime import Runtime
 from orchestrator.scoring import ScoreContext, score_step
 from orchestrator.store import Claim
@@ -171,7 +171,9 @@ class StepRunner:
         try:
             validated = agent.Input.model_validate(resolved)
         except ValidationError as exc:
-            raise PermanentError(f"input is invalid for agent {agent_name!r}: {exc}") from exc
+            raise PermanentError(
+                f"input is invalid for agent {agent_name!r}: {format_errors(exc.errors())}"
+            ) from exc
 
         last_report = 0.0
 
@@ -207,7 +209,8 @@ class StepRunner:
                 )
             except ValidationError as exc:
                 raise PermanentError(
-                    f"agent {agent_name!r} returned output that is not its Output: {exc}"
+                    f"agent {agent_name!r} returned output that is not its Output: "
+                    + format_errors(exc.errors())
                 ) from exc
         scores: list[Score] = []
         if self.settings.scoring:
