@@ -7,7 +7,9 @@ what to ask for and publishes the messages each change makes due.
 from __future__ import annotations
 
 import logging
+import math
 import random
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -103,21 +105,30 @@ class Engine:
         self.settings = settings
         # The chat model planning uses; orchestrator workers set it (None: the rules).
         self.model: ChatModel | None = None
+        self._served: tuple[float, set[str]] = (-math.inf, set())  # (when, types) read
 
     def live_workers(self) -> dict[str, dict[str, Any]]:
         """Workers whose heartbeat is recent, with the agent types they serve."""
         return self.store.roster.live(3 * self.settings.worker_heartbeat_seconds)
 
-    def known_agents(self) -> AgentTypes:
-        """Agent types this process can import, plus those live workers serve."""
+    def known_agents(self, *, recent: bool = False) -> AgentTypes:
+        """Agent types this process can import, plus those live workers serve (``recent``:
+        as read within a heartbeat period, which saves a submit two round trips)."""
+        now = time.monotonic()
+        if not recent or now - self._served[0] > self.settings.worker_heartbeat_seconds:
+            served = {n for info in self.live_workers().values() for n in info.get("agents", [])}
+            self._served = (now, served)
         known: dict[str, type[Agent] | None] = dict(self.local_agents)
-        for info in self.live_workers().values():
-            for name in info.get("agents", []):
-                known.setdefault(name, None)
+        for name in self._served[1]:
+            known.setdefault(name, None)
         return known
 
     def validate(self, plan: Plan | Mapping[str, Any]) -> Plan:
-        return validate_plan(plan, self.known_agents(), max_steps=self.settings.max_plan_steps)
+        steps = self.settings.max_plan_steps
+        try:
+            return validate_plan(plan, self.known_agents(recent=True), max_steps=steps)
+        except PlanError:  # perhaps a type whose worker just started: ask the roster again
+            return validate_plan(plan, self.known_agents(), max_steps=steps)
 
     def available_cards(self) -> dict[str, AgentCard]:
         """The cards of the agent types live workers serve: what a planner may use."""
@@ -156,7 +167,14 @@ class Engine:
         goal = self.check_goal(goal) if goal is not None else None
         job_id = uuid.uuid4().hex
         self.store.create_job(job_id, checked, goal=goal, budget=budget, threshold=threshold)
-        self.dispatcher.send_plan(job_id)
+        if checked is None:
+            self.dispatcher.send_plan(job_id)  # an orchestrator worker plans it
+            return job_id
+        # A checked plan starts here, with no plan task; if this process dies first, the
+        # sweeper sends the plan task the job was recorded with.
+        started = self.store.start_job(job_id, checked)
+        if isinstance(started, Followups):
+            self.deliver(job_id, started)
         return job_id
 
     def plan_goal(self, goal: Goal, job_id: str | None = None) -> tuple[Plan, str]:
@@ -233,43 +251,59 @@ class Engine:
         self.store.rewatch(f"plan {job_id}", self.store.now() + delay)
 
     def deliver(self, job_id: str, followups: Followups) -> None:
-        """Publish what a change of state made due, then clear it from the outbox."""
+        """Publish what a change of state made due, then clear it from the outbox; finalize
+        a job whose steps have all ended, here unless it may be replanned."""
         if followups.messages:
             self.dispatcher.send_steps(followups.messages)
             self.store.sent(followups.messages)
-        if followups.finalize:
+        if followups.finalize and not self.finalize(job_id, replanning=False):
             self.dispatcher.send_finalize(job_id)
 
-    def finalize(self, job_id: str) -> None:
-        """Aggregate a job whose steps have all ended, and mark it finished (once)."""
+    def finalize(self, job_id: str, *, replanning: bool = True) -> bool:
+        """Aggregate a job whose steps have all ended, and mark it finished (once).
+
+        Without ``replanning`` (a worker that just ran the job's last step), a job whose
+        failed branch a planner may replace is left alone: False, for the orchestrator.
+        """
         try:
             result = self.store.result(job_id)
         except JobNotFound:
-            return
+            return True
         if result.done:
-            return
+            return True
         unfinished = [sid for sid, step in result.steps.items() if step.status not in TERMINAL_STEP]
         if unfinished:
             log.warning("finalize %s: steps %s have not ended; not finalizing", job_id, unfinished)
-            return
-        if result.plan is None or self._replan(job_id, result):
-            return
+            return True
+        if result.plan is None:
+            return True
+        failed = self._replaceable(result)
+        goal = self.store.goal(job_id) if failed else None
+        if goal is not None:
+            if not replanning:
+                return False
+            if self._replan(job_id, result, goal, failed[0]):
+                return True
         status, answer, error = summarize(result.plan, result)
         score = job_score(result, skip=replaced_steps(result))
         self.store.finish_job(job_id, status, answer, error, score)
+        return True
 
-    def _replan(self, job_id: str, result: JobResult) -> bool:
-        """Ask the planner for steps in place of a failed branch; True if some were added."""
+    def _replaceable(self, result: JobResult) -> list[str]:
+        """The failed steps a replanning may take the place of (none once replans ran out)."""
+        if len(result.replans) >= self.settings.replan_attempts:
+            return []
         replaced = replaced_steps(result)
-        failed = [
+        return [
             s for s, step in result.steps.items() if step.status == "failed" and s not in replaced
         ]
-        if not failed or len(result.replans) >= self.settings.replan_attempts:
-            return False
-        goal = self.store.goal(job_id)
-        if goal is None or self.model is None or result.plan is None:
+
+    def _replan(self, job_id: str, result: JobResult, goal: Goal, target: str) -> bool:
+        """Ask the planner for steps in place of failed step ``target``'s branch; True if
+        some were added."""
+        if self.model is None or result.plan is None:
             return False  # the rules do not replan
-        plan, target = result.plan, failed[0]
+        plan = result.plan
         succeeded = {sid for sid, step in result.steps.items() if step.status == "succeeded"}
         cards = self.available_cards()
         check = self.checker(cards)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -84,34 +85,46 @@ def test_a_step_message_the_broker_lost_is_sent_again(
     r.close()
 
 
+class DeadPublisher:
+    """A publisher whose process dies as it publishes: nothing reaches the broker."""
+
+    def send_steps(self, messages: object) -> None:
+        raise SystemExit("publisher died")
+
+    def send_plan(self, job_id: str) -> None:
+        raise SystemExit("publisher died")
+
+    def send_finalize(self, job_id: str) -> None:
+        raise SystemExit("publisher died")
+
+
+@pytest.mark.parametrize(
+    ("submitted", "owed"),
+    [
+        # A plan starts at once: its first steps were recorded, not published.
+        ({"plan": {"steps": [{"id": "a", "agent": "echo", "input": {"text": "here"}}]}}, None),
+        # A goal waits for an orchestrator worker: its plan task was recorded, not published.
+        ({"goal": "How do I reset my password?"}, "plan"),
+    ],
+    ids=["plan", "goal"],
+)
 def test_a_message_lost_before_publishing_is_sent_by_the_sweeper(
-    isolated: Callable[..., Settings],
+    isolated: Callable[..., Settings], submitted: dict[str, Any], owed: str | None
 ) -> None:
-    """A publisher that dies between recording a change and publishing its messages."""
+    """A client that dies between recording a job and publishing its messages."""
     live = isolated(workers=1)
     with Client(live) as client:
-        published: list[str] = []
-
-        class Crashing:
-            def send_steps(self, messages: object) -> None:
-                raise SystemExit("publisher died")
-
-            def send_plan(self, job_id: str) -> None:
-                published.append(job_id)  # never reaches the broker either
-
-            def send_finalize(self, job_id: str) -> None:
-                raise SystemExit("publisher died")
-
-        client.runtime.engine.dispatcher = Crashing()
-        job = client.submit(
-            plan={"steps": [{"id": "a", "agent": "echo", "input": {"text": "still here"}}]}
-        )
-        assert published == [job.id]
-        assert client.runtime.redis.zscore(names.WATCH_KEY, f"plan {job.id}") is not None
-        # The sweeper resends the plan message after the grace period (the lease).
-        result = job.wait(timeout=60)
-    assert result.status == "succeeded"
-    assert result.answer == {"text": "still here"}
+        client.runtime.engine.dispatcher = DeadPublisher()
+        with pytest.raises(SystemExit):
+            client.submit(**submitted)
+        (job_id,) = map(str, client.runtime.redis.zrange(names.JOBS_KEY, 0, -1))
+        watched = client.runtime.redis.zscore(names.WATCH_KEY, f"plan {job_id}")
+        assert (watched is not None) == (owed == "plan")
+        # The sweeper sends what is owed after the grace period (the lease).
+        result = client.get(job_id).wait(timeout=60)
+    assert result.status == "succeeded", result.error
+    if "plan" in submitted:
+        assert result.answer == {"text": "here"}
 
 
 def serving(live: Settings, process: subprocess.Popen[bytes]) -> bool:
@@ -131,23 +144,29 @@ ONE = {"steps": [{"id": "a", "agent": "echo", "input": {"text": "first"}}]}
 
 
 @pytest.mark.parametrize(
-    ("embedded", "crashing", "plan", "then"),
+    ("embedded", "crashing", "submitted", "then"),
     [
-        # The plan task recorded the job's first steps; its worker died before sending them.
-        ("--no-orchestrator", "--no-agents", CHAIN, "--no-agents"),
+        # The plan task planned a goal and recorded its first steps; its worker died
+        # before sending them.
+        (
+            "--no-orchestrator",
+            "--no-agents",
+            {"goal": "How do I reset my password?"},
+            "--no-agents",
+        ),
         # A step's output and its dependents were recorded; its worker died before sending them.
-        ("--no-agents", "--no-orchestrator", CHAIN, "--no-orchestrator"),
-        # The job's last step was recorded; its worker died before asking for the finalize.
-        ("--no-agents", "--no-orchestrator", ONE, None),
+        ("--no-agents", "--no-orchestrator", {"plan": CHAIN}, "--no-orchestrator"),
+        # The job's last step was recorded; its worker died before finalizing the job.
+        ("--no-agents", "--no-orchestrator", {"plan": ONE}, None),
     ],
-    ids=["after-starting-a-job", "after-finishing-a-step", "after-the-last-step"],
+    ids=["after-planning-a-goal", "after-finishing-a-step", "after-the-last-step"],
 )
 def test_a_worker_killed_between_recording_and_publishing_is_covered_by_the_sweeper(
     isolated: Callable[..., Settings],
     spawn: Callable[..., subprocess.Popen[bytes]],
     embedded: str,
     crashing: str,
-    plan: dict[str, Any],
+    submitted: dict[str, Any],
     then: str | None,
 ) -> None:
     """SIGKILL at the worst moment: a change is in Redis, its messages are not on the broker."""
@@ -157,17 +176,20 @@ def test_a_worker_killed_between_recording_and_publishing_is_covered_by_the_swee
     doomed = spawn(live, "worker", crashing, "--loglevel", "WARNING", module="tests.crash_points")
     wait_for(lambda: serving(live, doomed), what="the doomed worker to start")
     with Client(live) as client:
-        job = client.submit(plan=plan)
+        job = client.submit(**submitted)
         wait_for(lambda: doomed.poll() == -signal.SIGKILL, what="the worker to kill itself")
         if then is not None:  # someone to do the work the dead worker would have done
             spawn(live, "worker", then, "--loglevel", "WARNING")
         result = job.wait(timeout=60)
-        events = [e.type for e in job.events(follow=False)]
+        events = list(job.events(follow=False))
     assert result.status == "succeeded", result.error
-    assert result.answer == {"text": "first"}
-    for step_id, step in result.steps.items():
-        assert step.attempts == 1 and runs(r, job.id, step_id) == 1  # nothing was redone
-    assert "step_retrying" not in events
+    started = Counter(e.step_id for e in events if e.type == "step_started")
+    assert started == dict.fromkeys(result.steps, 1)  # nothing was redone
+    assert all(step.attempts == 1 for step in result.steps.values())
+    assert not [e for e in events if e.type == "step_retrying"]
+    if "plan" in submitted:
+        assert result.answer == {"text": "first"}
+        assert all(runs(r, job.id, step_id) == 1 for step_id in result.steps)
     r.close()
 
 
