@@ -86,6 +86,8 @@ class JobHandle:
         deadline = None if timeout is None else time.monotonic() + timeout
         store = self.client.runtime.store
         with redis_errors(self.client.url):
+            if store.wait_end(self.id, None):  # already over: one round trip less
+                return store.result(self.id)
             store.job_status(self.id)  # JobNotFound for a wrong id
             while True:
                 left = 1.0 if deadline is None else deadline - time.monotonic()

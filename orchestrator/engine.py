@@ -166,14 +166,14 @@ class Engine:
         checked = self.validate(plan) if plan is not None else None
         goal = self.check_goal(goal) if goal is not None else None
         job_id = uuid.uuid4().hex
-        self.store.create_job(job_id, checked, goal=goal, budget=budget, threshold=threshold)
-        if checked is None:
-            self.dispatcher.send_plan(job_id)  # an orchestrator worker plans it
-            return job_id
-        # A checked plan starts here, with no plan task; if this process dies first, the
-        # sweeper sends the plan task the job was recorded with.
-        started = self.store.start_job(job_id, checked)
-        if isinstance(started, Followups):
+        # A checked plan starts at once, with no plan task; if this process dies before
+        # publishing its first steps, the sweeper sends them from the outbox.
+        started = self.store.create_job(
+            job_id, checked, goal=goal, budget=budget, threshold=threshold, start=True
+        )
+        if started is None:
+            self.dispatcher.send_plan(job_id)  # an orchestrator worker plans the goal
+        else:
             self.deliver(job_id, started)
         return job_id
 

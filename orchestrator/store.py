@@ -165,10 +165,15 @@ class Store:
         goal: Goal | None = None,
         budget: Budget | None = None,
         threshold: float | None = None,
-    ) -> None:
-        """A pending job: a plan to run, or a goal for the planner (``plan`` None)."""
+        *,
+        start: bool = False,
+    ) -> Followups | None:
+        """A pending job: a plan to run, or a goal for the planner (``plan`` None).
+
+        With ``start`` (and a plan), it is running at once: what its roots made due.
+        """
         budget = budget or Budget()
-        self._run(
+        reply = self._run(
             "create",
             job_id,
             plan.model_dump_json() if plan else "",
@@ -176,8 +181,13 @@ class Store:
             "" if budget.tokens is None else budget.tokens,
             "" if budget.cost is None else budget.cost,
             "" if threshold is None else repr(threshold),
+            json.dumps(_layout(plan.steps)) if plan and start else "",
+            (plan.answer_from or "") if plan else "",
             extra_keys=(names.JOBS_KEY,),
         )
+        if isinstance(reply, list):
+            return Followups([StepMessage.parse(raw) for raw in reply[1:]])
+        return None
 
     def start_job(self, job_id: str, plan: Plan, planner: str = "") -> Followups | str:
         """Write the steps of a pending job and queue its roots; else the job's status.
@@ -509,8 +519,9 @@ class Store:
                 args=[self.redeliver_seconds, *(message.raw for message in messages)],
             )
 
-    def wait_end(self, job_id: str, block_ms: int) -> bool:
-        """Block until the job has ended (True) or ``block_ms`` passed (False)."""
+    def wait_end(self, job_id: str, block_ms: int | None) -> bool:
+        """Block until the job has ended (True) or ``block_ms`` passed (False); None:
+        whether it has ended, at once."""
         return bool(self.redis.xread({names.end_key(job_id): "0"}, count=1, block=block_ms))
 
     def planning_attempt(self, job_id: str) -> int:

@@ -125,3 +125,12 @@ local function queue_roots(steps)
   end
   return out
 end
+
+-- Run a pending job: write its layout's steps, mark it running, queue the roots.
+local function run_job(steps, answer_from)
+  local ids = write_steps(steps, {})
+  redis.call('HSET', job, 'status', 'running', 'started_at', TS, 'remaining', #steps,
+    'steps', cjson.encode(ids), 'answer_from', answer_from)
+  emit('job_started', nil, '{}')
+  return queue_roots(steps)
+end

@@ -8,9 +8,4 @@ if ARGV[5] ~= '' then
   redis.call('HSET', job, 'plan', ARGV[5], 'planner', ARGV[6])
   emit('job_planned', nil, cjson.encode({planner = ARGV[6], steps = #cjson.decode(ARGV[3])}))
 end
-local steps = cjson.decode(ARGV[3])
-local ids = write_steps(steps, {})
-redis.call('HSET', job, 'status', 'running', 'started_at', TS, 'remaining', #steps,
-  'steps', cjson.encode(ids), 'answer_from', ARGV[4])
-emit('job_started', nil, '{}')
-return queue_roots(steps)
+return run_job(cjson.decode(ARGV[3]), ARGV[4])
