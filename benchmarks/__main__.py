@@ -17,7 +17,18 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import bm25, concurrency, latency, memory, throughput, translation
+from benchmarks import (
+    bm25,
+    concurrency,
+    critical,
+    dispatch,
+    fanout,
+    latency,
+    memory,
+    startup,
+    throughput,
+    translation,
+)
 from benchmarks.deployment import repo_root
 from benchmarks.report import (
     Section,
@@ -30,10 +41,14 @@ from benchmarks.report import (
 )
 
 BENCHMARKS: dict[str, Callable[[bool, int | None], list[Table]]] = {
+    "dispatch": dispatch.run,
     "throughput": throughput.run,
     "latency": latency.run,
+    "fanout": fanout.run,
+    "critical": critical.run,
     "concurrency": concurrency.run,
     "memory": memory.run,
+    "startup": startup.run,
     "bm25": bm25.run,
     "translation": translation.run,
 }

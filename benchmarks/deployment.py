@@ -31,7 +31,7 @@ class Deployment:
     """Redis, ``workers`` worker processes and a client; all stopped on exit.
 
     ``worker_args`` go to each ``celeriac worker`` (e.g. ``["--concurrency", "300"]``);
-    ``overrides`` are ``Settings`` fields.
+    ``overrides`` are ``Settings`` fields (``agent_modules`` replaces ``AGENT_MODULES``).
     """
 
     def __init__(self, workers: int = 1, worker_args: Sequence[str] = (), **overrides: Any) -> None:
@@ -47,9 +47,8 @@ class Deployment:
             server = self._stack.enter_context(RedisServer())
             settings = Settings(
                 redis_url=server.url,
-                agent_modules=AGENT_MODULES,
                 embedded_workers=self.workers,
-                **self.overrides,
+                **{"agent_modules": AGENT_MODULES, **self.overrides},
             )
             self.embedded = Embedded(settings, worker_args=self.worker_args)
             live = self._stack.enter_context(self.embedded)

@@ -1,0 +1,139 @@
+"""Dispatch overhead and scale: N one-step jobs of a no-op agent through celeriac versus
+N plain Celery tasks (``apply_async``, then each result), on the same Redis and the same
+worker pool (threads, 256), in the same run, with 1, 2 and 4 worker processes.
+
+Both sides wait for every result: celeriac's client for each job's end, Celery's for
+each task's result in the Redis backend. Runs alternate between the two sides.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+
+from benchmarks import raw_celery
+from benchmarks.deployment import JOB_TIMEOUT, BenchmarkError, Deployment, check, repo_root
+from benchmarks.report import Column, Table, fixed, median
+from orchestrator.procs import stop_process
+
+CONCURRENCY = 256  # celeriac's default, for both sides
+
+
+@dataclass(frozen=True)
+class Sizes:
+    jobs: int
+    workers: tuple[int, ...]
+    repeats: int
+
+
+FULL = Sizes(jobs=1000, workers=(1, 2, 4), repeats=3)
+QUICK = Sizes(jobs=100, workers=(1, 2), repeats=1)
+
+ONE_STEP = {"steps": [{"id": "a", "agent": "noop", "input": {"text": "x"}}]}
+
+
+@contextmanager
+def raw_workers(redis_url: str, count: int) -> Iterator[Celery]:
+    """``count`` plain Celery worker processes on ``redis_url``, and a client app."""
+    env = {**os.environ, "BENCH_RAW_REDIS_URL": redis_url}
+    argv = [sys.executable, "-m", "celery", "-A", "benchmarks.raw_celery", "worker"]
+    argv += ["--pool", "threads", "--concurrency", str(CONCURRENCY), "--loglevel", "WARNING"]
+    argv += ["--queues", raw_celery.QUEUE, "--without-gossip", "--without-mingle"]
+    processes = [
+        subprocess.Popen(
+            [*argv, "--hostname", f"raw{i}@%h"],
+            cwd=repo_root(),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(count)
+    ]
+    app = raw_celery.make_app(redis_url)
+    try:
+        deadline = time.monotonic() + 60
+        while len(app.control.ping(timeout=0.5) or []) < count:
+            if time.monotonic() > deadline:
+                raise BenchmarkError(f"{count} plain Celery workers did not start within 60s")
+        yield app
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            stop_process(process, timeout=10)
+        app.close()
+
+
+def celeriac_rate(live: Deployment, jobs: int) -> float:
+    start = time.perf_counter()
+    handles = [live.submit(ONE_STEP) for _ in range(jobs)]
+    for handle in handles:
+        check(handle.wait(timeout=JOB_TIMEOUT))
+    return jobs / (time.perf_counter() - start)
+
+
+def celery_rate(app: Celery, jobs: int) -> float:
+    start = time.perf_counter()
+    with app.producer_or_acquire() as producer:
+        results = [
+            app.send_task(raw_celery.TASK, args=["x"], producer=producer) for _ in range(jobs)
+        ]
+    for result in results:
+        if result.get(timeout=JOB_TIMEOUT) != "x":
+            raise BenchmarkError(f"plain Celery task {result.id} returned the wrong value")
+    return jobs / (time.perf_counter() - start)
+
+
+def measure(workers: int, sizes: Sizes, repeats: int) -> dict[str, Any]:
+    ours, theirs = [], []
+    worker_args = ["--concurrency", str(CONCURRENCY)]
+    with Deployment(workers=workers, worker_args=worker_args) as live:
+        assert live.sdk.settings.redis_url
+        with raw_workers(live.sdk.settings.redis_url, workers) as app:
+            celeriac_rate(live, 50)  # warm up both: imports, pools, connections
+            celery_rate(app, 50)
+            for _ in range(repeats):
+                ours.append(celeriac_rate(live, sizes.jobs))
+                theirs.append(celery_rate(app, sizes.jobs))
+    return {
+        "workers": workers,
+        "jobs": sizes.jobs,
+        "runs": repeats,
+        "celeriac_per_s": median(ours),
+        "celeriac_all": [round(r) for r in ours],
+        "celery_per_s": median(theirs),
+        "celery_all": [round(r) for r in theirs],
+        "ratio": median([a / b for a, b in zip(ours, theirs, strict=True)]),
+    }
+
+
+def run(quick: bool, repeats: int | None = None) -> list[Table]:
+    sizes = QUICK if quick else FULL
+    repeats = repeats or sizes.repeats
+    table = Table(
+        "Dispatch: one-step no-op jobs vs plain Celery tasks, same Redis and pool",
+        [
+            Column("workers", "worker procs"),
+            Column("jobs", "jobs / tasks"),
+            Column("runs", "runs"),
+            Column("celeriac_per_s", "celeriac jobs/s", fixed(0)),
+            Column("celery_per_s", "Celery tasks/s", fixed(0)),
+            Column("ratio", "ratio", fixed(2)),
+        ],
+    )
+    table.rows = [measure(workers, sizes, repeats) for workers in sizes.workers]
+    table.notes += [
+        f"both: threads pool, concurrency {CONCURRENCY}, prefetch 1, acks late, task events on",
+        "celeriac: Client.submit of each job, then JobHandle.wait of each; plain Celery: "
+        "send_task of each (one producer), then AsyncResult.get of each",
+        "ratio: celeriac / Celery, median of the runs' ratios (runs alternate)",
+    ]
+    return [table]
