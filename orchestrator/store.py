@@ -37,7 +37,12 @@ from orchestrator.models import (
 from orchestrator.plans import dependencies
 from orchestrator.roster import Roster
 
-STANDALONE_SCRIPTS = frozenset({"sent"})
+STANDALONE_SCRIPTS = frozenset({"sent", "read"})
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    """A hash as a Lua script returns it, ``[field, value, ...]``, as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 @cache
@@ -147,6 +152,7 @@ class Store:
                 "cancel",
                 "extend",
                 "stopped",
+                "read",
             )
         }
 
@@ -409,13 +415,17 @@ class Store:
         return dict(zip(step_ids, pipe.execute(), strict=True))
 
     def result(self, job_id: str) -> JobResult:
-        """The job as it stands now: finished or not."""
-        fields = self.job_fields(job_id)
+        """The job as it stands now: finished or not (read in one round trip)."""
+        reply = self._scripts["read"](keys=[names.job_key(job_id)])
+        if not reply:
+            raise JobNotFound(job_id)
+        fields = _pairs(reply[0])
+        written = {reply[i]: _pairs(reply[i + 1]) for i in range(1, len(reply), 2)}
         plan = Plan.model_validate_json(fields["plan"]) if fields.get("plan") else None
         agents = {step.id: step.agent for step in plan.steps} if plan else {}
-        records = self.step_records(job_id, list(agents))
         steps = {}
-        for step_id, rec in records.items():
+        for step_id in agents:
+            rec = written.get(step_id, {})
             steps[step_id] = StepResult(
                 status=rec.get("status", "waiting"),  # type: ignore[arg-type]
                 agent=rec.get("agent") or agents[step_id],
