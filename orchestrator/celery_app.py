@@ -15,6 +15,9 @@ def make_app(redis_url: str) -> Celery:
     app = Celery("celeriac", broker=redis_url, set_as_current=False)
     app.conf.update(
         broker_transport="orchestrator.broker:Transport",
+        # One Redis list per queue, not four (kombu's emulated priorities, which celeriac
+        # does not use): a worker's BRPOP then watches a quarter of the keys.
+        broker_transport_options={"priority_steps": [0]},
         task_serializer="json",
         accept_content=["json"],
         result_accept_content=["json"],
