@@ -34,7 +34,7 @@ class Sizes:
     repeats: int
 
 
-FULL = Sizes(jobs=1000, workers=(1, 2, 4), repeats=3)
+FULL = Sizes(jobs=1000, workers=(1, 2, 4), repeats=5)
 QUICK = Sizes(jobs=100, workers=(1, 2), repeats=1)
 
 ONE_STEP = {"steps": [{"id": "a", "agent": "noop", "input": {"text": "x"}}]}
@@ -111,7 +111,8 @@ def measure(workers: int, sizes: Sizes, repeats: int) -> dict[str, Any]:
         "celeriac_all": [round(r) for r in ours],
         "celery_per_s": median(theirs),
         "celery_all": [round(r) for r in theirs],
-        "ratio": median([a / b for a, b in zip(ours, theirs, strict=True)]),
+        "ratio": median(ratios := [a / b for a, b in zip(ours, theirs, strict=True)]),
+        "ratio_range": f"{min(ratios):.2f}-{max(ratios):.2f}",
     }
 
 
@@ -127,6 +128,7 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("celeriac_per_s", "celeriac jobs/s", fixed(0)),
             Column("celery_per_s", "Celery tasks/s", fixed(0)),
             Column("ratio", "ratio", fixed(2)),
+            Column("ratio_range", "ratio min-max", left=True),
         ],
     )
     table.rows = [measure(workers, sizes, repeats) for workers in sizes.workers]

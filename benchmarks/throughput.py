@@ -1,9 +1,8 @@
 """Step throughput: one wide job of independent steps, and many one-step jobs.
 
 Wall time runs from ``Client.submit`` to the return of ``JobHandle.wait`` (the
-last result), with the SDK doing exactly what a user's program would do.
-DESIGN.md's baseline: plain Celery 5.7 runs 550-690 no-op tasks/s on these
-2 cores (prefork, 2 processes, results fetched, one producer).
+last result), with the SDK doing exactly what a user's program would do. The
+comparison with plain Celery, both in the same run, is ``dispatch``.
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ from typing import Any
 
 from benchmarks.deployment import JOB_TIMEOUT, Deployment, check, events, last_start, timed
 from benchmarks.report import Column, Table, fixed, median, wall_stats
-
-BASELINE = (550.0, 690.0)  # plain Celery no-op tasks/s, prefork 2 (DESIGN.md)
 
 
 @dataclass(frozen=True)
@@ -83,10 +80,6 @@ def many_jobs(live: Deployment, agent: str, jobs: int, repeats: int) -> dict[str
     }
 
 
-def vs_baseline(rate: float) -> str:
-    return f"{rate / BASELINE[1]:.2f}-{rate / BASELINE[0]:.2f}x"
-
-
 def run(quick: bool, repeats: int | None = None) -> list[Table]:
     sizes = QUICK if quick else FULL
     repeats = repeats or sizes.repeats
@@ -102,7 +95,6 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("steps_per_s", "steps/s", fixed(0)),
             Column("jobs_per_s", "jobs/s", fixed(0)),
             Column("submit_jobs_per_s", "submits/s", fixed(0)),
-            Column("steps_per_s", "vs Celery 550-690/s", vs_baseline),
         ],
     )
     biggest = max((*sizes.wide, sizes.noop_wide))
@@ -125,7 +117,5 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
         "submits/s is the submit loop alone",
         "last step started: from job_submitted to the last step_started event (median); "
         "near the wall time, the job was still dispatching steps at the end",
-        "baseline: plain Celery 5.7 no-op tasks, prefork 2 processes, results fetched "
-        "(DESIGN.md); shown as steps/s / 690 - steps/s / 550",
     ]
     return [table]
