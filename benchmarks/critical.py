@@ -17,29 +17,18 @@ to last step_started within a level, is how long a wide level takes to get going
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.deployment import AGENT_MODULES, Deployment, events, timed
+from benchmarks.deployment import MODEL_SETTINGS, Deployment, events, model_endpoint, timed
 from benchmarks.report import Column, Table, fixed, median
 from orchestrator.models import Event
-from tests.llm_server import LLMServer, Reply
 
 MODEL_SECONDS = 0.2
 FULL_REPEATS = 5
 WORKER_COUNTS = (1, 2)
-ENDPOINT_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_API_KEY")
-MODEL_SETTINGS: dict[str, Any] = {
-    "agent_modules": [*AGENT_MODULES, "tests.llm_agents"],
-    "llm_backend": "openai",
-    "llm_model": "test-model",
-    "llm_cache": False,  # every step's question is the same: a hit would skip the wait
-    "scoring_judge": False,
-}
 
 
 @dataclass(frozen=True)
@@ -88,23 +77,6 @@ SHAPES = (
     Shape("diamond", (1, 4, 1)),
     Shape("wide fan-out", (1, 20, 1)),
 )
-
-
-@contextlib.contextmanager
-def model_endpoint() -> Iterator[LLMServer]:
-    """The test server answering every call after ``MODEL_SECONDS``, named in the
-    environment that the worker processes inherit; the environment is restored after."""
-    saved = {name: os.environ.get(name) for name in ENDPOINT_VARIABLES}
-    with LLMServer(default=Reply("ok", delay=MODEL_SECONDS)) as server:
-        os.environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test")
-        try:
-            yield server
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 def overhead_split(shape: Shape, job_events: Sequence[Event], wall: float) -> dict[str, float]:
@@ -205,7 +177,7 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("spread_ms", "level start spread", fixed(1)),
         ],
     )
-    with model_endpoint():
+    with model_endpoint(MODEL_SECONDS):
         for workers in WORKER_COUNTS:
             with Deployment(workers=workers, **MODEL_SETTINGS) as live:
                 timed(live, SHAPES[-1].plan())  # warm up: imports, the SDK's connections

@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,19 @@ from orchestrator.embedded import Embedded
 from orchestrator.models import Event, JobResult
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
+from tests.llm_server import LLMServer, Reply
 
 AGENT_MODULES = ["tests.sample_agents", "benchmarks.agents"]
 JOB_TIMEOUT = 300.0
+ENDPOINT_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_API_KEY")
+# Deployment overrides for steps that call the test server: `ask` (tests/llm_agents.py).
+MODEL_SETTINGS: dict[str, Any] = {
+    "agent_modules": [*AGENT_MODULES, "tests.llm_agents"],
+    "llm_backend": "openai",
+    "llm_model": "test-model",
+    "llm_cache": False,  # every step's question is the same: a hit would skip the wait
+    "scoring_judge": False,
+}
 
 
 class BenchmarkError(CeleriacError):
@@ -123,6 +135,23 @@ def timed(deployment: Deployment, plan: Mapping[str, Any]) -> tuple[float, JobHa
     handle = deployment.submit(plan)
     check(handle.wait(timeout=JOB_TIMEOUT))
     return time.perf_counter() - start, handle
+
+
+@contextlib.contextmanager
+def model_endpoint(delay: float) -> Iterator[LLMServer]:
+    """The test server answering every call after ``delay`` seconds, named in the
+    environment that worker processes started meanwhile inherit; restored after."""
+    saved = {name: os.environ.get(name) for name in ENDPOINT_VARIABLES}
+    with LLMServer(default=Reply("ok", delay=delay)) as server:
+        os.environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test")
+        try:
+            yield server
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def repo_root() -> Path:
