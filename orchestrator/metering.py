@@ -52,9 +52,12 @@ def metered(
     job_id: str,
     step_id: str | None,
     on_usage: UsageHook | None = None,
+    *,
+    budgeted: bool = True,
 ) -> ChatModel | None:
-    """The step's view of the worker's model: metered and under the job's budget."""
+    """The step's view of the worker's model: metered and under the job's budget
+    (checked before each call unless the job is known to have none)."""
     if model is None:
         return None
     meter = StepMeter(store, settings, job_id, step_id, on_usage)
-    return MeteredChatModel(model, meter.record, meter.check)
+    return MeteredChatModel(model, meter.record, meter.check if budgeted else None)

@@ -94,6 +94,7 @@ class Claim:
     input: dict[str, Any] = field(default_factory=dict)
     reference: dict[str, Any] | None = None
     threshold: float | None = None
+    budgeted: bool = False  # the job has a budget of tokens or cost
     reason: str = ""
     followups: Followups = field(default_factory=Followups)
 
@@ -285,6 +286,7 @@ class Store:
                 input=json.loads(reply[3]),
                 reference=json.loads(reply[4]) if reply[4] else None,
                 threshold=float(reply[5]) if reply[5] else None,
+                budgeted=bool(reply[6]),
             )
         if reply[0] == "succeeded":
             return Claim(False, reason="succeeded", followups=Followups.parse(reply[1:]))

@@ -188,7 +188,13 @@ class StepRunner:
                     on_progress(fraction, message)
 
         model = metered(
-            self.model, self.store, self.settings, job_id, step_id, self.telemetry.usage
+            self.model,
+            self.store,
+            self.settings,
+            job_id,
+            step_id,
+            self.telemetry.usage,
+            budgeted=claim.budgeted,
         )
         context = StepContext(
             job_id=job_id,
