@@ -519,8 +519,14 @@ class Store:
         """Whether Redis is another process than when this was last asked (by anyone).
 
         A Redis that crashed may have lost its last second of writes, messages on their
-        way to workers among them."""
-        run_id = self.redis.info("server")["run_id"]
+        way to workers among them. False where the server does not say (a managed Redis
+        may refuse INFO or hide its run id)."""
+        try:
+            run_id = self.redis.info("server").get("run_id")
+        except redis.ResponseError:
+            return False
+        if not run_id:
+            return False
         return self.redis.set(names.SERVER_KEY, run_id, get=True) not in (run_id, None)
 
     def sent(self, messages: Sequence[StepMessage]) -> None:

@@ -170,3 +170,34 @@ def test_a_message_stays_in_the_outbox_until_a_worker_claims_it(store: Store) ->
     assert resend_at is not None and resend_at >= store.now() + store.redeliver_seconds - 5
     assert store.claim(job_id, "a", 1, "echo", "w", 30).ok
     assert store.redis.zscore(names.OUTBOX_KEY, message.raw) is None
+
+
+def test_a_redis_restart_is_noticed_once(store: Store) -> None:
+    store.redis.delete(names.SERVER_KEY)
+    assert not store.restarted()  # the first look: nothing to compare with
+    assert not store.restarted()  # the same server
+    store.redis.set(names.SERVER_KEY, "the run id of a server before a restart")
+    assert store.restarted()
+    assert not store.restarted()  # told once, to one sweeper
+
+
+def test_a_restart_is_never_claimed_where_redis_will_not_say(store: Store) -> None:
+    class Guarded(redis.Redis):
+        def info(self, *args: Any, **kwargs: Any) -> Any:
+            raise redis.ResponseError("unknown command 'INFO'")  # as some managed Redis say
+
+    guarded = Store(
+        Guarded(connection_pool=store.redis.connection_pool), grace_seconds=30, result_ttl=3600
+    )
+    assert not guarded.restarted()
+
+
+def test_a_silent_worker_is_taken_off_the_roster_by_one_sweeper(store: Store) -> None:
+    roster = store.roster
+    roster.heartbeat("gone@host", {"agents": ["echo"]}, forget_after=3600)
+    roster.heartbeat("alive@host", {"agents": ["concat"]}, forget_after=3600)
+    store.redis.zadd(names.WORKERS_KEY, {"gone@host": roster.now() - 60})  # silent a minute
+    assert roster.take_lost(10) == {"gone@host": {"agents": ["echo"]}}
+    assert roster.take_lost(10) == {}  # the next sweeper finds nothing to do
+    assert set(roster.live(10)) >= {"alive@host"} and "gone@host" not in roster.live(3600)
+    roster.forget("alive@host")
