@@ -133,7 +133,8 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
     )
     table.rows = [measure(workers, sizes, repeats) for workers in sizes.workers]
     table.notes += [
-        f"both: threads pool, concurrency {CONCURRENCY}, prefetch 1, acks late, task events on",
+        f"both: threads pool, concurrency {CONCURRENCY}, prefetch 1, acks late, worker task "
+        "events on, no task-sent events",
         "celeriac: Client.submit of each job, then JobHandle.wait of each; plain Celery: "
         "send_task of each (one producer), then AsyncResult.get of each",
         "ratio: celeriac / Celery, median of the runs' ratios (runs alternate)",

@@ -1,8 +1,9 @@
 """Plain Celery, for comparison: one no-op task, with the settings celeriac's workers use.
 
 Workers: ``python -m celery -A benchmarks.raw_celery worker ...`` with
-``BENCH_RAW_REDIS_URL`` naming the Redis. JSON, acks late, prefetch 1, task events on,
-results in the same Redis: what a user would write to run tasks and fetch their results.
+``BENCH_RAW_REDIS_URL`` naming the Redis. JSON, acks late, prefetch 1, worker task events
+on and no task-sent events (as celeriac's), results in the same Redis: what a user would
+write to run tasks and fetch their results.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def make_app(redis_url: str) -> Celery:
         task_acks_late=True,
         worker_prefetch_multiplier=1,
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        task_send_sent_event=False,  # as celeriac's
         task_default_queue=QUEUE,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,

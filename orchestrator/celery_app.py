@@ -27,7 +27,10 @@ def make_app(redis_url: str) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        # No task-sent events: they carry the task's real name (celeriac.run_step), not the
+        # agent's name it is shadowed as, and when one reaches Flower after the worker's
+        # task-received event, Flower renames the step. Queue lengths show what waits.
+        task_send_sent_event=False,
         task_default_queue=names.ORCHESTRATOR_QUEUE,
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,

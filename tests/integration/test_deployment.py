@@ -92,13 +92,19 @@ def test_flower_shows_each_step_as_a_task_named_after_its_agent(
     assert result.status == "succeeded", result.error
     agents = {step.agent for step in result.steps.values()}
 
+    seen: list[Any] = []
+
     def tasks_of_job() -> list[dict[str, Any]] | None:
         _, tasks = _get(f"{base}/api/tasks", auth="ada:secret")
         ours = [t for t in (tasks or {}).values() if job.id in str(t.get("kwargs"))]
+        seen[:] = sorted((t["name"], t.get("state")) for t in ours)
         names = {t["name"] for t in ours if t.get("state") == "SUCCESS"}
         return ours if {"celeriac.plan", *agents} <= names else None
 
-    ours = wait_for(tasks_of_job, what="Flower to list the job's plan task and steps")
+    try:
+        ours = wait_for(tasks_of_job, what="Flower to list the job's plan task and steps")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: wanted celeriac.plan and {agents}, saw {seen}") from None
     step_id, step = next(iter(result.steps.items()))
     task = next(t for t in ours if t["name"] == step.agent and step_id in t["kwargs"])
     assert f"'step_id': '{step_id}'" in task["kwargs"]  # the job and step are in its arguments
