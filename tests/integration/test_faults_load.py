@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -60,6 +60,12 @@ def reaches(r: redis.Redis, key: str, length: int) -> Callable[[], bool]:
     return lambda: int(r.llen(key)) >= length
 
 
+def last_busy(r: redis.Redis, started: str, alive: Mapping[int, object]) -> int | None:
+    """The process among ``alive`` that started a step last, if any has started one."""
+    latest = (pid_of(str(worker)) for worker in reversed(r.lrange(started, 0, -1)))
+    return next((pid for pid in latest if pid in alive), None)
+
+
 def pid_of(worker: str) -> int:
     """The process of a worker named ``celeriac-PID@host``."""
     return int(worker.split("@")[0].removeprefix("celeriac-"))
@@ -91,8 +97,8 @@ def test_workers_killed_again_and_again_under_load_lose_nothing(
         for round in range(1, kills + 1):
             # Kill whoever started a step last, once the run has moved on since the last kill.
             wait_for(reaches(r, started, 60 * round), timeout=60, what="steps to start")
-            latest = [pid_of(str(worker)) for worker in reversed(r.lrange(started, 0, -1))]
-            victim = workers.pop(next(pid for pid in latest if pid in workers))
+            busy = wait_for(lambda: last_busy(r, started, workers), what="a live worker's step")
+            victim = workers.pop(busy)
             victim.kill()
             killed_at.append(time.time())
             victim.wait(timeout=10)
