@@ -89,8 +89,8 @@ class RedisServer:
     def restart(self, *, kill: bool = False) -> None:
         """Stop the server (it writes its append-only file) and start it again, same port.
 
-        With ``kill``, SIGKILL it instead, as a crash would: what it had not yet written
-        to its append-only file (about the last second, fsynced every second) is lost.
+        With ``kill``, SIGKILL it instead, as a crash would: what it acknowledged is in its
+        append-only file, but replies it had not yet sent are lost.
         """
         assert self.process is not None, "not started"
         if kill:

@@ -136,8 +136,8 @@ def test_redis_killed_and_restarted_three_times_leaves_no_job_running(
 ) -> None:
     """SIGKILL of Redis mid-run, three times: no job is left running for ever.
 
-    Redis fsyncs its append-only file every second (as in docker-compose.yml), so a kill
-    loses up to the last second of writes; whatever that undid, jobs must still end.
+    Redis (append-only, as in docker-compose.yml) keeps what it acknowledged, but replies
+    on their way are lost with it, messages being handed to workers among them.
     """
     tag = unique("crash")
     started = f"{TEST_PREFIX}:started:{tag}"
