@@ -169,7 +169,7 @@ class Engine:
         # A checked plan starts at once, with no plan task; if this process dies before
         # publishing its first steps, the sweeper sends them from the outbox.
         started = self.store.create_job(
-            job_id, checked, goal=goal, budget=budget, threshold=threshold, start=True
+            job_id, checked, goal=goal, budget=budget, threshold=threshold
         )
         if started is None:
             self.dispatcher.send_plan(job_id)  # an orchestrator worker plans the goal
@@ -196,7 +196,11 @@ class Engine:
         return build_planner(self.settings, model)
 
     def start(self, job_id: str) -> None:
-        """The plan task: plan a goal, or check a plan once more; queue the steps that can run."""
+        """The plan task: plan a goal and queue the steps that can run.
+
+        A plan job started when it was submitted: a plan task for it (delivered again, or
+        for a job planned already) finds it running and does nothing.
+        """
         try:
             plan, goal = self.store.plan(job_id), self.store.goal(job_id)
         except JobNotFound:
@@ -222,12 +226,6 @@ class Engine:
                 log.exception("job %s: the planner raised", job_id)
                 error = f"planning failed: {type(exc).__name__}: {exc}"
                 self.store.finish_job(job_id, "failed", None, error)
-                return
-        else:
-            try:
-                self.validate(plan)
-            except PlanError as exc:
-                self.store.finish_job(job_id, "failed", None, f"invalid plan: {exc}")
                 return
         started = self.store.start_job(job_id, plan, planner)
         if isinstance(started, Followups):
@@ -362,6 +360,8 @@ class Engine:
             log.warning("Redis restarted; sending its %d unclaimed messages again", len(orphans))
             stranded += orphans
         if stranded:
+            # One copy each: several lost workers, or a restart too, may name the same one.
+            stranded = list({message.raw: message for message in stranded}.values())
             self.dispatcher.send_steps(stranded)
             self.store.sent(stranded)
         resent = len(stranded)

@@ -172,13 +172,9 @@ class Store:
         goal: Goal | None = None,
         budget: Budget | None = None,
         threshold: float | None = None,
-        *,
-        start: bool = False,
     ) -> Followups | None:
-        """A pending job: a plan to run, or a goal for the planner (``plan`` None).
-
-        With ``start`` (and a plan), it is running at once: what its roots made due.
-        """
+        """A job for a plan, running at once (returns what its roots made due), or a pending
+        job for a goal the planner is to plan (``plan`` None; returns None)."""
         budget = budget or Budget()
         reply = self._run(
             "create",
@@ -188,7 +184,7 @@ class Store:
             "" if budget.tokens is None else budget.tokens,
             "" if budget.cost is None else budget.cost,
             "" if threshold is None else repr(threshold),
-            json.dumps(_layout(plan.steps)) if plan and start else "",
+            json.dumps(_layout(plan.steps)) if plan else "",
             (plan.answer_from or "") if plan else "",
             extra_keys=(names.JOBS_KEY,),
         )
@@ -518,9 +514,9 @@ class Store:
     def restarted(self) -> bool:
         """Whether Redis is another process than when this was last asked (by anyone).
 
-        A Redis that crashed may have lost its last second of writes, messages on their
-        way to workers among them. False where the server does not say (a managed Redis
-        may refuse INFO or hide its run id)."""
+        A Redis that was killed may have lost replies on their way, messages being handed
+        to workers among them. False where the server does not say (a managed Redis may
+        refuse INFO or hide its run id)."""
         try:
             run_id = self.redis.info("server").get("run_id")
         except redis.ResponseError:

@@ -28,8 +28,7 @@ def start(
 ) -> tuple[str, list[str]]:
     job_id = uuid.uuid4().hex
     plan = Plan.model_validate({"steps": steps, "answer_from": answer_from})
-    store.create_job(job_id, plan)
-    started = store.start_job(job_id, plan)
+    started = store.create_job(job_id, plan)
     assert isinstance(started, Followups)
     return job_id, [m.step_id for m in started.messages]
 
