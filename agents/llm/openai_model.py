@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +14,7 @@ from openai.types.chat import ChatCompletion
 
 from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, Usage
 from agents.llm.errors import LLMPermanentError, LLMTransientError, StructuredOutputUnsupported
+from agents.llm.loop import LoopTimeout, shared_loop
 
 # The status codes the openai SDK itself treats as worth retrying.
 TRANSIENT_STATUS = frozenset({408, 409, 429})
@@ -41,6 +43,19 @@ def retry_after_seconds(response: Any) -> float | None:
         return max(0.0, when.timestamp() - time.time())
 
 
+def refused(exc: BaseException) -> OSError | None:
+    """The socket error under an SDK error, if it is one other than a timeout.
+
+    The SDK's aiohttp transport reports a refused connection as a connect timeout.
+    """
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and not isinstance(cause, TimeoutError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def translate(
     exc: openai.OpenAIError, *, wanted_schema: bool, api_key: str | None = None
 ) -> Exception:
@@ -53,6 +68,8 @@ def translate(
     def said(text: object) -> str:
         return str(text).replace(api_key, "***") if api_key else str(text)
 
+    if isinstance(exc, openai.APIConnectionError) and (refusal := refused(exc)):
+        return LLMTransientError(f"cannot reach the model endpoint: {said(refusal)}")
     if isinstance(exc, openai.APITimeoutError):
         return LLMTransientError(f"the model endpoint timed out: {said(exc)}")
     if isinstance(exc, openai.APIConnectionError):
@@ -78,6 +95,10 @@ class OpenAIChatModel(ChatModel):
     The key and endpoint follow the SDK's conventions (``OPENAI_API_KEY``,
     ``OPENAI_BASE_URL``) unless given. Each call is one request of at most ``timeout``
     seconds (the SDK's own retries are off); ``RetryingChatModel`` retries around it.
+
+    ``chat`` may be called from any number of threads at once. The requests run on this
+    process's event loop (``agents.llm.loop``) through the SDK's async client on aiohttp,
+    whose connection pool costs the same per request at any concurrency.
     """
 
     def __init__(
@@ -87,17 +108,36 @@ class OpenAIChatModel(ChatModel):
         api_key: str | None = None,
         base_url: str | None = None,
         timeout: float = 60.0,
-        client: openai.OpenAI | None = None,
     ) -> None:
         self.model = model
-        self.client = client or openai.OpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
-        )
-        self.endpoint = str(self.client.base_url)
         self.timeout = timeout
+        self._options: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "timeout": timeout,
+            "max_retries": 0,
+        }
+        self._loop = shared_loop()
+        # Made now, so that a missing key is an error here rather than at the first call.
+        self._client, self._pid = self._connect(), os.getpid()
+        self.endpoint = str(self._client.base_url)
+
+    def _connect(self) -> openai.AsyncOpenAI:
+        async def connect() -> openai.AsyncOpenAI:
+            return openai.AsyncOpenAI(**self._options, http_client=openai.DefaultAioHttpClient())
+
+        return self._loop.run(connect())
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """This process's client: a forked child makes its own (sockets are not shared)."""
+        if self._pid != os.getpid():
+            self._client, self._pid = self._connect(), os.getpid()
+        return self._client
 
     def close(self) -> None:
-        self.client.close()
+        if self._pid == os.getpid() and not self._client.is_closed():
+            self._loop.run(self._client.close(), timeout=self.timeout)
 
     def chat(
         self,
@@ -121,11 +161,17 @@ class OpenAIChatModel(ChatModel):
         elif response_format == "json_object":
             request["response_format"] = {"type": "json_object"}
         wanted_schema = response_format == "json_schema"
+        client = self.client
         try:
-            completion = self.client.chat.completions.create(**request)
+            # The SDK enforces the timeout; the loop's own is a backstop a little longer.
+            completion = self._loop.run(
+                client.chat.completions.create(**request), timeout=self.timeout + 5
+            )
+        except LoopTimeout as exc:
+            raise LLMTransientError(f"the model endpoint timed out: {exc}") from None
         except openai.OpenAIError as exc:
             # Not chained: the SDK's error may quote the API key.
-            raise translate(exc, wanted_schema=wanted_schema, api_key=self.client.api_key) from None
+            raise translate(exc, wanted_schema=wanted_schema, api_key=client.api_key) from None
         except json.JSONDecodeError as exc:  # a JSON content type around a cut-off body
             raise LLMTransientError(f"the model endpoint sent malformed JSON: {exc}") from exc
         if not isinstance(completion, ChatCompletion):  # e.g. an HTML page with status 200

@@ -3,7 +3,10 @@ retries workers put around it."""
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from pydantic import BaseModel
@@ -16,6 +19,7 @@ from agents.llm import (
     OpenAIChatModel,
 )
 from agents.llm.retrying import RetryingChatModel
+from orchestrator.redis_server import free_port
 from tests.llm_server import (
     ErrorReply,
     Hang,
@@ -23,8 +27,11 @@ from tests.llm_server import (
     MalformedJSON,
     NotJSON,
     RateLimited,
+    RecordedRequest,
     Reply,
+    Respond,
     ServerError,
+    echo,
 )
 
 ASK = [Message(role="user", content="say hi")]
@@ -130,3 +137,48 @@ def test_malformed_structured_output_is_repaired(llm_server: LLMServer) -> None:
     repair = llm_server.chat_requests[1].messages
     assert repair[-2] == {"role": "assistant", "content": '{"ok": tru'}
     assert "not valid" in repair[-1]["content"]
+
+
+def test_calls_from_many_threads_are_in_flight_at_once(llm_server: LLMServer) -> None:
+    # Each answer waits until every call has arrived: serialised calls would time out.
+    calls = 40
+    everyone = threading.Barrier(calls, timeout=10)
+
+    def together(request: RecordedRequest) -> str:
+        everyone.wait()
+        return request.last_user_message
+
+    llm_server.default = Respond(together)
+    model = model_for(llm_server, timeout=15.0, attempts=1)
+    questions = [[Message(role="user", content=f"q{i}")] for i in range(calls)]
+    with ThreadPoolExecutor(calls) as pool:
+        answers = list(pool.map(lambda question: model.chat(question).text, questions))
+    assert answers == [f"q{i}" for i in range(calls)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
+def test_a_forked_child_calls_on_a_client_of_its_own(llm_server: LLMServer) -> None:
+    # Celery's prefork pool: the model is made in the parent and called in each child.
+    llm_server.default = Respond(echo)
+    model = model_for(llm_server)
+    assert model.chat(ASK).text == "say hi"
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(writer, model.chat([Message(role="user", content="child")]).text.encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    os.waitpid(pid, 0)
+    assert os.read(reader, 100) == b"child"
+    assert model.chat(ASK).text == "say hi"
+
+
+def test_an_endpoint_that_is_not_listening_is_transient() -> None:
+    endpoint = OpenAIChatModel(
+        "test-model", api_key="test", base_url=f"http://127.0.0.1:{free_port()}/v1", timeout=5
+    )
+    _made.append(endpoint)
+    with pytest.raises(LLMTransientError, match="cannot reach the model endpoint"):
+        endpoint.chat(ASK)
