@@ -12,7 +12,12 @@ from orchestrator.store import StepMessage
 
 def make_app(redis_url: str) -> Celery:
     """A Celery app on ``redis_url``: JSON only, acks late, prefetch 1, task events on."""
-    app = Celery("celeriac", broker=redis_url, set_as_current=False)
+    app = Celery(
+        "celeriac",
+        broker=redis_url,
+        events="orchestrator.task_events:Events",
+        set_as_current=False,
+    )
     app.conf.update(
         broker_transport="orchestrator.broker:Transport",
         # One Redis list per queue, not four (kombu's emulated priorities, which celeriac

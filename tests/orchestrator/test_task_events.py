@@ -1,0 +1,99 @@
+"""Task events in batches: Flower's receiver gets every one, in far fewer messages."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from celery import Celery
+
+from orchestrator.celery_app import make_app
+from orchestrator.redis_server import RedisServer
+from orchestrator.task_events import BatchingEventDispatcher
+from tests.conftest import wait_for
+
+
+@pytest.fixture
+def app() -> Iterator[Celery]:
+    with RedisServer() as server:
+        app = make_app(server.url)
+        yield app
+        app.close()
+
+
+def publishes(app: Celery) -> int:
+    stats = redis.Redis.from_url(app.conf.broker_url).info("commandstats")
+    return int(stats.get("cmdstat_publish", {}).get("calls", 0))
+
+
+class Received:
+    """Celery's event receiver (what Flower runs), in a thread, collecting task events."""
+
+    def __init__(self, app: Celery) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._connection = app.connection_for_read()
+        self._receiver = app.events.Receiver(
+            self._connection, handlers={"*": self._collect}, app=app
+        )
+        self._thread = threading.Thread(target=self._receiver.capture, daemon=True)
+        self._thread.start()
+        subscribed = redis.Redis.from_url(app.conf.broker_url)
+        wait_for(lambda: subscribed.pubsub_numpat() > 0, timeout=10, what="the receiver")
+
+    def _collect(self, event: dict[str, Any]) -> None:
+        if event["type"].startswith("task-"):
+            self.events.append(event)
+
+    def stop(self) -> None:
+        self._receiver.should_stop = True
+        self._thread.join(10)
+        self._connection.close()
+
+
+def worker_dispatcher(app: Celery) -> BatchingEventDispatcher:
+    """The dispatcher as a worker's consumer makes it: buffered, with a loop's callback."""
+    dispatcher = app.events.Dispatcher(
+        app.connection_for_write(),
+        hostname="w@test",
+        buffer_group=["task"],
+        on_send_buffered=lambda: None,
+    )
+    assert isinstance(dispatcher, BatchingEventDispatcher)
+    return dispatcher
+
+
+def test_events_from_many_threads_arrive_in_a_few_messages(app: Celery) -> None:
+    received = Received(app)
+    dispatcher = worker_dispatcher(app)
+    before = publishes(app)
+
+    def steps(thread: int) -> None:
+        for i in range(50):
+            dispatcher.send("task-succeeded", uuid=f"{thread}-{i}", result="'ok'", runtime=0.1)
+
+    threads = [threading.Thread(target=steps, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wait_for(lambda: len(received.events) == 500, timeout=10, what="500 task events")
+    sent = publishes(app) - before
+    dispatcher.close()
+    received.stop()
+    expected = {f"{thread}-{i}" for thread in range(10) for i in range(50)}
+    assert {e["uuid"] for e in received.events} == expected
+    assert all(e["type"] == "task-succeeded" and e["hostname"] == "w@test" for e in received.events)
+    assert sent <= 50, f"{sent} messages for 500 events"
+
+
+def test_closing_sends_what_is_still_buffered(app: Celery) -> None:
+    received = Received(app)
+    dispatcher = worker_dispatcher(app)
+    dispatcher.send("task-received", uuid="last", name="celeriac.run_step")
+    dispatcher.close()  # before the flusher's turn
+    wait_for(lambda: len(received.events) == 1, timeout=10, what="the buffered event")
+    received.stop()
+    assert received.events[0]["uuid"] == "last"
