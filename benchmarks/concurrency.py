@@ -6,6 +6,12 @@ each call after ``MODEL_SECONDS``. All N steps could run at once, so the ideal w
 time is one call. Targets (issue 8): 1,000 steps within 3 s, 300 within 2 s, and the
 worker's peak RSS under 400 MB.
 
+Beside it, in the same run, on the same Redis and test server: plain Celery, one worker
+process with the same pool and concurrency, N tasks that each make the same call with
+the SDK's client as its docs show (``benchmarks/raw_celery.py``), sent at once and each
+result fetched. The ratio is plain Celery's wall time over celeriac's (above 1: celeriac
+is faster).
+
 The timeline comes from the job's events (Redis's clock, from job_submitted): when
 the last step started and the last one succeeded, and how many had started within
 0.5 s. The worker's memory is sampled from /proc/PID/status while the job runs
@@ -15,13 +21,19 @@ the last step started and the last one succeeded, and how many had started withi
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from celery import Celery
+
+from benchmarks import raw_celery
 from benchmarks.deployment import (
+    JOB_TIMEOUT,
     MODEL_SETTINGS,
+    BenchmarkError,
     Deployment,
     events,
     last_start,
@@ -112,24 +124,51 @@ def timeline(job_events: Sequence[Event]) -> dict[str, float]:
     }
 
 
+def celery_wall(app: Celery, pid: int, steps: int, call: bool = True) -> tuple[float, float]:
+    """Plain Celery: ``steps`` one-call tasks (or, without ``call``, tasks that wait as
+    long as a call takes) sent at once, then every result fetched. The wall time, and
+    the worker's CPU seconds meanwhile."""
+    task, task_args = (
+        (raw_celery.ASK, ["go", MODEL_SETTINGS["llm_model"]])
+        if call
+        else (raw_celery.WAIT, [MODEL_SECONDS])
+    )
+    cpu = cpu_seconds(pid)
+    start = time.perf_counter()
+    with app.producer_or_acquire() as producer:
+        results = [app.send_task(task, args=task_args, producer=producer) for _ in range(steps)]
+    for result in results:
+        if result.get(timeout=JOB_TIMEOUT) != "ok":
+            raise BenchmarkError(f"plain Celery task {result.id} did not get the model's answer")
+    return time.perf_counter() - start, cpu_seconds(pid) - cpu
+
+
 def measure(
-    live: Deployment, server: LLMServer, steps: int, concurrency: int, repeats: int
+    live: Deployment,
+    raw: tuple[Celery, int],
+    server: LLMServer,
+    steps: int,
+    concurrency: int,
+    repeats: int,
 ) -> dict[str, Any]:
     (pid,) = live.worker_pids()
     plan = ask_plan(steps)
-    walls, peaks, starts, lines, memory = [], [], [], [], []
+    walls, peaks, starts, lines, memory, theirs, floors = [], [], [], [], [], [], []
     requests_before = len(server.chat_requests)
-    for _ in range(repeats):
+    for _ in range(repeats):  # the two sides alternate
         with watch_worker(pid) as sampled:
             wall, handle = timed(live, plan)
+        theirs.append(celery_wall(*raw, steps))
+        floors.append(celery_wall(*raw, steps, call=False)[0])
         walls.append(wall)
         job_events = events(handle)
         peaks.append(max_running(job_events))
         starts.append(last_start(job_events))
         lines.append(timeline(job_events))
         memory.append(sampled)
-    requests = len(server.chat_requests) - requests_before
+    requests = len(server.chat_requests) - requests_before - steps * repeats
     wall = median(walls)
+    celery_walls = [w for w, _ in theirs]
     target = TARGET_S.get(steps)
     peak_rss = max(m["rss_mib"] for m in memory)
     return {
@@ -142,6 +181,11 @@ def measure(
         "last_start_s": median(starts),
         **{key: median([line[key] for line in lines]) for key in lines[0]},
         "model_requests_per_step": requests / (steps * repeats),
+        "celery_wall_s": median(celery_walls),
+        "celery_walls_s": celery_walls,
+        "celery_cpu_ms_per_task": median([c for _, c in theirs]) * 1000 / steps,
+        "celery_wait_s": median(floors),
+        "ratio": median([c / w for c, w in zip(celery_walls, walls, strict=True)]),
         "worker_cpu_ms_per_step": median([m["cpu_s"] for m in memory]) * 1000 / steps,
         "worker_cores": median([m["cpu_s"] / w for m, w in zip(memory, walls, strict=True)]),
         "peak_rss_mib": peak_rss,
@@ -172,6 +216,10 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("last_start_s", "last started s", fixed(2)),
             Column("last_done_s", "last done s", fixed(2)),
             Column("worker_cpu_ms_per_step", "worker CPU ms/step", fixed(1)),
+            Column("celery_wall_s", "plain Celery s", fixed(2)),
+            Column("celery_cpu_ms_per_task", "Celery CPU ms/task", fixed(1)),
+            Column("ratio", "ratio", fixed(2)),
+            Column("celery_wait_s", "Celery, waits only s", fixed(2)),
             Column("worker_cores", "worker cores", fixed(2)),
             Column("peak_rss_mib", "peak RSS MiB", fixed(0)),
             Column("peak_threads", "threads"),
@@ -184,9 +232,14 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
         for concurrency in sizes.concurrencies:
             args = ["--concurrency", str(concurrency)]
             with Deployment(workers=1, worker_args=args, **MODEL_SETTINGS) as live:
-                timed(live, ask_plan(10))  # warm up: imports, the SDK's first connections
-                for steps in sizes.steps:
-                    table.rows.append(measure(live, server, steps, concurrency, repeats))
+                assert live.sdk.settings.redis_url
+                url = live.sdk.settings.redis_url
+                with raw_celery.raw_workers(url, 1, concurrency) as (app, (raw_pid,)):
+                    timed(live, ask_plan(10))  # warm up: imports, the SDK's first connections
+                    celery_wall(app, raw_pid, 10)
+                    for steps in sizes.steps:
+                        row = measure(live, (app, raw_pid), server, steps, concurrency, repeats)
+                        table.rows.append(row)
     table.notes += [
         f"each step: `ask` through the openai SDK to tests/llm_server.py on 127.0.0.1 "
         f"(answers after {MODEL_SECONDS:g} s); llm_cache off, scoring_judge off; ideal = one "
@@ -199,6 +252,11 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
         "most one core at a time: the GIL)",
         f"peak RSS: the worker's VmRSS sampled every {SAMPLE_EVERY * 1000:.0f} ms during the "
         "runs (its VmHWM is in the JSON); threads: the most it had",
+        "plain Celery: the same N calls as tasks of one Celery worker process (threads pool, "
+        "same concurrency) using the SDK's client as its docs show, sent at once, each result "
+        "fetched; ratio = plain Celery's wall time / celeriac's (median of the runs' ratios); "
+        f"Celery, waits only: the same tasks but each only sleeps {MODEL_SECONDS:g} s, no HTTP "
+        "(what Celery alone costs at this concurrency)",
         "target (issue 8): 1,000 steps <= 3 s, 300 <= 2 s, and peak RSS < 400 MB "
         f"({MEMORY_TARGET_MIB:.0f} MiB)",
     ]

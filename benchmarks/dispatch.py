@@ -8,21 +8,15 @@ each task's result in the Redis backend. Runs alternate between the two sides.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
 
 from benchmarks import raw_celery
-from benchmarks.deployment import JOB_TIMEOUT, BenchmarkError, Deployment, check, repo_root
+from benchmarks.deployment import JOB_TIMEOUT, BenchmarkError, Deployment, check
 from benchmarks.report import Column, Table, fixed, median
-from orchestrator.procs import stop_process
 
 CONCURRENCY = 256  # celeriac's default, for both sides
 
@@ -38,38 +32,6 @@ FULL = Sizes(jobs=1000, workers=(1, 2, 4), repeats=5)
 QUICK = Sizes(jobs=100, workers=(1, 2), repeats=1)
 
 ONE_STEP = {"steps": [{"id": "a", "agent": "noop", "input": {"text": "x"}}]}
-
-
-@contextmanager
-def raw_workers(redis_url: str, count: int) -> Iterator[Celery]:
-    """``count`` plain Celery worker processes on ``redis_url``, and a client app."""
-    env = {**os.environ, "BENCH_RAW_REDIS_URL": redis_url}
-    argv = [sys.executable, "-m", "celery", "-A", "benchmarks.raw_celery", "worker"]
-    argv += ["--pool", "threads", "--concurrency", str(CONCURRENCY), "--loglevel", "WARNING"]
-    argv += ["--queues", raw_celery.QUEUE, "--without-gossip", "--without-mingle"]
-    processes = [
-        subprocess.Popen(
-            [*argv, "--hostname", f"raw{i}@%h"],
-            cwd=repo_root(),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for i in range(count)
-    ]
-    app = raw_celery.make_app(redis_url)
-    try:
-        deadline = time.monotonic() + 60
-        while len(app.control.ping(timeout=0.5) or []) < count:
-            if time.monotonic() > deadline:
-                raise BenchmarkError(f"{count} plain Celery workers did not start within 60s")
-        yield app
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            stop_process(process, timeout=10)
-        app.close()
 
 
 def celeriac_rate(live: Deployment, jobs: int) -> float:
@@ -97,7 +59,7 @@ def measure(workers: int, sizes: Sizes, repeats: int) -> dict[str, Any]:
     worker_args = ["--concurrency", str(CONCURRENCY)]
     with Deployment(workers=workers, worker_args=worker_args) as live:
         assert live.sdk.settings.redis_url
-        with raw_workers(live.sdk.settings.redis_url, workers) as app:
+        with raw_celery.raw_workers(live.sdk.settings.redis_url, workers, CONCURRENCY) as (app, _):
             celeriac_rate(live, 50)  # warm up both: imports, pools, connections
             celery_rate(app, 50)
             for _ in range(repeats):
