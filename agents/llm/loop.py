@@ -34,12 +34,13 @@ class BackgroundLoop:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._pid = 0
         os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
         self._lock = threading.Lock()  # another thread may have held it at the fork
-        self._loop = None
+        self._loop = self._thread = None
 
     def loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
@@ -49,10 +50,15 @@ class BackgroundLoop:
             if self._loop is None or self._pid != os.getpid():
                 self._loop = asyncio.new_event_loop()
                 self._pid = os.getpid()
-                threading.Thread(
+                self._thread = threading.Thread(
                     target=self._loop.run_forever, name="celeriac-event-loop", daemon=True
-                ).start()
+                )
+                self._thread.start()
             return self._loop
+
+    def in_loop(self) -> bool:
+        """Whether this is the loop's own thread (where ``run`` would wait for itself)."""
+        return self._thread is threading.current_thread()
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """``coroutine``'s result, run on the loop; this thread waits for it.
@@ -60,6 +66,9 @@ class BackgroundLoop:
         Raises what the coroutine raised, or ``LoopTimeout`` after ``timeout`` seconds.
         If the wait ends early (the thread is interrupted), the coroutine is cancelled.
         """
+        if self.in_loop():
+            coroutine.close()
+            raise RuntimeError("BackgroundLoop.run called on the loop's own thread")
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop())
         try:
             return future.result(timeout)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
+import logging
 import os
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,8 +17,9 @@ from openai.types.chat import ChatCompletion
 
 from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, Usage
 from agents.llm.errors import LLMPermanentError, LLMTransientError, StructuredOutputUnsupported
-from agents.llm.loop import LoopTimeout, shared_loop
+from agents.llm.loop import BackgroundLoop, LoopTimeout, shared_loop
 
+log = logging.getLogger(__name__)
 # The status codes the openai SDK itself treats as worth retrying.
 TRANSIENT_STATUS = frozenset({408, 409, 429})
 
@@ -89,6 +93,25 @@ def translate(
     return LLMPermanentError(f"the model endpoint failed: {said(exc)}")
 
 
+_closing: set[asyncio.Future[None]] = set()
+
+
+def close_client(loop: BackgroundLoop, client: openai.AsyncOpenAI, pid: int) -> None:
+    """Close ``client`` on ``loop`` if this process made it (a forked child's copy is not
+    its to close)."""
+    if pid != os.getpid() or client.is_closed():
+        return
+    if loop.in_loop():  # a model collected on the loop's thread: it cannot wait there
+        closing = asyncio.ensure_future(client.close())
+        _closing.add(closing)  # the loop keeps only a weak reference to a task
+        closing.add_done_callback(_closing.discard)
+        return
+    try:
+        loop.run(client.close(), timeout=5)
+    except Exception:
+        log.debug("could not close the model client", exc_info=True)
+
+
 class OpenAIChatModel(ChatModel):
     """Chat completions over HTTP with the ``openai`` client.
 
@@ -126,7 +149,10 @@ class OpenAIChatModel(ChatModel):
         async def connect() -> openai.AsyncOpenAI:
             return openai.AsyncOpenAI(**self._options, http_client=openai.DefaultAioHttpClient())
 
-        return self._loop.run(connect())
+        client = self._loop.run(connect())
+        # Closed when this model is, or at exit: aiohttp complains of sessions left open.
+        weakref.finalize(self, close_client, self._loop, client, os.getpid())
+        return client
 
     @property
     def client(self) -> openai.AsyncOpenAI:
@@ -136,8 +162,7 @@ class OpenAIChatModel(ChatModel):
         return self._client
 
     def close(self) -> None:
-        if self._pid == os.getpid() and not self._client.is_closed():
-            self._loop.run(self._client.close(), timeout=self.timeout)
+        close_client(self._loop, self._client, self._pid)
 
     def chat(
         self,

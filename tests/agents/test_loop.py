@@ -73,3 +73,13 @@ def test_a_forked_child_gets_a_loop_of_its_own() -> None:
     _, status = os.waitpid(pid, 0)
     assert os.read(reader, 10) == b"ok" and os.waitstatus_to_exitcode(status) == 0
     assert loop.run(double(3)) == 6
+
+
+def test_run_on_the_loops_own_thread_is_refused() -> None:
+    loop = BackgroundLoop()
+
+    async def nested() -> None:
+        loop.run(double(1))
+
+    with pytest.raises(RuntimeError, match="loop's own thread"):
+        loop.run(nested())

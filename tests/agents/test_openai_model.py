@@ -4,6 +4,8 @@ retries workers put around it."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -182,3 +184,17 @@ def test_an_endpoint_that_is_not_listening_is_transient() -> None:
     _made.append(endpoint)
     with pytest.raises(LLMTransientError, match="cannot reach the model endpoint"):
         endpoint.chat(ASK)
+
+
+def test_a_process_that_never_closes_its_model_exits_quietly(llm_server: LLMServer) -> None:
+    # aiohttp reports sessions left open at exit on stderr; the model closes its own.
+    script = (
+        "from agents.llm import Message, OpenAIChatModel\n"
+        f"model = OpenAIChatModel('m', api_key='test', base_url={llm_server.base_url!r})\n"
+        "print(model.chat([Message(role='user', content='hi')]).text)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    assert done.stderr == ""
