@@ -13,11 +13,13 @@ Selected in ``make_app`` with ``broker_transport``; the broker URL stays ``redis
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
+from kombu.asynchronous import get_event_loop
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual as kombu_virtual
 from kombu.utils.encoding import bytes_to_str
@@ -58,14 +60,45 @@ class QoS(kombu_redis.QoS):
         except AttributeError:
             log.warning("broker connection lost: unacknowledged messages stay in Redis")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acks: list[str] = []  # acknowledged, their entries not yet removed
+        self._acks_lock = threading.Lock()
+
     def ack(self, delivery_tag: str) -> None:
+        # In a worker, acknowledgements that come in one turn of its event loop remove
+        # their entries in one round trip, at the next turn.
+        hub = get_event_loop()
+        if hub is None:
+            self._remove_now([delivery_tag])
+            return
+        with self._acks_lock:
+            first = not self._acks
+            self._acks.append(delivery_tag)
+        kombu_virtual.QoS.ack(self, delivery_tag)
+        if first:
+            hub.call_soon(self.flush_acks)
+
+    def flush_acks(self) -> None:
+        with self._acks_lock:
+            tags, self._acks = self._acks, []
+        if tags:
+            self._remove_now(tags, quick_ack=False)
+
+    def _remove_now(self, tags: list[str], quick_ack: bool = True) -> None:
         # A task that ends after a reconnection acknowledges on its old, closed
         # channel: the same AttributeError. Its message stays unacknowledged; when
         # kombu restores it, the step is already recorded and the claim drops it.
         try:
-            super().ack(delivery_tag)
+            with self.pipe_or_acquire() as pipe:
+                for tag in tags:
+                    self._remove_from_indices(tag, pipe)  # type: ignore[attr-defined]
+                pipe.execute()
         except AttributeError:
-            log.warning("could not acknowledge %s on a lost connection", delivery_tag)
+            log.warning("could not acknowledge %s on a lost connection", ", ".join(tags))
+        if quick_ack:
+            for tag in tags:
+                kombu_virtual.QoS.ack(self, tag)
 
     def reject(self, delivery_tag: str, requeue: bool = False) -> None:
         try:
@@ -85,6 +118,11 @@ class Channel(kombu_redis.Channel):
     _shared_client: Any = None
     # RPOP with a count needs Redis 6.2; on an older server, one message a BRPOP.
     _batches = True
+
+    def close(self) -> None:
+        if self._qos is not None:
+            cast(QoS, self._qos).flush_acks()
+        super().close()
 
     @contextmanager
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:

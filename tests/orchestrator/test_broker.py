@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 from kombu import Connection, Consumer, Producer, Queue
+from kombu.asynchronous import Hub, set_event_loop
 
 from orchestrator.redis_server import RedisServer
 
@@ -93,3 +94,21 @@ def test_an_entry_that_is_not_a_message_is_dropped_from_a_batch(server: RedisSer
         received = receive(connection, prefetch=100, wanted=10)
     assert sorted(received) == list(range(10))
     assert not r.llen(QUEUE.name) and not r.hlen("unacked")
+
+
+def test_acks_in_a_workers_loop_are_removed_together_and_on_close(server: RedisServer) -> None:
+    r = redis.Redis.from_url(server.url)
+    messages: list[Any] = []
+    previous = set_event_loop(Hub())  # as in a worker: acks wait for the loop's next turn
+    try:
+        with connect(server) as connection:
+            publish(connection, 5)
+            with Consumer(connection, [QUEUE], callbacks=[lambda _, m: messages.append(m)]):
+                while len(messages) < 5:
+                    connection.drain_events(timeout=5)
+                for message in messages:
+                    message.ack()
+                assert r.hlen("unacked") == 5  # removed at the loop's next turn
+        assert not r.hlen("unacked") and not r.zcard("unacked_index")  # closing removed them
+    finally:
+        set_event_loop(previous)
