@@ -22,7 +22,7 @@ from agents.llm.retrying import after_retry_after
 from orchestrator import names
 from orchestrator.cards import AgentCard, Cards
 from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
-from orchestrator.metering import metered
+from orchestrator.metering import StepMeter, metered
 from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan
 from orchestrator.planner import Check, Planner, build_planner, check_goal, checker
 from orchestrator.plans import AgentTypes, dependencies, validate_plan
@@ -192,7 +192,7 @@ class Engine:
         if it has one, else the rules."""
         model = self.model
         if model is not None and job_id is not None:
-            model = metered(model, self.store, self.settings, job_id, None)
+            model = metered(model, StepMeter(self.store, self.settings, job_id, None))
         return build_planner(self.settings, model)
 
     def start(self, job_id: str) -> None:

@@ -2,32 +2,78 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from agents.llm import BudgetExceeded, ChatModel, MeteredChatModel, Usage
+from orchestrator.models import TokenUsage
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 
 UsageHook = Callable[[str, Usage, float], None]  # model, usage, cost
 
 
-@dataclass(frozen=True)
 class StepMeter:
-    store: Store
-    settings: Settings
-    job_id: str
-    step_id: str | None  # None: the planner's calls, counted for the job only
-    on_usage: UsageHook | None = None  # e.g. a worker's metrics
+    """Counts a step's (or the planner's) model calls for the step and its job.
+
+    ``deferred``: keep the count here until ``take`` (the step's completion writes it)
+    or ``flush``: for a job without a budget, whose spending no call needs to see at once.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        job_id: str,
+        step_id: str | None,  # None: the planner's calls, counted for the job only
+        on_usage: UsageHook | None = None,  # e.g. a worker's metrics
+        *,
+        deferred: bool = False,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.job_id = job_id
+        self.step_id = step_id
+        self.on_usage = on_usage
+        self.deferred = deferred
+        self._pending = TokenUsage()
+        self._lock = threading.Lock()  # an agent may call its model from several threads
 
     def record(self, model: str, usage: Usage) -> None:
         """Count a reply's tokens, and their cost, for the step and its job."""
         cost = self.settings.llm_cost(model, usage.prompt_tokens, usage.completion_tokens)
-        self.store.add_usage(
-            self.job_id, self.step_id, usage.prompt_tokens, usage.completion_tokens, cost
-        )
+        if self.deferred:
+            with self._lock:
+                pending = self._pending
+                self._pending = TokenUsage(
+                    prompt_tokens=pending.prompt_tokens + usage.prompt_tokens,
+                    completion_tokens=pending.completion_tokens + usage.completion_tokens,
+                    cost=pending.cost + cost,
+                )
+        else:
+            self.store.add_usage(
+                self.job_id, self.step_id, usage.prompt_tokens, usage.completion_tokens, cost
+            )
         if self.on_usage is not None:
             self.on_usage(model, usage, cost)
+
+    def take(self) -> TokenUsage:
+        """What was counted and not yet written; the caller writes it."""
+        with self._lock:
+            pending, self._pending = self._pending, TokenUsage()
+        return pending
+
+    def flush(self) -> None:
+        """Write what was counted and not yet written."""
+        pending = self.take()
+        if pending.prompt_tokens or pending.completion_tokens or pending.cost:
+            self.store.add_usage(
+                self.job_id,
+                self.step_id,
+                pending.prompt_tokens,
+                pending.completion_tokens,
+                pending.cost,
+            )
 
     def check(self, estimate: int) -> None:
         """Refuse a call that would take the job past its budget."""
@@ -46,18 +92,10 @@ class StepMeter:
 
 
 def metered(
-    model: ChatModel | None,
-    store: Store,
-    settings: Settings,
-    job_id: str,
-    step_id: str | None,
-    on_usage: UsageHook | None = None,
-    *,
-    budgeted: bool = True,
+    model: ChatModel | None, meter: StepMeter, *, budgeted: bool = True
 ) -> ChatModel | None:
-    """The step's view of the worker's model: metered and under the job's budget
-    (checked before each call unless the job is known to have none)."""
+    """The step's view of the worker's model: counted by ``meter`` and under the job's
+    budget (checked before each call unless the job is known to have none)."""
     if model is None:
         return None
-    meter = StepMeter(store, settings, job_id, step_id, on_usage)
     return MeteredChatModel(model, meter.record, meter.check if budgeted else None)

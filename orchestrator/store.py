@@ -289,10 +289,28 @@ class Store:
         return Claim(False, reason=str(reply[0]))
 
     def complete(
-        self, job_id: str, step_id: str, output: Any, scores: Sequence[Score] = ()
+        self,
+        job_id: str,
+        step_id: str,
+        output: Any,
+        scores: Sequence[Score] = (),
+        usage: TokenUsage | None = None,
     ) -> Followups:
+        """Record the step's output (and what its model calls spent that is not yet
+        counted: ``usage``) and queue what became ready."""
         scored = json.dumps([score.model_dump() for score in scores]) if scores else ""
-        return Followups.parse(self._run("complete", job_id, step_id, json.dumps(output), scored))
+        spent = usage or TokenUsage()
+        reply = self._run(
+            "complete",
+            job_id,
+            step_id,
+            json.dumps(output),
+            scored,
+            spent.prompt_tokens,
+            spent.completion_tokens,
+            spent.cost,
+        )
+        return Followups.parse(reply)
 
     def fail(
         self,

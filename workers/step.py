@@ -15,7 +15,7 @@ from agents.errors import PermanentError, StepCancelled, TransientError
 from agents.registry import Registry
 from orchestrator.engine import retry_delay
 from orchestrator.llm import build_chat_model
-from orchestrator.metering import metered
+from orchestrator.metering import StepMeter, metered
 from orchestrator.models import Score
 from orchestrator.plans import ReferenceResolutionError, format_errors, iter_refs, resolve
 from orchestrator.runtime import Runtime
@@ -92,13 +92,42 @@ class StepRunner:
         on_progress: Progress | None,
     ) -> tuple[str, str]:
         """(the outcome, for metrics; what happened, for the task's log)."""
+        # Without a budget, no call needs the job's spending at once: the step's
+        # completion writes what its calls spent, and any other ending before it.
+        meter = StepMeter(
+            self.store,
+            self.settings,
+            job_id,
+            step_id,
+            self.telemetry.usage,
+            deferred=not claim.budgeted,
+        )
         self.leases.hold(job_id, step_id, dispatch)
         try:
-            output, scores = self._execute(job_id, step_id, dispatch, claim, worker, on_progress)
-        except StepCancelled:
+            output, scores = self._execute(
+                job_id, step_id, dispatch, claim, worker, meter, on_progress
+            )
+        except Exception as exc:
+            meter.flush()
+            return self._ended(job_id, step_id, dispatch, claim, exc)
+        finally:
+            self.leases.release(job_id, step_id)
+        if claim.threshold is not None and scores and scores[0].value < claim.threshold:
+            meter.flush()
+            said = self._under_threshold(job_id, step_id, dispatch, claim, output, scores)
+            return "under_threshold", said
+        followups = self.store.complete(job_id, step_id, output, scores, usage=meter.take())
+        self.runtime.engine.deliver(job_id, followups)
+        return "succeeded", "succeeded"
+
+    def _ended(
+        self, job_id: str, step_id: str, dispatch: int, claim: Claim, exc: Exception
+    ) -> tuple[str, str]:
+        """Record a step that ended with ``exc``: stopped, to retry, or failed."""
+        if isinstance(exc, StepCancelled):
             self.store.stopped(job_id, step_id, dispatch)
             return "cancelled", "stopped: the job was cancelled"
-        except TransientError as exc:
+        if isinstance(exc, TransientError):
             delay = retry_delay(
                 self.settings.retry_backoff_seconds,
                 self.settings.retry_backoff_max_seconds,
@@ -106,19 +135,11 @@ class StepRunner:
                 exc.retry_after,
             )
             return "transient_error", self._fail(job_id, step_id, dispatch, f"{exc}", delay)
-        except (PermanentError, ReferenceResolutionError) as exc:
+        if isinstance(exc, PermanentError | ReferenceResolutionError):
             return "permanent_error", self._fail(job_id, step_id, dispatch, f"{exc}", None)
-        except Exception as exc:
-            log.exception("step %s/%s (agent %s) raised", job_id, step_id, claim.agent)
-            error = f"{type(exc).__name__}: {exc}"
-            return "permanent_error", self._fail(job_id, step_id, dispatch, error, None)
-        finally:
-            self.leases.release(job_id, step_id)
-        if claim.threshold is not None and scores and scores[0].value < claim.threshold:
-            said = self._under_threshold(job_id, step_id, dispatch, claim, output, scores)
-            return "under_threshold", said
-        self.runtime.engine.deliver(job_id, self.store.complete(job_id, step_id, output, scores))
-        return "succeeded", "succeeded"
+        log.error("step %s/%s (agent %s) raised", job_id, step_id, claim.agent, exc_info=exc)
+        error = f"{type(exc).__name__}: {exc}"
+        return "permanent_error", self._fail(job_id, step_id, dispatch, error, None)
 
     def _under_threshold(
         self,
@@ -161,6 +182,7 @@ class StepRunner:
         dispatch: int,
         claim: Claim,
         worker: str,
+        meter: StepMeter,
         on_progress: Progress | None = None,
     ) -> tuple[Any, list[Score]]:
         """The step's output as JSON, and its scores."""
@@ -187,15 +209,7 @@ class StepRunner:
                 if on_progress is not None:
                     on_progress(fraction, message)
 
-        model = metered(
-            self.model,
-            self.store,
-            self.settings,
-            job_id,
-            step_id,
-            self.telemetry.usage,
-            budgeted=claim.budgeted,
-        )
+        model = metered(self.model, meter, budgeted=claim.budgeted)
         context = StepContext(
             job_id=job_id,
             step_id=step_id,

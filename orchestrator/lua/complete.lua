@@ -1,8 +1,19 @@
--- ARGV[3] step, ARGV[4] output JSON, ARGV[5] scores JSON ('' = none). Records a step's output and queues the
--- dependents that became ready: each exactly once, however often this runs.
--- Returns {finalize (0/1), messages...}, or {-1} when the step had already ended otherwise.
+-- ARGV[3] step, ARGV[4] output JSON, ARGV[5] scores JSON ('' = none), ARGV[6..8] the
+-- prompt tokens, completion tokens and cost of the attempt's model calls not yet counted.
+-- Records a step's output and queues the dependents that became ready: each exactly once,
+-- however often this runs. Returns {finalize (0/1), messages...}, or {-1} when the step had
+-- already ended otherwise.
 local step = ARGV[3]
 local sk = step_key(step)
+-- What the attempt spent counts however it ends.
+local prompt, completion = tonumber(ARGV[6]), tonumber(ARGV[7])
+if prompt > 0 or completion > 0 or tonumber(ARGV[8]) > 0 then
+  for _, key in ipairs({job, sk}) do
+    redis.call('HINCRBY', key, 'prompt_tokens', prompt)
+    redis.call('HINCRBY', key, 'completion_tokens', completion)
+    redis.call('HINCRBYFLOAT', key, 'cost', ARGV[8])
+  end
+end
 local st = redis.call('HGET', sk, 'status')
 if st == 'succeeded' then return followups(step) end
 -- A superseded attempt (its lease expired, the step was queued again) may still

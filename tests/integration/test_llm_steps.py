@@ -65,6 +65,24 @@ def test_a_step_asks_the_model_and_the_job_counts_its_tokens(
     assert llm_server.chat_requests[0].body["model"] == "test-model"
 
 
+def test_a_step_that_fails_after_its_calls_still_counts_them(
+    llm_deployment: Settings, llm_server: LLMServer
+) -> None:
+    # No budget: the calls' tokens are written when the step ends, however it ends.
+    llm_server.script(Reply("maybe", usage=Usage(prompt_tokens=4, completion_tokens=3)))
+    plan = {"steps": [{"id": "d", "agent": "doubt", "input": {"question": "sure?"}}]}
+    with Client(llm_deployment) as client:
+        result = client.submit(plan=plan).wait(timeout=60)
+    assert result.status == "failed" and "not sure about 'maybe'" in (result.steps["d"].error or "")
+    assert result.steps["d"].usage.model_dump() == {
+        "prompt_tokens": 4,
+        "completion_tokens": 3,
+        "total_tokens": 7,
+        "cost": 4 * 1 + 3 * 2,
+    }
+    assert result.usage.total_tokens == 7 and result.usage.cost == 10
+
+
 @pytest.mark.faults
 def test_a_model_that_always_fails_ends_the_step_with_a_clear_error(
     llm_deployment: Settings, llm_server: LLMServer
