@@ -29,14 +29,10 @@ class Ask(Agent):
         return Answer(answer=reply.text)
 
 
-class Doubt(Agent):
+class Doubt(Ask):
     name = "doubt"
     description = "Asks the configured chat model a question, then fails: it doubts the answer."
-    Input = Question
-    Output = Answer
 
     def run(self, input: Question, context: StepContext) -> Answer:
-        if context.model is None:
-            raise PermanentError("no chat model is configured (CELERIAC_LLM_BACKEND=offline)")
-        reply = context.model.chat([Message(role="user", content=input.question)])
-        raise PermanentError(f"not sure about {reply.text!r}")
+        answer = super().run(input, context).answer
+        raise PermanentError(f"not sure about {answer!r}")
