@@ -53,10 +53,11 @@ class Deployment:
         self._stack = ExitStack()
         self.embedded: Embedded | None = None
         self.client: Client | None = None
+        self.server: RedisServer | None = None
 
     def __enter__(self) -> Deployment:
         try:
-            server = self._stack.enter_context(RedisServer())
+            server = self.server = self._stack.enter_context(RedisServer())
             settings = Settings(
                 redis_url=server.url,
                 embedded_workers=self.workers,
@@ -78,6 +79,11 @@ class Deployment:
         if self.client is None:
             raise RuntimeError("the deployment is not started: use `with Deployment(...)`")
         return self.client
+
+    def redis_pid(self) -> int:
+        if self.server is None or self.server.process is None:
+            raise RuntimeError("the deployment is not started: use `with Deployment(...)`")
+        return self.server.process.pid
 
     def worker_pids(self) -> list[int]:
         if self.embedded is None:

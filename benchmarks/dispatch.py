@@ -8,7 +8,9 @@ each task's result in the Redis backend. Runs alternate between the two sides.
 
 from __future__ import annotations
 
+import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +18,11 @@ from celery import Celery
 
 from benchmarks import raw_celery
 from benchmarks.deployment import JOB_TIMEOUT, BenchmarkError, Deployment, check
+from benchmarks.memory import cpu_seconds
 from benchmarks.report import Column, Table, fixed, median
 
 CONCURRENCY = 256  # celeriac's default, for both sides
+CPU_GROUPS = ("workers", "redis", "client")
 
 
 @dataclass(frozen=True)
@@ -54,27 +58,69 @@ def celery_rate(app: Celery, jobs: int) -> float:
     return jobs / (time.perf_counter() - start)
 
 
+def cpu_ms(pids: dict[str, list[int]], measured: Callable[[], float], jobs: int) -> dict[str, Any]:
+    """``measured()``'s rate, and the CPU ms per job meanwhile of each group of ``pids``
+    (the client: this process)."""
+    before = {group: sum(cpu_seconds(pid) for pid in members) for group, members in pids.items()}
+    client = own_cpu_seconds()
+    rate = measured()
+    used = {
+        group: (sum(cpu_seconds(pid) for pid in members) - before[group]) * 1000 / jobs
+        for group, members in pids.items()
+    }
+    used["client"] = (own_cpu_seconds() - client) * 1000 / jobs
+    return {"rate": rate, **used}
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return float(usage.ru_utime + usage.ru_stime)
+
+
 def measure(workers: int, sizes: Sizes, repeats: int) -> dict[str, Any]:
     ours, theirs = [], []
     worker_args = ["--concurrency", str(CONCURRENCY)]
     with Deployment(workers=workers, worker_args=worker_args) as live:
         assert live.sdk.settings.redis_url
-        with raw_celery.raw_workers(live.sdk.settings.redis_url, workers, CONCURRENCY) as (app, _):
+        url = live.sdk.settings.redis_url
+        with raw_celery.raw_workers(url, workers, CONCURRENCY) as (app, raw_pids):
             celeriac_rate(live, 50)  # warm up both: imports, pools, connections
             celery_rate(app, 50)
+            redis = [live.redis_pid()]
             for _ in range(repeats):
-                ours.append(celeriac_rate(live, sizes.jobs))
-                theirs.append(celery_rate(app, sizes.jobs))
+                ours.append(
+                    cpu_ms(
+                        {"workers": live.worker_pids(), "redis": redis},
+                        lambda: celeriac_rate(live, sizes.jobs),
+                        sizes.jobs,
+                    )
+                )
+                theirs.append(
+                    cpu_ms(
+                        {"workers": raw_pids, "redis": redis},
+                        lambda: celery_rate(app, sizes.jobs),
+                        sizes.jobs,
+                    )
+                )
+    rates = [r["rate"] for r in ours], [r["rate"] for r in theirs]
+
+    def cpu(runs: list[dict[str, Any]], group: str) -> float:
+        return median([r[group] for r in runs])
+
     return {
         "workers": workers,
         "jobs": sizes.jobs,
         "runs": repeats,
-        "celeriac_per_s": median(ours),
-        "celeriac_all": [round(r) for r in ours],
-        "celery_per_s": median(theirs),
-        "celery_all": [round(r) for r in theirs],
-        "ratio": median(ratios := [a / b for a, b in zip(ours, theirs, strict=True)]),
+        "celeriac_per_s": median(rates[0]),
+        "celeriac_all": [round(r) for r in rates[0]],
+        "celery_per_s": median(rates[1]),
+        "celery_all": [round(r) for r in rates[1]],
+        "ratio": median(ratios := [a / b for a, b in zip(*rates, strict=True)]),
         "ratio_range": f"{min(ratios):.2f}-{max(ratios):.2f}",
+        **{f"celeriac_cpu_{group}_ms": cpu(ours, group) for group in CPU_GROUPS},
+        **{f"celery_cpu_{group}_ms": cpu(theirs, group) for group in CPU_GROUPS},
+        "celeriac_cpu_ms": median([sum(r[g] for g in CPU_GROUPS) for r in ours]),
+        "celery_cpu_ms": median([sum(r[g] for g in CPU_GROUPS) for r in theirs]),
     }
 
 
@@ -91,6 +137,8 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("celery_per_s", "Celery tasks/s", fixed(0)),
             Column("ratio", "ratio", fixed(2)),
             Column("ratio_range", "ratio min-max", left=True),
+            Column("celeriac_cpu_ms", "celeriac CPU ms/job", fixed(2)),
+            Column("celery_cpu_ms", "Celery CPU ms/task", fixed(2)),
         ],
     )
     table.rows = [measure(workers, sizes, repeats) for workers in sizes.workers]
@@ -100,5 +148,7 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
         "celeriac: Client.submit of each job, then JobHandle.wait of each; plain Celery: "
         "send_task of each (one producer), then AsyncResult.get of each",
         "ratio: celeriac / Celery, median of the runs' ratios (runs alternate)",
+        "CPU ms/job: user + system CPU of the workers, Redis and the client (this process) "
+        "during a run, per job or task (medians; each part is in the JSON)",
     ]
     return [table]
