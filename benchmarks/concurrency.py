@@ -235,15 +235,19 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
                 assert live.sdk.settings.redis_url
                 url = live.sdk.settings.redis_url
                 with raw_celery.raw_workers(url, 1, concurrency) as (app, (raw_pid,)):
-                    timed(live, ask_plan(10))  # warm up: imports, the SDK's first connections
-                    celery_wall(app, raw_pid, 10)
+                    # Warm both up as a worker that has run a while is: imports, the SDK's
+                    # connections, the pool's threads (made on first need).
+                    warm = max(sizes.steps)
+                    timed(live, ask_plan(warm))
+                    celery_wall(app, raw_pid, warm)
                     for steps in sizes.steps:
                         row = measure(live, (app, raw_pid), server, steps, concurrency, repeats)
                         table.rows.append(row)
     table.notes += [
         f"each step: `ask` through the openai SDK to tests/llm_server.py on 127.0.0.1 "
         f"(answers after {MODEL_SECONDS:g} s); llm_cache off, scoring_judge off; ideal = one "
-        "call, as every step could run at once",
+        "call, as every step could run at once; both sides warmed up first with one run of "
+        "the largest N (the pool's threads, the SDK's connections)",
         "from the job's events (Redis's clock, from job_submitted; medians): max running = "
         f"most steps running at once; started by {EARLY:g} s = steps whose step_started "
         "came that soon; last started / last done = the last step_started / step_succeeded",
