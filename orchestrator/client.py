@@ -86,16 +86,16 @@ class JobHandle:
         deadline = None if timeout is None else time.monotonic() + timeout
         store = self.client.runtime.store
         with redis_errors(self.client.url):
-            if store.wait_end(self.id, None):  # already over: one round trip less
-                return store.result(self.id)
-            store.job_status(self.id)  # JobNotFound for a wrong id
-            while True:
+            # A job already over costs one round trip; a wrong id raises JobNotFound.
+            result = store.result(self.id)
+            while not result.done:
                 left = 1.0 if deadline is None else deadline - time.monotonic()
                 if left <= 0 and store.job_status(self.id) not in TERMINAL_JOB:
                     raise JobTimeout(self.id, timeout or 0.0, store.job_status(self.id))
                 # Blocks on the job's end stream: no polling while the job runs.
-                if store.wait_end(self.id, max(1, int(min(left, 1.0) * 1000))):
-                    return store.result(self.id)
+                if store.wait_end(self.id, max(1, int(min(left, 1.0) * 1000))) or left <= 0:
+                    result = store.result(self.id)
+            return result
 
     def cancel(self) -> str:
         """Stop dispatching the job's steps; return its status afterwards."""
