@@ -33,6 +33,11 @@ class QoS(kombu_redis.QoS):
     # While a batch already recorded as unacknowledged is delivered.
     recorded = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acks: list[str] = []  # acknowledged, their entries not yet removed
+        self._acks_lock = threading.Lock()
+
     def append(self, message: Any, delivery_tag: str) -> None:
         if self.recorded:
             kombu_virtual.QoS.append(self, message, delivery_tag)
@@ -60,17 +65,13 @@ class QoS(kombu_redis.QoS):
         except AttributeError:
             log.warning("broker connection lost: unacknowledged messages stay in Redis")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._acks: list[str] = []  # acknowledged, their entries not yet removed
-        self._acks_lock = threading.Lock()
-
     def ack(self, delivery_tag: str) -> None:
         # In a worker, acknowledgements that come in one turn of its event loop remove
         # their entries in one round trip, at the next turn.
         hub = get_event_loop()
         if hub is None:
-            self._remove_now([delivery_tag])
+            self._remove([delivery_tag])
+            kombu_virtual.QoS.ack(self, delivery_tag)
             return
         with self._acks_lock:
             first = not self._acks
@@ -83,9 +84,9 @@ class QoS(kombu_redis.QoS):
         with self._acks_lock:
             tags, self._acks = self._acks, []
         if tags:
-            self._remove_now(tags, quick_ack=False)
+            self._remove(tags)
 
-    def _remove_now(self, tags: list[str], quick_ack: bool = True) -> None:
+    def _remove(self, tags: list[str]) -> None:
         # A task that ends after a reconnection acknowledges on its old, closed
         # channel: the same AttributeError. Its message stays unacknowledged; when
         # kombu restores it, the step is already recorded and the claim drops it.
@@ -96,9 +97,6 @@ class QoS(kombu_redis.QoS):
                 pipe.execute()
         except AttributeError:
             log.warning("could not acknowledge %s on a lost connection", ", ".join(tags))
-        if quick_ack:
-            for tag in tags:
-                kombu_virtual.QoS.ack(self, tag)
 
     def reject(self, delivery_tag: str, requeue: bool = False) -> None:
         try:

@@ -16,8 +16,9 @@ UsageHook = Callable[[str, Usage, float], None]  # model, usage, cost
 class StepMeter:
     """Counts a step's (or the planner's) model calls for the step and its job.
 
-    ``deferred``: keep the count here until ``take`` (the step's completion writes it)
-    or ``flush``: for a job without a budget, whose spending no call needs to see at once.
+    ``budgeted`` (the job may have a budget): each call is checked against it first, and
+    its count written at once for the next check to see. Otherwise the count stays here
+    until ``take`` (the step's completion writes it) or ``flush``.
     """
 
     def __init__(
@@ -28,21 +29,21 @@ class StepMeter:
         step_id: str | None,  # None: the planner's calls, counted for the job only
         on_usage: UsageHook | None = None,  # e.g. a worker's metrics
         *,
-        deferred: bool = False,
+        budgeted: bool = True,
     ) -> None:
         self.store = store
         self.settings = settings
         self.job_id = job_id
         self.step_id = step_id
         self.on_usage = on_usage
-        self.deferred = deferred
+        self.budgeted = budgeted
         self._pending = TokenUsage()
         self._lock = threading.Lock()  # an agent may call its model from several threads
 
     def record(self, model: str, usage: Usage) -> None:
         """Count a reply's tokens, and their cost, for the step and its job."""
         cost = self.settings.llm_cost(model, usage.prompt_tokens, usage.completion_tokens)
-        if self.deferred:
+        if not self.budgeted:
             with self._lock:
                 pending = self._pending
                 self._pending = TokenUsage(
@@ -51,8 +52,12 @@ class StepMeter:
                     cost=pending.cost + cost,
                 )
         else:
-            self.store.add_usage(
-                self.job_id, self.step_id, usage.prompt_tokens, usage.completion_tokens, cost
+            self._write(
+                TokenUsage(
+                    prompt_tokens=usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens,
+                    cost=cost,
+                )
             )
         if self.on_usage is not None:
             self.on_usage(model, usage, cost)
@@ -67,13 +72,12 @@ class StepMeter:
         """Write what was counted and not yet written."""
         pending = self.take()
         if pending.prompt_tokens or pending.completion_tokens or pending.cost:
-            self.store.add_usage(
-                self.job_id,
-                self.step_id,
-                pending.prompt_tokens,
-                pending.completion_tokens,
-                pending.cost,
-            )
+            self._write(pending)
+
+    def _write(self, spent: TokenUsage) -> None:
+        self.store.add_usage(
+            self.job_id, self.step_id, spent.prompt_tokens, spent.completion_tokens, spent.cost
+        )
 
     def check(self, estimate: int) -> None:
         """Refuse a call that would take the job past its budget."""
@@ -91,11 +95,9 @@ class StepMeter:
             )
 
 
-def metered(
-    model: ChatModel | None, meter: StepMeter, *, budgeted: bool = True
-) -> ChatModel | None:
+def metered(model: ChatModel | None, meter: StepMeter) -> ChatModel | None:
     """The step's view of the worker's model: counted by ``meter`` and under the job's
     budget (checked before each call unless the job is known to have none)."""
     if model is None:
         return None
-    return MeteredChatModel(model, meter.record, meter.check if budgeted else None)
+    return MeteredChatModel(model, meter.record, meter.check if meter.budgeted else None)

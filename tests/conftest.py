@@ -13,7 +13,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -64,6 +64,12 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "c
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def command_calls(r: redis.Redis, command: str) -> int:
+    """How many times the Redis server behind ``r`` has run ``command`` (INFO commandstats)."""
+    stats: dict[str, Any] = cast(Any, r.info("commandstats"))
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
 
 
 def http_get(url: str, auth: str | None = None) -> tuple[int, str]:

@@ -100,7 +100,7 @@ class StepRunner:
             job_id,
             step_id,
             self.telemetry.usage,
-            deferred=not claim.budgeted,
+            budgeted=claim.budgeted,
         )
         self.leases.hold(job_id, step_id, dispatch)
         try:
@@ -209,7 +209,7 @@ class StepRunner:
                 if on_progress is not None:
                     on_progress(fraction, message)
 
-        model = metered(self.model, meter, budgeted=claim.budgeted)
+        model = metered(self.model, meter)
         context = StepContext(
             job_id=job_id,
             step_id=step_id,

@@ -14,6 +14,7 @@ from kombu import Connection, Consumer, Producer, Queue
 from kombu.asynchronous import Hub, set_event_loop
 
 from orchestrator.redis_server import RedisServer
+from tests.conftest import command_calls
 
 QUEUE = Queue("batch-test", routing_key="batch-test")
 
@@ -57,10 +58,6 @@ def receive(connection: Connection, prefetch: int, wanted: int, ack: bool = True
     return received
 
 
-def calls(r: redis.Redis, command: str) -> int:
-    return int(r.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0))
-
-
 def test_waiting_messages_come_in_batches_each_once(server: RedisServer) -> None:
     r = redis.Redis.from_url(server.url)
     with connect(server) as connection:
@@ -68,7 +65,7 @@ def test_waiting_messages_come_in_batches_each_once(server: RedisServer) -> None
         received = receive(connection, prefetch=1000, wanted=300)
     assert sorted(received) == list(range(300)) and received[:3] == [0, 1, 2]  # FIFO
     # One BRPOP and one RPOP with a count per batch of up to 64: not 300 BRPOPs.
-    assert calls(r, "brpop") <= 10 and 1 <= calls(r, "rpop") <= 10
+    assert command_calls(r, "brpop") <= 10 and 1 <= command_calls(r, "rpop") <= 10
     assert not r.llen(QUEUE.name) and not r.hlen("unacked") and not r.zcard("unacked_index")
 
 

@@ -13,7 +13,7 @@ from celery import Celery
 from orchestrator.celery_app import make_app
 from orchestrator.redis_server import RedisServer
 from orchestrator.task_events import BatchingEventDispatcher
-from tests.conftest import wait_for
+from tests.conftest import command_calls, wait_for
 
 
 @pytest.fixture
@@ -25,8 +25,7 @@ def app() -> Iterator[Celery]:
 
 
 def publishes(app: Celery) -> int:
-    stats = redis.Redis.from_url(app.conf.broker_url).info("commandstats")
-    return int(stats.get("cmdstat_publish", {}).get("calls", 0))
+    return command_calls(redis.Redis.from_url(app.conf.broker_url), "publish")
 
 
 class Received:
