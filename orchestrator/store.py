@@ -271,9 +271,17 @@ class Store:
     # -- steps ------------------------------------------------------------
 
     def claim(
-        self, job_id: str, step_id: str, dispatch: int, agent: str, worker: str, lease: float
+        self,
+        job_id: str,
+        step_id: str,
+        dispatch: int,
+        agent: str,
+        worker: str,
+        lease: float,
+        *,
+        max_attempts: int,
     ) -> Claim:
-        reply = self._run("claim", job_id, step_id, dispatch, worker, lease, agent)
+        reply = self._run("claim", job_id, step_id, dispatch, worker, lease, agent, max_attempts)
         if reply[0] == "ok":
             return Claim(
                 True,

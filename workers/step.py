@@ -70,7 +70,13 @@ class StepRunner:
         Flower as a custom state).
         """
         claim = self.store.claim(
-            job_id, step_id, dispatch, agent, worker, self.settings.step_lease_seconds
+            job_id,
+            step_id,
+            dispatch,
+            agent,
+            worker,
+            self.settings.step_lease_seconds,
+            max_attempts=self.settings.step_max_attempts,
         )
         if not claim.ok:
             # A duplicate or superseded message; if the step is done, make sure

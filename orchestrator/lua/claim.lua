@@ -1,4 +1,5 @@
--- ARGV[3] step, ARGV[4] dispatch, ARGV[5] worker, ARGV[6] lease seconds, ARGV[7] agent.
+-- ARGV[3] step, ARGV[4] dispatch, ARGV[5] worker, ARGV[6] lease seconds, ARGV[7] agent,
+-- ARGV[8] max attempts.
 -- Returns {'ok', attempt, agent, input JSON, reference JSON or '', the job's threshold or '',
 -- '1' if the job has a budget else ''}, or {reason, ...} when this message must not run the step.
 local step, dispatch = ARGV[3], tonumber(ARGV[4])
@@ -18,6 +19,10 @@ end
 if tonumber(d) ~= dispatch then return {'stale'} end
 if st == 'queued' or (st == 'running' and tonumber(lease) <= NOW) then
   local attempt = tonumber(attempts) + 1
+  -- The message came back after its worker died (the broker redelivered it) and its lease
+  -- ran out: taking over is one more attempt, and the last one was the last allowed. The
+  -- sweeper fails the step (expire.lua), as it would have without this message.
+  if st == 'running' and attempt > tonumber(ARGV[8]) then return {'exhausted'} end
   local until_ = NOW + tonumber(ARGV[6])
   redis.call('HSET', sk, 'status', 'running', 'attempts', attempt, 'worker', ARGV[5],
     'started_at', TS, 'lease_until', string.format('%.6f', until_), 'progress', '', 'message', '')

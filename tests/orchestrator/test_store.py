@@ -34,7 +34,7 @@ def start(
 
 
 def run_step(store: Store, job_id: str, step_id: str, dispatch: int = 1) -> Followups:
-    claim = store.claim(job_id, step_id, dispatch, "echo", "w1", 30)
+    claim = store.claim(job_id, step_id, dispatch, "echo", "w1", 30, max_attempts=3)
     assert claim.ok, claim
     return store.complete(job_id, step_id, {"step": step_id})
 
@@ -72,7 +72,7 @@ def test_parents_finishing_together_queue_the_child_once(store: Store, round_: i
     job_id, _ = start(store, DIAMOND)
     run_step(store, job_id, "a")
     for step_id in "bc":
-        assert store.claim(job_id, step_id, 1, "echo", "w", 30).ok
+        assert store.claim(job_id, step_id, 1, "echo", "w", 30, max_attempts=3).ok
     gate = threading.Barrier(2)
     results: dict[str, Followups] = {}
 
@@ -95,7 +95,7 @@ def test_duplicate_completion_does_not_queue_again(store: Store) -> None:
     assert len(first.messages) == 2
     store.sent(first.messages)
     # A redelivered message: the claim refuses, and the completion is not counted twice.
-    claim = store.claim(job_id, "a", 1, "echo", "w2", 30)
+    claim = store.claim(job_id, "a", 1, "echo", "w2", 30, max_attempts=3)
     assert not claim.ok and claim.reason == "succeeded"
     again = store.complete(job_id, "a", {"step": "a"})
     # Children still queued are offered again (publishing twice is harmless),
@@ -107,26 +107,42 @@ def test_duplicate_completion_does_not_queue_again(store: Store) -> None:
 
 def test_stale_dispatch_is_refused(store: Store) -> None:
     job_id, _ = start(store, [{"id": "a", "agent": "echo"}])
-    assert store.claim(job_id, "a", 1, "echo", "w1", 30).ok
+    assert store.claim(job_id, "a", 1, "echo", "w1", 30, max_attempts=3).ok
     store.redis.hset(names.step_key(job_id, "a"), "lease_until", 0)  # the worker went silent
     requeued = store.expire(job_id, "a", max_attempts=3)
     assert [m.dispatch for m in requeued.messages] == [2]
-    assert store.claim(job_id, "a", 1, "echo", "w-old", 30).reason == "stale"
-    claim = store.claim(job_id, "a", 2, "echo", "w-new", 30)
+    assert store.claim(job_id, "a", 1, "echo", "w-old", 30, max_attempts=3).reason == "stale"
+    claim = store.claim(job_id, "a", 2, "echo", "w-new", 30, max_attempts=3)
     assert claim.ok and claim.attempt == 2
+
+
+def test_a_redelivered_message_takes_over_a_lost_step_only_while_attempts_remain(
+    store: Store,
+) -> None:
+    job_id, _ = start(store, [{"id": "a", "agent": "echo"}])
+    step_key = names.step_key(job_id, "a")
+    assert store.claim(job_id, "a", 1, "echo", "w1", 30, max_attempts=2).ok
+    store.redis.hset(step_key, "lease_until", 0)  # its worker died; the broker redelivers
+    claim = store.claim(job_id, "a", 1, "echo", "w2", 30, max_attempts=2)
+    assert claim.ok and claim.attempt == 2
+    store.redis.hset(step_key, "lease_until", 0)  # and again
+    assert store.claim(job_id, "a", 1, "echo", "w3", 30, max_attempts=2).reason == "exhausted"
+    assert store.expire(job_id, "a", max_attempts=2).finalize  # the sweeper fails it
+    record = store.step_records(job_id, ["a"])["a"]
+    assert (record["status"], record["attempts"]) == ("failed", "2")
 
 
 def test_a_held_lease_is_not_expired(store: Store) -> None:
     job_id, _ = start(store, [{"id": "a", "agent": "echo"}])
-    assert store.claim(job_id, "a", 1, "echo", "w1", 30).ok
+    assert store.claim(job_id, "a", 1, "echo", "w1", 30, max_attempts=3).ok
     assert store.expire(job_id, "a", max_attempts=3) == Followups()
-    assert store.claim(job_id, "a", 1, "echo", "w2", 30).reason == "running"
+    assert store.claim(job_id, "a", 1, "echo", "w2", 30, max_attempts=3).reason == "running"
 
 
 def test_failure_skips_every_descendant(store: Store) -> None:
     job_id, _ = start(store, [*DIAMOND, {"id": "e", "agent": "echo", "depends_on": ["d"]}])
     run_step(store, job_id, "a")
-    assert store.claim(job_id, "b", 1, "echo", "w", 30).ok
+    assert store.claim(job_id, "b", 1, "echo", "w", 30, max_attempts=3).ok
     done = store.fail(job_id, "b", 1, "broken", retry_delay=None, max_attempts=3)
     assert not done.finalize
     records = store.step_records(job_id, ["b", "d", "e"])
@@ -136,7 +152,7 @@ def test_failure_skips_every_descendant(store: Store) -> None:
 
 def test_retry_requeues_with_a_new_dispatch(store: Store) -> None:
     job_id, _ = start(store, [{"id": "a", "agent": "echo"}])
-    assert store.claim(job_id, "a", 1, "echo", "w", 30).ok
+    assert store.claim(job_id, "a", 1, "echo", "w", 30, max_attempts=3).ok
     store.fail(job_id, "a", 1, "429", retry_delay=5, max_attempts=3)
     record = store.step_records(job_id, ["a"])["a"]
     assert (record["status"], record["dispatch"], record["error"]) == ("queued", "2", "429")
@@ -146,7 +162,7 @@ def test_retry_requeues_with_a_new_dispatch(store: Store) -> None:
 
 def test_cancel_cancels_what_has_not_started(store: Store) -> None:
     job_id, _ = start(store, DIAMOND)
-    assert store.claim(job_id, "a", 1, "echo", "w", 30).ok
+    assert store.claim(job_id, "a", 1, "echo", "w", 30, max_attempts=3).ok
     assert store.cancel_job(job_id) == "cancelled"
     after = store.complete(job_id, "a", {"step": "a"})
     assert after == Followups(messages=[], finalize=False)
@@ -167,7 +183,7 @@ def test_a_message_stays_in_the_outbox_until_a_worker_claims_it(store: Store) ->
     store.sent([message])
     resend_at = store.redis.zscore(names.OUTBOX_KEY, message.raw)
     assert resend_at is not None and resend_at >= store.now() + store.redeliver_seconds - 5
-    assert store.claim(job_id, "a", 1, "echo", "w", 30).ok
+    assert store.claim(job_id, "a", 1, "echo", "w", 30, max_attempts=3).ok
     assert store.redis.zscore(names.OUTBOX_KEY, message.raw) is None
 
 
