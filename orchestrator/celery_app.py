@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from celery import Celery
 
 from orchestrator import names
-from orchestrator.store import StepMessage
+from orchestrator.records import StepMessage
 
 
 def make_app(redis_url: str) -> Celery:

@@ -26,10 +26,11 @@ from orchestrator.metering import StepMeter, metered
 from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan
 from orchestrator.planner import Check, Planner, build_planner, check_goal, checker
 from orchestrator.plans import AgentTypes, dependencies, validate_plan
+from orchestrator.records import Followups, StepMessage
 from orchestrator.replan import check_merged, merge, record, replaced_steps
 from orchestrator.scoring import job_score
 from orchestrator.settings import Settings
-from orchestrator.store import Followups, StepMessage, Store
+from orchestrator.store import Store
 
 log = logging.getLogger(__name__)
 

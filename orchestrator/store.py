@@ -3,15 +3,14 @@
 Every change of state is one Lua script (``orchestrator/lua``), so it is atomic
 and appends its events in the same step. Messages a change makes due are
 written to an outbox in that same script; whoever ran it publishes them and
-removes them, and the sweeper publishes whatever a crash left behind.
+removes them, and the sweeper publishes whatever a crash left behind. What the
+scripts return, and how the records read back, is ``orchestrator.records``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any, cast
@@ -30,19 +29,20 @@ from orchestrator.models import (
     Replan,
     Score,
     Step,
-    StepResult,
     TokenUsage,
-    from_timestamp,
 )
-from orchestrator.plans import dependencies
+from orchestrator.records import (
+    Claim,
+    Followups,
+    StepMessage,
+    dead_letter,
+    event,
+    job_result,
+    layout,
+)
 from orchestrator.roster import Roster
 
 STANDALONE_SCRIPTS = frozenset({"sent", "read"})
-
-
-def _pairs(flat: Sequence[str]) -> dict[str, str]:
-    """A hash as a Lua script returns it, ``[field, value, ...]``, as a dict."""
-    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 @cache
@@ -52,73 +52,6 @@ def _lua(name: str) -> str:
     if name in STANDALONE_SCRIPTS:
         return body
     return (folder / "common.lua").read_text() + "\n" + body
-
-
-@dataclass(frozen=True)
-class StepMessage:
-    """A ``run_step`` message due to be published, as the outbox holds it."""
-
-    job_id: str
-    step_id: str
-    dispatch: int
-    agent: str
-    raw: str
-
-    @classmethod
-    def parse(cls, raw: str) -> StepMessage:
-        data = json.loads(raw)
-        return cls(data["job"], data["step"], int(data["dispatch"]), data["agent"], raw)
-
-
-@dataclass(frozen=True)
-class Followups:
-    """What a change of state made due: step messages, and whether to finalize the job."""
-
-    messages: list[StepMessage] = field(default_factory=list)
-    finalize: bool = False
-
-    @classmethod
-    def parse(cls, reply: list[Any]) -> Followups:
-        if not reply or int(reply[0]) < 0:
-            return cls()
-        return cls([StepMessage.parse(raw) for raw in reply[1:]], bool(int(reply[0])))
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The answer to "may this message run the step?"."""
-
-    ok: bool
-    attempt: int = 0
-    agent: str = ""
-    input: dict[str, Any] = field(default_factory=dict)
-    reference: dict[str, Any] | None = None
-    threshold: float | None = None
-    budgeted: bool = False  # the job has a budget of tokens or cost
-    reason: str = ""
-    followups: Followups = field(default_factory=Followups)
-
-
-def _layout(steps: Sequence[Step]) -> list[dict[str, Any]]:
-    """Steps as the start and extend scripts write them; dependencies outside ``steps``
-    (succeeded steps, for a replanning) are not waited for."""
-    ids = {step.id for step in steps}
-    deps = {step.id: sorted(dependencies(step) & ids) for step in steps}
-    kids: dict[str, list[str]] = {step.id: [] for step in steps}
-    for step_id, parents in deps.items():
-        for parent in parents:
-            kids[parent].append(step_id)
-    return [
-        {
-            "id": step.id,
-            "agent": step.agent,
-            "input": json.dumps(step.input),
-            "reference": json.dumps(step.reference) if step.reference is not None else "",
-            "deps": deps[step.id],
-            "children": kids[step.id],
-        }
-        for step in steps
-    ]
 
 
 class Store:
@@ -184,7 +117,7 @@ class Store:
             "" if budget.tokens is None else budget.tokens,
             "" if budget.cost is None else budget.cost,
             "" if threshold is None else repr(threshold),
-            json.dumps(_layout(plan.steps)) if plan else "",
+            json.dumps(layout(plan.steps)) if plan else "",
             (plan.answer_from or "") if plan else "",
             extra_keys=(names.JOBS_KEY,),
         )
@@ -197,11 +130,10 @@ class Store:
 
         ``planner`` names who made ``plan`` for a goal; the plan is then recorded too.
         """
-        layout = _layout(plan.steps)
         reply = self._run(
             "start",
             job_id,
-            json.dumps(layout),
+            json.dumps(layout(plan.steps)),
             plan.answer_from or "",
             plan.model_dump_json() if planner else "",
             planner,
@@ -219,7 +151,7 @@ class Store:
         reply = self._run(
             "extend",
             job_id,
-            json.dumps(_layout(new)),
+            json.dumps(layout(new)),
             plan.answer_from or "",
             plan.model_dump_json(),
             json.dumps([replan.model_dump() for replan in replans]),
@@ -373,17 +305,7 @@ class Store:
     def dead_letters(self, count: int = 100) -> list[DeadLetter]:
         """The steps that failed for good, newest first."""
         entries: Any = self.redis.xrevrange(names.DEAD_LETTERS_KEY, count=count)
-        return [
-            DeadLetter(
-                job_id=data["job"],
-                step_id=data["step"],
-                agent=data["agent"],
-                error=data["error"],
-                attempts=int(data["attempts"]),
-                at=datetime.fromtimestamp(float(data["ts"]), tz=UTC),
-            )
-            for _, data in entries
-        ]
+        return [dead_letter(data) for _, data in entries]
 
     def renew(self, job_id: str, held: list[tuple[str, int]], lease: float) -> tuple[str, set[str]]:
         """Extend leases; return the job's status and the steps no longer held."""
@@ -443,53 +365,7 @@ class Store:
         reply = self._scripts["read"](keys=[names.job_key(job_id)])
         if not reply:
             raise JobNotFound(job_id)
-        fields = _pairs(reply[0])
-        written = {reply[i]: _pairs(reply[i + 1]) for i in range(1, len(reply), 2)}
-        plan = Plan.model_validate_json(fields["plan"]) if fields.get("plan") else None
-        agents = {step.id: step.agent for step in plan.steps} if plan else {}
-        steps = {}
-        for step_id in agents:
-            rec = written.get(step_id, {})
-            steps[step_id] = StepResult(
-                status=rec.get("status", "waiting"),  # type: ignore[arg-type]
-                agent=rec.get("agent") or agents[step_id],
-                output=json.loads(rec["output"]) if rec.get("output") else None,
-                error=rec.get("error") or None,
-                attempts=int(rec.get("attempts", 0)),
-                started_at=from_timestamp(rec.get("started_at")),
-                finished_at=from_timestamp(rec.get("finished_at")),
-                worker=rec.get("worker") or None,
-                progress=float(rec["progress"]) if rec.get("progress") else None,
-                message=rec.get("message") or None,
-                usage=TokenUsage.of(
-                    int(rec.get("prompt_tokens", 0)),
-                    int(rec.get("completion_tokens", 0)),
-                    float(rec.get("cost", 0)),
-                ),
-                scores=[Score.model_validate(s) for s in json.loads(rec.get("scores") or "[]")],
-                history=json.loads(rec.get("history") or "[]"),
-            )
-        goal = Goal.model_validate_json(fields["goal"]) if fields.get("goal") else None
-        return JobResult(
-            job_id=job_id,
-            status=fields["status"],  # type: ignore[arg-type]
-            answer=json.loads(fields["answer"]) if fields.get("answer") else None,
-            error=fields.get("error") or None,
-            goal=goal.text if goal else None,
-            planner=fields.get("planner") or None,
-            plan=plan,
-            replans=[Replan.model_validate(r) for r in json.loads(fields.get("replans") or "[]")],
-            score=float(fields["score"]) if fields.get("score") else None,
-            threshold=float(fields["threshold"]) if fields.get("threshold") else None,
-            created_at=from_timestamp(fields.get("created_at")),
-            finished_at=from_timestamp(fields.get("finished_at")),
-            usage=TokenUsage.of(
-                int(fields.get("prompt_tokens", 0)),
-                int(fields.get("completion_tokens", 0)),
-                float(fields.get("cost", 0)),
-            ),
-            steps=steps,
-        )
+        return job_result(job_id, reply)
 
     # -- events -----------------------------------------------------------
 
@@ -503,18 +379,7 @@ class Store:
         else:
             reply: Any = self.redis.xread({key: after}, block=block_ms, count=1000)
             entries = reply[0][1] if reply else []
-        return [self._event(job_id, entry_id, data) for entry_id, data in entries]
-
-    @staticmethod
-    def _event(job_id: str, entry_id: str, data: dict[str, str]) -> Event:
-        return Event(
-            id=entry_id,
-            job_id=job_id,
-            type=data["type"],
-            step_id=data.get("step") or None,
-            at=datetime.fromtimestamp(float(data["ts"]), tz=UTC),
-            data=json.loads(data.get("data") or "{}"),
-        )
+        return [event(job_id, entry_id, data) for entry_id, data in entries]
 
     # -- the sweeper's view ----------------------------------------------
 

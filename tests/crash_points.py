@@ -13,7 +13,7 @@ import signal
 
 from orchestrator.cli import main
 from orchestrator.engine import Engine
-from orchestrator.store import Followups
+from orchestrator.records import Followups
 
 _deliver = Engine.deliver
 

@@ -18,9 +18,9 @@ from orchestrator.llm import build_chat_model
 from orchestrator.metering import StepMeter, metered
 from orchestrator.models import Score
 from orchestrator.plans import ReferenceResolutionError, format_errors, iter_refs, resolve
+from orchestrator.records import Claim
 from orchestrator.runtime import Runtime
 from orchestrator.scoring import ScoreContext, score_step
-from orchestrator.store import Claim
 from workers.lease import LeaseKeeper
 from workers.telemetry import Telemetry
 

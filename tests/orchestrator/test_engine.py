@@ -11,9 +11,10 @@ from orchestrator.cards import Cards
 from orchestrator.engine import Engine
 from orchestrator.models import Goal, Plan
 from orchestrator.planner import Check, Planner
+from orchestrator.records import StepMessage
 from orchestrator.redis_conn import connect
 from orchestrator.redis_server import RedisServer
-from orchestrator.store import StepMessage, Store
+from orchestrator.store import Store
 from tests.conftest import make_settings
 from tests.sample_agents import Echo
 

@@ -12,8 +12,9 @@ import redis
 
 from orchestrator import names
 from orchestrator.models import Plan
+from orchestrator.records import Followups, StepMessage
 from orchestrator.redis_server import RedisServer
-from orchestrator.store import Followups, StepMessage, Store
+from orchestrator.store import Store
 
 
 @pytest.fixture

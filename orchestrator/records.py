@@ -1,0 +1,173 @@
+"""celeriac's records in Redis as Python reads them: what the store's scripts return
+(messages due, followups, claims), how a plan's steps are written for them, and how a
+job's hashes and streams read back as results, events and dead letters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from orchestrator.models import (
+    DeadLetter,
+    Event,
+    Goal,
+    JobResult,
+    Plan,
+    Replan,
+    Score,
+    Step,
+    StepResult,
+    TokenUsage,
+    from_timestamp,
+)
+from orchestrator.plans import dependencies
+
+
+def pairs(flat: Sequence[str]) -> dict[str, str]:
+    """A hash as a Lua script returns it, ``[field, value, ...]``, as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+@dataclass(frozen=True)
+class StepMessage:
+    """A ``run_step`` message due to be published, as the outbox holds it."""
+
+    job_id: str
+    step_id: str
+    dispatch: int
+    agent: str
+    raw: str
+
+    @classmethod
+    def parse(cls, raw: str) -> StepMessage:
+        data = json.loads(raw)
+        return cls(data["job"], data["step"], int(data["dispatch"]), data["agent"], raw)
+
+
+@dataclass(frozen=True)
+class Followups:
+    """What a change of state made due: step messages, and whether to finalize the job."""
+
+    messages: list[StepMessage] = field(default_factory=list)
+    finalize: bool = False
+
+    @classmethod
+    def parse(cls, reply: list[Any]) -> Followups:
+        if not reply or int(reply[0]) < 0:
+            return cls()
+        return cls([StepMessage.parse(raw) for raw in reply[1:]], bool(int(reply[0])))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer to "may this message run the step?"."""
+
+    ok: bool
+    attempt: int = 0
+    agent: str = ""
+    input: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] | None = None
+    threshold: float | None = None
+    budgeted: bool = False  # the job has a budget of tokens or cost
+    reason: str = ""
+    followups: Followups = field(default_factory=Followups)
+
+
+def layout(steps: Sequence[Step]) -> list[dict[str, Any]]:
+    """Steps as the start and extend scripts write them; dependencies outside ``steps``
+    (succeeded steps, for a replanning) are not waited for."""
+    ids = {step.id for step in steps}
+    deps = {step.id: sorted(dependencies(step) & ids) for step in steps}
+    kids: dict[str, list[str]] = {step.id: [] for step in steps}
+    for step_id, parents in deps.items():
+        for parent in parents:
+            kids[parent].append(step_id)
+    return [
+        {
+            "id": step.id,
+            "agent": step.agent,
+            "input": json.dumps(step.input),
+            "reference": json.dumps(step.reference) if step.reference is not None else "",
+            "deps": deps[step.id],
+            "children": kids[step.id],
+        }
+        for step in steps
+    ]
+
+
+def job_result(job_id: str, reply: list[Any]) -> JobResult:
+    """A job as read.lua returns it: its hash, then each written step's id and hash."""
+    fields = pairs(reply[0])
+    written = {reply[i]: pairs(reply[i + 1]) for i in range(1, len(reply), 2)}
+    plan = Plan.model_validate_json(fields["plan"]) if fields.get("plan") else None
+    agents = {step.id: step.agent for step in plan.steps} if plan else {}
+    steps = {}
+    for step_id in agents:
+        rec = written.get(step_id, {})
+        steps[step_id] = StepResult(
+            status=rec.get("status", "waiting"),  # type: ignore[arg-type]
+            agent=rec.get("agent") or agents[step_id],
+            output=json.loads(rec["output"]) if rec.get("output") else None,
+            error=rec.get("error") or None,
+            attempts=int(rec.get("attempts", 0)),
+            started_at=from_timestamp(rec.get("started_at")),
+            finished_at=from_timestamp(rec.get("finished_at")),
+            worker=rec.get("worker") or None,
+            progress=float(rec["progress"]) if rec.get("progress") else None,
+            message=rec.get("message") or None,
+            usage=TokenUsage.of(
+                int(rec.get("prompt_tokens", 0)),
+                int(rec.get("completion_tokens", 0)),
+                float(rec.get("cost", 0)),
+            ),
+            scores=[Score.model_validate(s) for s in json.loads(rec.get("scores") or "[]")],
+            history=json.loads(rec.get("history") or "[]"),
+        )
+    goal = Goal.model_validate_json(fields["goal"]) if fields.get("goal") else None
+    return JobResult(
+        job_id=job_id,
+        status=fields["status"],  # type: ignore[arg-type]
+        answer=json.loads(fields["answer"]) if fields.get("answer") else None,
+        error=fields.get("error") or None,
+        goal=goal.text if goal else None,
+        planner=fields.get("planner") or None,
+        plan=plan,
+        replans=[Replan.model_validate(r) for r in json.loads(fields.get("replans") or "[]")],
+        score=float(fields["score"]) if fields.get("score") else None,
+        threshold=float(fields["threshold"]) if fields.get("threshold") else None,
+        created_at=from_timestamp(fields.get("created_at")),
+        finished_at=from_timestamp(fields.get("finished_at")),
+        usage=TokenUsage.of(
+            int(fields.get("prompt_tokens", 0)),
+            int(fields.get("completion_tokens", 0)),
+            float(fields.get("cost", 0)),
+        ),
+        steps=steps,
+    )
+
+
+def event(job_id: str, entry_id: str, data: dict[str, str]) -> Event:
+    """An entry of a job's event stream (common.lua's ``emit``)."""
+    return Event(
+        id=entry_id,
+        job_id=job_id,
+        type=data["type"],
+        step_id=data.get("step") or None,
+        at=datetime.fromtimestamp(float(data["ts"]), tz=UTC),
+        data=json.loads(data.get("data") or "{}"),
+    )
+
+
+def dead_letter(data: dict[str, str]) -> DeadLetter:
+    """An entry of the dead-letter stream (common.lua's ``dead_letter``)."""
+    return DeadLetter(
+        job_id=data["job"],
+        step_id=data["step"],
+        agent=data["agent"],
+        error=data["error"],
+        attempts=int(data["attempts"]),
+        at=datetime.fromtimestamp(float(data["ts"]), tz=UTC),
+    )
