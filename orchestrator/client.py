@@ -27,7 +27,7 @@ from orchestrator.models import (
     JobResult,
     Plan,
 )
-from orchestrator.plans import AgentTypes, check_plan_size
+from orchestrator.plans import AgentTypes, check_plan_size, format_errors
 from orchestrator.redis_conn import redis_errors
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings, read_settings
@@ -211,8 +211,10 @@ def _budget(budget: object) -> Budget | None:
     try:
         return Budget.model_validate(budget)
     except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        raise UserError("invalid budget: " + "; ".join(problems)) from None
+        raise UserError(
+            f"invalid budget: {format_errors(exc.errors())} (a budget has tokens and/or cost, "
+            "each above 0)"
+        ) from None
 
 
 def _threshold(threshold: object) -> float | None:

@@ -233,7 +233,7 @@ SDK_CASES = [
     pytest.param(
         submit(GOOD, budget={"token": 5}),
         UserError,
-        "invalid budget: token: Extra inputs are not permitted",
+        "invalid budget: token: unknown field (a budget has tokens and/or cost, each above 0)",
         id="budget-misspelt",
     ),
     pytest.param(
