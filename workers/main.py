@@ -32,7 +32,8 @@ POOLS = ("threads", "prefork", "solo")
 # with a thousand steps in flight keeps each step's objects for as long as its model call
 # takes, so they are traversed again and again, promoted, and traversed in full collections
 # of every object: 0.1-0.2 s pauses, 10-25% of a busy worker's time (benchmarks/concurrency).
-GC_THRESHOLDS = (50_000, 20, 100)
+# Only the youngest generation's threshold is raised; the older ones keep CPython's.
+GC_THRESHOLDS = (50_000, 10, 10)
 
 
 def tune_gc(**_: Any) -> None:
