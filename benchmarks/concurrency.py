@@ -12,6 +12,9 @@ the SDK's client as its docs show (``benchmarks/raw_celery.py``), sent at once a
 result fetched. The ratio is plain Celery's wall time over celeriac's (above 1: celeriac
 is faster).
 
+Then, on the first deployment, a run of jobs one after another (``sustained``): whether a
+worker that has been busy a while is as fast as a fresh one, and keeps its memory.
+
 The timeline comes from the job's events (Redis's clock, from job_submitted): when
 the last step started and the last one succeeded, and how many had started within
 0.5 s. The worker's memory is sampled from /proc/PID/status while the job runs
@@ -58,10 +61,11 @@ class Sizes:
     concurrencies: tuple[int, ...]  # one deployment each
     steps: tuple[int, ...]
     repeats: int
+    sustained: tuple[int, int]  # jobs one after another, steps each (first deployment)
 
 
-FULL = Sizes(concurrencies=(1000, 1100), steps=(300, 1000), repeats=3)
-QUICK = Sizes(concurrencies=(200,), steps=(50, 150), repeats=1)
+FULL = Sizes(concurrencies=(1000, 1100), steps=(300, 1000), repeats=3, sustained=(20, 1000))
+QUICK = Sizes(concurrencies=(200,), steps=(50, 150), repeats=1, sustained=(4, 150))
 
 
 def ask_plan(steps: int) -> dict[str, Any]:
@@ -197,6 +201,29 @@ def measure(
     }
 
 
+def sustained(live: Deployment, jobs: int, steps: int) -> dict[str, Any]:
+    """``jobs`` jobs of ``steps`` calls, one after another on the same worker process:
+    whether the time a job takes and the worker's memory stay where they started."""
+    (pid,) = live.worker_pids()
+    walls, rss = [], []
+    for _ in range(jobs):
+        walls.append(timed(live, ask_plan(steps))[0])
+        rss.append(kib_to_mib(status_fields(pid)["VmRSS"]))
+    quarter = max(1, jobs // 4)
+    return {
+        "jobs": jobs,
+        "steps": steps,
+        "first_s": median(walls[:quarter]),
+        "last_s": median(walls[-quarter:]),
+        "slowest_s": max(walls),
+        "rss_first_mib": rss[0],
+        "rss_half_mib": rss[jobs // 2],
+        "rss_last_mib": rss[-1],
+        "walls_s": walls,
+        "rss_mib": rss,
+    }
+
+
 def run(quick: bool, repeats: int | None = None) -> list[Table]:
     sizes = QUICK if quick else FULL
     repeats = repeats or sizes.repeats
@@ -228,6 +255,25 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("meets_memory", "memory ok"),
         ],
     )
+    jobs, steps = sizes.sustained
+    kept = Table(
+        f"Sustained: {jobs} jobs of {steps} such calls one after another on the same worker "
+        f"process (--concurrency {sizes.concurrencies[0]})",
+        [
+            Column("jobs", "jobs"),
+            Column("steps", "steps each"),
+            Column("first_s", "first quarter s", fixed(2)),
+            Column("last_s", "last quarter s", fixed(2)),
+            Column("slowest_s", "slowest s", fixed(2)),
+            Column("rss_first_mib", "RSS after the first MiB", fixed(0)),
+            Column("rss_half_mib", "after half MiB", fixed(0)),
+            Column("rss_last_mib", "after the last MiB", fixed(0)),
+        ],
+        notes=[
+            "first / last quarter: the median wall time of the first and the last quarter "
+            "of the jobs; RSS: the worker's VmRSS after each job (all in the JSON)",
+        ],
+    )
     with model_endpoint(MODEL_SECONDS) as server:
         for concurrency in sizes.concurrencies:
             args = ["--concurrency", str(concurrency)]
@@ -243,6 +289,8 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
                     for steps in sizes.steps:
                         row = measure(live, (app, raw_pid), server, steps, concurrency, repeats)
                         table.rows.append(row)
+                if concurrency == sizes.concurrencies[0]:
+                    kept.rows.append(sustained(live, *sizes.sustained))
     table.notes += [
         f"each step: `ask` through the openai SDK to tests/llm_server.py on 127.0.0.1 "
         f"(answers after {MODEL_SECONDS:g} s); llm_cache off, scoring_judge off; ideal = one "
@@ -264,4 +312,4 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
         "target (issue 8): 1,000 steps <= 3 s, 300 <= 2 s, and peak RSS < 400 MB "
         f"({MEMORY_TARGET_MIB:.0f} MiB)",
     ]
-    return [table]
+    return [table, kept]
