@@ -189,7 +189,8 @@ class OpenAIChatModel(ChatModel):
         try:
             # The SDK's own POST: ``chat.completions.create`` would first walk the request
             # through its TypedDict transform, which leaves plain JSON such as this as it is
-            # and costs a quarter of each call's CPU. The response is parsed the same way.
+            # and costs a third of each call's CPU (`python -m benchmarks sdk`). The response
+            # is parsed the same way.
             # The SDK enforces the timeout; the loop's own is a backstop a little longer.
             completion = self._loop.run(
                 client.post(
