@@ -1,91 +1,302 @@
-"""Query-focused extractive summaries: the offline path of the generation agent.
+"""Answers made of the passages' own sentences: the offline path of the generation agent.
 
-Sentences of the given passages are ranked by BM25 against the instruction (a
-request for a summary of the whole, against the passages' own words), picked best
-first while they add something new (near-duplicates are dropped), then put back
-in reading order, citing the passages they came from.
+1. The passages are read as units (``agents.segments``): sentences, list items and table
+   rows, each under its heading; headings themselves are never part of an answer.
+2. Each unit is scored for the question: the share of the question's terms it holds,
+   each weighted by how rare it is among the passages' units (a term no passage has
+   weighs most), a term found only in the unit's heading or the passage's title counting
+   half; a question that asks for an amount, a time or a date ("how much", "when")
+   counts for less in a unit that has no number in it.
+3. Under ``ANSWERABLE`` the passages do not answer the question: the answer says so and
+   cites nothing (``answered`` is false). Otherwise the best unit's passage answers it,
+   with its units that share the question's terms, and another passage adds a unit only
+   for a term the answer still lacks; whole units, in reading order, within ``max_words``.
+
+A request for a summary of the whole ("Summarize the text.") names nothing to look for:
+the units that share the most of the passages' own words stand for the whole.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# A sentence ends at . ! ? (perhaps with a closing quote or bracket) before a space and a
-# capital or digit, or at a line break; abbreviations like "e.g. this" stay together.
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[A-Z0-9\"'(\[])|\s*\n\s*")
-SIMILAR = 0.6  # word-set overlap above which a sentence says nothing new
+from agents.segments import units
+from agents.spans import short_answer
+
+# The least relevance (0-1) at which the best unit answers the question; calibrated on
+# XQuAD (questions against their own article's paragraphs, and against another's):
+# `python -m benchmarks answers --calibrate`.
+ANSWERABLE = 0.28
+# A unit of the answering passage joins the answer at this share of the best one's score.
+ALONGSIDE = 0.34
+SECTION_WEIGHT = 0.5  # a term only in the unit's heading or passage's title counts half
+# The share of a unit's score that its heading earns: in a knowledge base a heading is the
+# question its section answers ("Change the e-mail address of your account").
+TITLE_SHARE = 0.25
+# Passages come best first (retrieval ranked them with the whole collection's statistics):
+# each place down costs a unit this share of its score, at most three times over.
+RANK_STEP = 0.08
+# What a question's term that no unit has weighs beyond its rarity: the passages not
+# speaking of it at all ("Evernote") says more than any one unit's silence.
+ABSENT = 1.0
+UNTYPED = 0.65  # the factor for a unit without the number, time or date the question wants
+SIMILAR = 0.6  # word-set overlap above which a unit says nothing new
 _GENERIC = re.compile(r"\b(?:summar|overview|gist|main points|key points|tl;?dr)", re.I)
+# What a request for a summary says besides its topic ("Summarize the text").
+_ABOUT_THE_WHOLE = re.compile(
+    r"\b(?:summar\w*|overview|gist|main|key|points?|tl;?dr|give|write|short|brief|text|"
+    r"documents?|passages?|dialogues?|conversations?|articles?|say|says)\b",
+    re.I,
+)
+# Question words that say what kind of answer is wanted, not what it is about.
+_QUESTION_WORDS = frozenset(
+    (  # noqa: SIM905 (a word list reads best as text)
+        "much many long often big large old far ever also get got would could can may might "
+        "must shall please tell know want wants need needs way ways possible able compare "
+        "comparison difference differences versus vs take takes taken make makes happen "
+        "happens go goes find found see locate use one"
+    ).split()
+)
+# What kind of answer a question wants, and what a unit that gives one holds.
+_MONEY = re.compile(
+    r"[$€£¥]|\d\s*(?:%|percent)|\b(?:for\s+free|free\s+of\s+charge|no\s+cost|euros?|dollars?|usd|eur|gbp|pounds?|cents?|"
+    r"[\d.,]+\s+(?:a|per)\s+(?:month|year|user))\b",
+    re.I,
+)
+_QUANTITY = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|half|dozen|several|few|many|once|twice|"
+    r"unlimited|no)\b",
+    re.I,
+)
+_TIME = re.compile(
+    r"\d|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|"
+    r"march|april|june|july|august|september|october|november|december|daily|weekly|"
+    r"monthly|yearly|annually|hours?|minutes?|days?|weeks?|months?|years?|century|decade|"
+    r"morning|evening|night|noon|midnight|once|immediately|instantly|after|before|until|"
+    r"within|during|since)\b",
+    re.I,
+)
+_WANTS = [
+    (
+        re.compile(
+            r"\b(?:cost|costs|price|pricing|fee|fees|charge|how\s+much\s+(?:is|are|do|"
+            r"does|will|would)\b.*\b(?:pay|cost|charge))",
+            re.I,
+        ),
+        _MONEY,
+    ),
+    (
+        re.compile(
+            r"\b(?:when|what\s+(?:time|year|date|day|month)|which\s+(?:year|day|month)|"
+            r"how\s+(?:long|soon|often))\b",
+            re.I,
+        ),
+        _TIME,
+    ),
+    (
+        re.compile(r"\bhow\s+(?:much|many|big|large|old|far|fast|high|heavy|small)\b", re.I),
+        _QUANTITY,
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
+    """A unit of a passage that an answer may use."""
+
     passage: str  # the id of the passage it came from
-    position: int  # its place in reading order
+    position: int  # its place in reading order, over all passages
     text: str
+    start: int  # its offsets in the passage's text
+    end: int
+    section: str  # its heading, else the passage's title
 
 
-def split_sentences(passages: Sequence[tuple[str, str]]) -> list[Sentence]:
-    """Every sentence of ``(id, text)`` passages, in reading order."""
-    sentences: list[Sentence] = []
-    for passage_id, text in passages:
-        for part in _SENTENCE_END.split(text):
-            part = part.strip().lstrip("#").strip()  # a Markdown heading reads as a sentence
-            if part:
-                sentences.append(Sentence(passage_id, len(sentences), part))
-    return sentences
+@dataclass(frozen=True, slots=True)
+class Extract:
+    """An extractive answer: its text, the passages it cites, whether it answers at all."""
+
+    text: str
+    citations: list[str]
+    answered: bool
+    sentences: list[Sentence]  # the best first
+    relevance: float  # the best unit's score for the question
+    short: str = ""  # the shortest span that answers (``agents.spans``)
+
+
+def split_sentences(passages: Sequence[tuple[str, str, str]]) -> list[Sentence]:
+    """Every unit but headings of ``(id, title, text)`` passages, in reading order."""
+    found: list[Sentence] = []
+    for passage_id, title, text in passages:
+        for unit in units(text):
+            if unit.kind != "heading":
+                section = unit.section or title
+                found.append(
+                    Sentence(passage_id, len(found), unit.text, unit.start, unit.end, section)
+                )
+    return found
+
+
+class Question:
+    """What a question asks about: its terms (stemmed) and the words they came from."""
+
+    def __init__(self, text: str) -> None:
+        from agents.bm25 import content_terms
+
+        self.text = text
+        self.words: dict[str, str] = {}
+        for word in re.findall(r"[\w'-]+", text):
+            if word.lower() in _QUESTION_WORDS:
+                continue
+            for term in content_terms(word):
+                self.words.setdefault(term, word)
+        self.terms = frozenset(self.words)
+        self.wants = next((kind for asks, kind in _WANTS if asks.search(text)), None)
+
+
+class Scorer:
+    """Scores units for a question, with term weights from the units at hand."""
+
+    def __init__(self, question: Question, sentences: Sequence[Sentence]) -> None:
+        from agents.bm25 import content_terms
+
+        self.question = question
+        ranks = {p: rank for rank, p in enumerate(dict.fromkeys(s.passage for s in sentences))}
+        self.prior = [max(1 - RANK_STEP * ranks[s.passage], 1 - 3 * RANK_STEP) for s in sentences]
+        self.own = [content_terms(s.text) for s in sentences]
+        self.context = [content_terms(s.section) for s in sentences]
+        frequency = Counter(term for bag in self.own for term in bag & question.terms)
+        n = len(sentences)
+        self.weights = {
+            term: math.log((n + 1) / (frequency[term] + 0.5)) + 1.0 + ABSENT * (not frequency[term])
+            for term in question.terms
+        }
+        self.total = sum(self.weights.values())
+
+    def score(self, index: int, sentence: Sentence) -> float:
+        if not self.total:
+            return 0.0
+        own, context = self.own[index], self.context[index]
+        held = sum(
+            weight * (1.0 if term in own else SECTION_WEIGHT if term in context else 0.0)
+            for term, weight in self.weights.items()
+        )
+        titled = sum(weight for term, weight in self.weights.items() if term in context)
+        value = (1 - TITLE_SHARE) * held / self.total + TITLE_SHARE * titled / self.total
+        if self.question.wants and not self.question.wants.search(sentence.text):
+            value *= UNTYPED
+        return value * self.prior[index]
+
+    def missing(self) -> list[str]:
+        """The question's words that no unit holds, as the question wrote them."""
+        present = set().union(*self.own, *self.context) if self.own else set()
+        return [word for term, word in self.question.words.items() if term not in present]
+
+
+def answer(instruction: str, passages: Sequence[tuple[str, str, str]], max_words: int) -> Extract:
+    """The passages' answer to ``instruction``, or an abstention when they have none."""
+    sentences = split_sentences(passages)
+    question = Question(instruction)
+    if _GENERIC.search(instruction):
+        question = Question(_ABOUT_THE_WHOLE.sub(" ", instruction))
+        if not question.terms:
+            return _summary(sentences, max_words)
+    scorer = Scorer(question, sentences)
+    scores = [scorer.score(i, s) for i, s in enumerate(sentences)]
+    best = max(range(len(sentences)), key=lambda i: (scores[i], -i), default=None)
+    if best is None or scores[best] < ANSWERABLE:
+        relevance = scores[best] if best is not None else 0.0
+        return Extract(_abstention(instruction, scorer.missing()), [], False, [], relevance)
+    chosen = _choose(sentences, scores, best, scorer, max_words)
+    short = short_answer(instruction, chosen[0].text)
+    return Extract(_compose(chosen), _cited(chosen), True, chosen, scores[best], short)
+
+
+def _choose(
+    sentences: Sequence[Sentence],
+    scores: Sequence[float],
+    best: int,
+    scorer: Scorer,
+    max_words: int,
+) -> list[Sentence]:
+    home = sentences[best].passage
+    covered = scorer.own[best] | scorer.context[best]
+    chosen = [best]
+    words = len(sentences[best].text.split())
+    order = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
+    for index in order:
+        if index == best or scores[index] <= 0:
+            continue
+        sentence = sentences[index]
+        adds = (scorer.own[index] & scorer.question.terms) - covered
+        if sentence.passage == home:
+            if scores[index] < ALONGSIDE * scores[best] and not adds:
+                continue
+        elif not adds or scores[index] < ANSWERABLE:
+            continue
+        if any(_overlap(scorer.own[index], scorer.own[other]) > SIMILAR for other in chosen):
+            continue
+        length = len(sentence.text.split())
+        if words + length > max_words:
+            continue
+        chosen.append(index)
+        covered |= scorer.own[index] | scorer.context[index]
+        words += length
+    return [sentences[i] for i in chosen]
+
+
+def _compose(chosen: Sequence[Sentence]) -> str:
+    """The chosen units in reading order, the answering passage first."""
+    first = chosen[0].passage
+    ordered = sorted(chosen, key=lambda s: (s.passage != first, s.position))
+    return " ".join(_as_sentence(s.text) for s in ordered)
+
+
+def _cited(chosen: Sequence[Sentence]) -> list[str]:
+    return list(dict.fromkeys(s.passage for s in chosen))
+
+
+def _abstention(instruction: str, missing: Sequence[str]) -> str:
+    asked = " ".join(instruction.split())
+    text = f'The documents do not answer this: "{asked}"'
+    text += "" if asked[-1] in ".!?" else "."
+    if missing:
+        named = ", ".join(f'"{word}"' for word in missing[:3])
+        text += f" They do not mention {named}."
+    return text
+
+
+def _summary(sentences: Sequence[Sentence], max_words: int) -> Extract:
+    """The units that share the most of the passages' own words, in reading order."""
+    from agents.bm25 import content_terms
+
+    bags = [content_terms(s.text) for s in sentences]
+    frequency = Counter(term for bag in bags for term in bag)
+    centrality = [sum(frequency[t] - 1 for t in bag) / (len(bag) or 1) for bag in bags]
+    chosen: list[int] = []
+    words = 0
+    for index in sorted(range(len(sentences)), key=lambda i: (-centrality[i], i)):
+        if not bags[index] or any(_overlap(bags[index], bags[i]) > SIMILAR for i in chosen):
+            continue
+        length = len(sentences[index].text.split())
+        if chosen and words + length > max_words:
+            continue
+        chosen.append(index)
+        words += length
+    picked = [sentences[i] for i in sorted(chosen)]
+    text = " ".join(_as_sentence(s.text) for s in picked)
+    return Extract(text, _cited(picked), bool(picked), picked, 1.0 if picked else 0.0)
 
 
 def _as_sentence(text: str) -> str:
-    """Headings and list items get a full stop once they run on into other sentences."""
+    """List items and table rows get a full stop once they run on into other sentences."""
     return text if text[-1] in ".!?:;\"')]…" else text + "."
 
 
-def _overlap(a: set[str], b: set[str]) -> float:
+def _overlap(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
-
-
-def summarize(
-    instruction: str, passages: Sequence[tuple[str, str]], max_words: int
-) -> tuple[str, list[str]]:
-    """The best sentences for ``instruction`` within ``max_words``, and their passages' ids.
-
-    Returns ``("", [])`` when no sentence shares a word with the instruction, unless the
-    instruction asks for a summary of the whole ("Summarize the text.").
-    """
-    from agents.bm25 import Bm25Index, terms  # numpy and bm25s only where steps run
-
-    sentences = split_sentences(passages)
-    searchable = [s for s in sentences if terms(s.text)]
-    if not searchable:
-        return "", []
-    bm25 = Bm25Index.build([s.text for s in searchable])
-    ranked = bm25.search(terms(instruction), len(searchable))
-    if not ranked and _GENERIC.search(instruction):
-        # "Summarize the text" names nothing to look for: the sentences that share the
-        # most of the passages' own words stand for the whole.
-        everything = [term for s in searchable for term in terms(s.text)]
-        ranked = bm25.search(everything, len(searchable))
-    chosen: list[Sentence] = []
-    chosen_terms: list[set[str]] = []
-    words = 0
-    for index, _score in ranked:
-        sentence = searchable[index]
-        bag = set(terms(sentence.text))
-        length = len(sentence.text.split())
-        if any(_overlap(bag, other) > SIMILAR for other in chosen_terms):
-            continue
-        if chosen and words + length > max_words:
-            continue
-        chosen.append(sentence)
-        chosen_terms.append(bag)
-        words += length
-        if words >= max_words:
-            break
-    chosen.sort(key=lambda s: s.position)
-    text = " ".join(_as_sentence(s.text) for s in chosen)
-    if words > max_words:  # a single best sentence longer than the limit
-        text = " ".join(text.split()[:max_words]) + " …"
-    citations = list(dict.fromkeys(s.passage for s in chosen))
-    return text, citations

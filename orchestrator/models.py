@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 JobStatus = Literal["pending", "running", "succeeded", "partial", "failed", "cancelled"]
 StepStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "skipped", "cancelled"]
@@ -165,6 +165,21 @@ class JobResult(BaseModel):
     @property
     def done(self) -> bool:
         return self.status in TERMINAL_JOB
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def answered(self) -> bool | None:
+        """False when a step found that its passages do not answer the goal (its output
+        says ``"answered": false``: route the customer to a person); True when the steps
+        that say it all answered; None when no step says."""
+        said = [
+            step.output["answered"]
+            for step in self.steps.values()
+            if step.status == "succeeded"
+            and isinstance(step.output, dict)
+            and isinstance(step.output.get("answered"), bool)
+        ]
+        return all(said) if said else None
 
 
 class DeadLetter(BaseModel):

@@ -1,7 +1,9 @@
-"""Scoring a generation step, always: faithfulness (how far its sentences are supported by
-the passages it cites, a precision) and coverage (the share of the instruction's terms it
-addresses, a recall), both lexical; ROUGE-L against a reference answer when one is given;
-a model's judgement by a rubric when a model is configured."""
+"""Scoring a generation step, always: answer relevance (the main score: does the answer
+address the question, in whole sentences, or, for an abstention, did the passages really
+not hold an answer), faithfulness (how far its sentences are supported by the passages it
+cites, a precision) and coverage (the share of the instruction's terms it addresses, a
+recall), all lexical; ROUGE-L against a reference answer when one is given; a model's
+judgement by a rubric when a model is configured."""
 
 from __future__ import annotations
 
@@ -33,7 +35,14 @@ def score(
 ) -> list[Score]:
     passages = input.passages()
     cited = [p for p in passages if p.id in set(output.citations)] or passages
-    scores = []
+    scores = [
+        Score(
+            name="answer_relevance",
+            value=answer_relevance(input.instruction, output, passages),
+            method="lexical",
+            proxy=True,
+        )
+    ]
     if reference and reference.get("text"):
         scores.append(
             Score(
@@ -64,6 +73,59 @@ def score(
         if judged is not None:
             scores.append(judged)
     return scores
+
+
+def answer_relevance(
+    instruction: str, output: GenerationOutput, passages: Sequence[Passage]
+) -> float:
+    """How well ``output`` answers ``instruction``, in [0, 1].
+
+    An answer: the relevance of its best sentence to the question (the offline answerer's
+    measure, with the passages' term weights), times the share of its sentences that are
+    on the question, times the share that are whole (a sentence cut at a line wrap ends on
+    "can be." or starts in lower case). An abstention: one less how well the passages'
+    best sentence answers the question, so abstaining is right only where they had none.
+    """
+    from agents.extractive import Question, Scorer, Sentence, split_sentences
+
+    sources = [(p.id, p.title, p.text) for p in passages]
+    question = Question(instruction)
+    known = split_sentences(sources)
+    if not output.answered:
+        scorer = Scorer(question, known)
+        return 1.0 - max((scorer.score(i, s) for i, s in enumerate(known)), default=0.0)
+    # A sentence taken from the passages stands under its heading there.
+    headings = {s.text: s.section for s in known}
+    said = [
+        Sentence("answer", i, s.text, s.start, s.end, headings.get(s.text, ""))
+        for i, s in enumerate(split_sentences([("answer", "", output.text)]))
+    ]
+    if not said:
+        return 0.0
+    scorer = Scorer(question, [*said, *known])
+    relevance = [scorer.score(i, s) for i, s in enumerate(said)]
+    on_point = sum(value >= ON_POINT * max(relevance) for value in relevance) / len(said)
+    whole = sum(_whole(s.text) for s in said) / len(said)
+    return min(1.0, max(relevance) / RELEVANT) * on_point * whole
+
+
+# The answer's best sentence is fully relevant at this score (the offline answerer's scale),
+# and another of its sentences is on the question at this share of the best one's.
+RELEVANT = 0.5
+ON_POINT = 0.25
+_DANGLING = frozenset(
+    (  # noqa: SIM905 (a word list reads best as text)
+        "a an the of to in on at by for from with and or but nor as than that which who "
+        "whose is are was were be been can could will would should may might must shall do "
+        "does did has have had its their your our his her my next into onto"
+    ).split()
+)
+
+
+def _whole(sentence: str) -> bool:
+    """Whether a sentence is whole: it starts as a sentence does and does not break off."""
+    words = sentence.rstrip(".!?…:;\"')]").split()
+    return bool(words) and not sentence[0].islower() and words[-1].lower() not in _DANGLING
 
 
 def sentences(text: str) -> list[str]:

@@ -8,7 +8,6 @@ import pytest
 from pydantic import ValidationError
 
 from agents import PermanentError, StepContext
-from agents.extractive import split_sentences, summarize
 from agents.generation import Generation, GenerationInput, GenerationOutput
 from agents.llm import ScriptedChatModel
 
@@ -56,7 +55,12 @@ def test_a_plain_text_context_is_cited_as_context() -> None:
 
 def test_offline_says_so_when_the_passages_do_not_cover_the_instruction() -> None:
     out = run({"instruction": "what is the refund policy", "context": FAQ[1:2]})
-    assert out == GenerationOutput(text="The given passages say nothing about this.", citations=[])
+    assert out == GenerationOutput(
+        text='The documents do not answer this: "what is the refund policy". '
+        'They do not mention "refund", "policy".',
+        citations=[],
+        answered=False,
+    )
 
 
 def test_offline_without_context_is_a_clear_error() -> None:
@@ -79,10 +83,17 @@ def test_bad_input_is_refused(payload: dict[str, object]) -> None:
 
 def test_the_model_path_grounds_the_answer_and_filters_citations() -> None:
     model = ScriptedChatModel(
-        ['{"text": "Use the Forgot password link.", "citations": ["faq-1", "made-up", "faq-1"]}']
+        [
+            '{"answered": true, "text": "Use the Forgot password link.", "short_answer": '
+            '"the Forgot password link", "citations": ["faq-1", "made-up", "faq-1"]}'
+        ]
     )
     out = run({"instruction": "How do I reset my password?", "context": FAQ}, model)
-    assert out == GenerationOutput(text="Use the Forgot password link.", citations=["faq-1"])
+    assert out == GenerationOutput(
+        text="Use the Forgot password link.",
+        citations=["faq-1"],
+        short_answer="the Forgot password link",
+    )
     [call] = model.calls
     prompt = call["messages"][-1].content
     passages, instruction = prompt.removeprefix("Passages (JSON):\n").rsplit("\n\n", 1)
@@ -92,37 +103,32 @@ def test_the_model_path_grounds_the_answer_and_filters_citations() -> None:
 
 
 def test_the_model_path_needs_no_context() -> None:
-    model = ScriptedChatModel(['{"text": "Autumn leaves fall", "citations": ["x"]}'])
+    model = ScriptedChatModel(
+        ['{"answered": true, "text": "Autumn leaves fall", "short_answer": "", "citations": ["x"]}']
+    )
     out = run({"instruction": "write a haiku"}, model)
     assert out == GenerationOutput(text="Autumn leaves fall", citations=[])
 
 
-def test_sentences_split_on_ends_and_line_breaks_not_abbreviations() -> None:
-    sentences = split_sentences([("p", 'He said "stop." Then left.\nNew line e.g. this one.')])
-    assert [s.text for s in sentences] == [
-        'He said "stop."',
-        "Then left.",
-        "New line e.g. this one.",
-    ]
-
-
-def test_markdown_heading_marks_are_not_part_of_a_sentence() -> None:
-    sentences = split_sentences([("p", "# Reset a password\nOpen the page.")])
-    assert [s.text for s in sentences] == ["Reset a password", "Open the page."]
-
-
-def test_summarize_without_any_matching_word_is_empty() -> None:
-    assert summarize("zebra", [("p", "Nothing relevant here.")], 50) == ("", [])
+def test_the_model_says_when_the_passages_do_not_hold_the_answer() -> None:
+    model = ScriptedChatModel(
+        [
+            '{"answered": false, "text": "The documents do not say.", "short_answer": "x", '
+            '"citations": ["faq-2"]}'
+        ]
+    )
+    out = run({"instruction": "How much is the Pro plan?", "context": FAQ}, model)
+    assert out == GenerationOutput(text="The documents do not say.", citations=[], answered=False)
+    assert "set `answered` to false" in model.calls[0]["messages"][0].content
 
 
 def test_a_request_for_a_summary_of_the_whole_picks_the_most_central_sentences() -> None:
-    from agents.extractive import summarize
-
     text = (
         "The rover landed on Mars in the morning. Engineers cheered. "
         "The Mars rover then sent pictures of the Mars surface home. Lunch was pasta."
     )
-    summary, cited = summarize("Summarize the text.", [("doc", text)], max_words=20)
-    assert "Mars" in summary and "pasta" not in summary
-    assert cited == ["doc"]
-    assert summarize("What about Jupiter?", [("doc", text)], max_words=20) == ("", [])
+    summary = run({"instruction": "Summarize the text.", "context": text, "max_words": 20})
+    assert "Mars" in summary.text and "pasta" not in summary.text
+    assert summary.citations == ["context"] and summary.answered
+    jupiter = run({"instruction": "What about Jupiter?", "context": text, "max_words": 20})
+    assert not jupiter.answered and jupiter.citations == []

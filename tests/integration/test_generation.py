@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,61 @@ def test_offline_search_then_extractive_answer_with_citations(
     assert result.answer is not None
     assert "Forgot password" in result.answer["text"]
     assert result.answer["citations"] == ["reset"]
+    assert result.answered is True
     assert result.usage.total_tokens == 0  # no model was involved
+
+
+def _asking(question: str) -> dict[str, Any]:
+    plan = json.loads(json.dumps(PLAN))
+    plan["steps"][0]["input"]["query"] = question
+    plan["steps"][1]["input"]["instruction"] = question
+    return plan
+
+
+def test_offline_a_question_the_documents_do_not_answer_is_marked_unanswered(
+    isolated: Callable[..., Settings], tmp_path: Path
+) -> None:
+    write_collection(tmp_path, "kb", KB)
+    live = isolated(workers=1, data_dir=tmp_path)
+    with Client(live) as client:
+        result = client.submit(plan=_asking("How much does the Pro plan cost?")).wait(timeout=60)
+    assert result.status == "succeeded", result.error
+    assert result.answered is False
+    assert result.answer["citations"] == []
+    assert result.answer["text"].startswith("The documents do not answer this")
+    # Its main score says the abstention is right: the passages hold no answer.
+    assert result.steps["answer"].scores[0].name == "answer_relevance"
+    assert result.steps["answer"].scores[0].value > 0.5
+
+
+def test_a_model_that_finds_no_answer_in_the_passages_says_so_and_cites_nothing(
+    isolated: Callable[..., Settings],
+    tmp_path: Path,
+    llm_server: LLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
+    write_collection(tmp_path, "kb", KB)
+    live = isolated(workers=1, data_dir=tmp_path, llm_backend="openai", llm_model="test-model")
+    llm_server.script(
+        Reply.of_json({"keywords": "pro plan price"}),
+        Reply.of_json(
+            {
+                "answered": False,
+                "text": "The documents do not say what the Pro plan costs.",
+                "short_answer": "",
+                "citations": ["billing"],
+            }
+        ),
+        Reply.of_json({"rating": 5}),  # the judge
+    )
+    with Client(live) as client:
+        result = client.submit(plan=_asking("How much does the Pro plan cost?")).wait(timeout=60)
+    assert result.status == "succeeded", result.error
+    assert result.answered is False
+    assert result.answer["citations"] == []
+    request = llm_server.chat_requests[1]
+    assert "answered" in json.dumps(request.body["response_format"])  # the outcome is asked for
 
 
 def test_search_then_a_grounded_model_answer(
@@ -69,7 +124,11 @@ def test_search_then_a_grounded_model_answer(
     llm_server.script(
         Reply.of_json({"keywords": "reset forgotten password login"}),  # retrieval's rewrite
         Reply.of_json(
-            {"text": "Click Forgot password on the login page.", "citations": ["reset", "nope"]}
+            {
+                "answered": True,
+                "text": "Click Forgot password on the login page.",
+                "citations": ["reset", "nope"],
+            }
         ),
     )
 
@@ -79,7 +138,10 @@ def test_search_then_a_grounded_model_answer(
     assert result.answer == {
         "text": "Click Forgot password on the login page.",
         "citations": ["reset"],
+        "answered": True,
+        "short_answer": "",
     }
+    assert result.answered is True
     assert result.steps["search"].output is not None
     assert result.steps["search"].output["rewritten"] == "reset forgotten password login"
     prompt = llm_server.chat_requests[1].messages[-1]["content"]

@@ -203,12 +203,16 @@ def test_several_answers_are_combined_by_a_final_synthesis_step(
             {"id": "south", "agent": "echo", "input": {"text": "It is sunny in the south."}},
         ]
     }
-    combined = {"text": "Snow up north, sun down south.", "citations": ["north", "south"]}
+    combined = {
+        "answered": True,
+        "text": "Snow up north, sun down south.",
+        "citations": ["north", "south"],
+    }
     llm_server.script(Reply.of_json(two), Reply.of_json(combined))
     result = run_goal(planning, "What is the weather like across the country?")
     assert result.status == "succeeded", result.error
     assert result.plan is not None and result.plan.answer_from == "synthesis"
-    assert result.answer == combined
+    assert result.answer == {**combined, "short_answer": ""}
     synthesis = llm_server.chat_requests[1].last_user_message
     assert '"id": "north"' in synthesis and "It is sunny in the south." in synthesis
 
@@ -246,7 +250,7 @@ def test_instructions_inside_documents_do_not_change_the_plan(
     llm_server.script(
         Reply.of_json(search_then_answer),
         Reply.of_json({"keywords": "refund days"}),  # the retrieval step's query rewriting
-        Reply.of_json({"text": "Within ten days.", "citations": ["refunds"]}),
+        Reply.of_json({"answered": True, "text": "Within ten days.", "citations": ["refunds"]}),
     )
     result = run_goal(planning, "How long do refunds take?", collection="kb")
     assert result.status == "succeeded", result.error

@@ -41,8 +41,9 @@ def test_steps_are_scored_against_references_and_the_job_gets_their_mean(client:
     )  # reset-password first
     assert search["recall@3"].value == pytest.approx(1.0 if search["p@3"].value > 0.5 else 0.5)
     answer = result.steps["answer"].scores
-    assert [score.name for score in answer] == ["faithfulness", "coverage"]
-    assert answer[0].value == 1.0  # the extractive answer is made of the passages' sentences
+    assert [score.name for score in answer] == ["answer_relevance", "faithfulness", "coverage"]
+    assert answer[0].value > 0.5  # it answers the question
+    assert answer[1].value == 1.0  # the extractive answer is made of the passages' sentences
     assert result.score == pytest.approx((search["ndcg@3"].value + answer[0].value) / 2)
 
 

@@ -121,7 +121,7 @@ PASSAGES = [
 ]
 
 
-def test_generation_is_always_scored_for_faithfulness_and_coverage() -> None:
+def test_generation_is_always_scored_for_relevance_faithfulness_and_coverage() -> None:
     ask = GenerationInput.model_validate(
         {"instruction": "How do I reset a forgotten password?", "context": PASSAGES}
     )
@@ -130,15 +130,17 @@ def test_generation_is_always_scored_for_faithfulness_and_coverage() -> None:
         citations=["pw"],
     )
     scores = score_step("generation", ask, answer, None, context())
-    assert [s.name for s in scores] == ["faithfulness", "coverage"]
+    assert [s.name for s in scores] == ["answer_relevance", "faithfulness", "coverage"]
+    # Half the answer is off the question: the dragon hotline shares no word with it.
+    assert 0 < scores[0].value <= 0.5
     # Of the first sentence's 7 word pairs, 5 are in the cited passage ("password on" and
     # "on the" are not); the dragon hotline is in no passage at all.
-    assert scores[0].value == pytest.approx((5 / 7 + 0) / 2)
-    assert scores[1].value == pytest.approx(1 / 3)  # of reset, forgotten, password: password
+    assert scores[1].value == pytest.approx((5 / 7 + 0) / 2)
+    assert scores[2].value == pytest.approx(1 / 3)  # of reset, forgotten, password: password
     assert all(s.proxy for s in scores)
 
 
-def test_generation_with_a_reference_leads_with_rouge_l_and_a_model_judges_it() -> None:
+def test_generation_with_a_reference_gets_rouge_l_after_relevance_and_a_model_judges_it() -> None:
     ask = GenerationInput.model_validate(
         {"instruction": "How do I reset a forgotten password?", "context": PASSAGES}
     )
@@ -147,8 +149,14 @@ def test_generation_with_a_reference_leads_with_rouge_l_and_a_model_judges_it() 
     scores = score_step(
         "generation", ask, answer, {"text": "Choose Forgot password."}, context(model=model)
     )
-    assert [s.name for s in scores] == ["rougeL", "faithfulness", "coverage", "judged_quality"]
-    assert scores[0].value == pytest.approx(1.0) and scores[-1].value == 1.0
+    assert [s.name for s in scores] == [
+        "answer_relevance",
+        "rougeL",
+        "faithfulness",
+        "coverage",
+        "judged_quality",
+    ]
+    assert scores[1].value == pytest.approx(1.0) and scores[-1].value == 1.0
 
 
 def test_a_type_without_a_scorer_gets_no_scores_and_a_failing_scorer_costs_only_its_scores(

@@ -1,0 +1,87 @@
+"""Offline answers on a support knowledge base that the answerer was not built on
+(tests/data/kb, an invented bike-rental service): searched as the rule planner searches
+(the three best documents), answered as the generation agent answers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from agents.bm25 import Bm25Index, terms
+from agents.documents import read_documents
+from agents.extractive import answer
+from orchestrator.scorers.generation import answer_relevance
+
+KB = read_documents([Path(__file__).parent.parent / "data" / "kb"]).documents
+INDEX = Bm25Index.build([f"{d.title} {d.text}" for d in KB])
+ANSWERABLE = [
+    ("How do I unlock a bike?", "unlock-a-bike", "scan the QR code"),
+    ("How much does a day pass cost?", "prices", "12 euro"),
+    ("How far can I ride on one battery?", "battery", "60 km"),
+    ("Where can I park the bike?", "parking", "parking zone"),
+    ("What should I do after an accident?", "accidents", "report the accident"),
+    ("How old do I have to be to ride?", "account", "16 years"),
+    ("What does parking outside a zone cost?", "parking", "5 euro"),
+]
+UNANSWERABLE = [
+    "Can I bring my dog on the bike?",
+    "Do you have bikes in Madrid?",
+    "How do I change my payment card?",
+]
+
+
+def search(question: str) -> list[tuple[str, str, str]]:
+    found = [KB[n] for n, _ in INDEX.search(terms(question), 3)]
+    return [(d.id, d.title, d.text) for d in found]
+
+
+@pytest.mark.parametrize(("question", "document", "fact"), ANSWERABLE)
+def test_an_answer_cites_its_document_holds_the_fact_in_whole_sentences(
+    question: str, document: str, fact: str
+) -> None:
+    extract = answer(question, search(question), max_words=80)
+    assert extract.answered
+    assert extract.citations == [document]
+    assert fact in extract.text
+    assert len(extract.text.split()) <= 80
+    source = " ".join(next(d.text for d in KB if d.id == document).split())
+    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", extract.text):
+        assert sentence[-1] in ".!?", sentence
+        # Whole, as written; a table row as "Column: cell; Column: cell".
+        for part in sentence.removesuffix(".").split("; "):
+            assert part.rpartition(": ")[2] in source, sentence
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_a_question_the_documents_do_not_answer_gets_an_abstention(question: str) -> None:
+    extract = answer(question, search(question), max_words=80)
+    assert not extract.answered
+    assert extract.citations == []
+    assert extract.text.startswith("The documents do not answer this")
+
+
+def test_the_answer_relevance_score_is_high_for_answers_and_honest_abstentions() -> None:
+    from agents.generation import GenerationOutput, Passage
+
+    def scored(question: str) -> float:
+        passages = search(question)
+        extract = answer(question, passages, max_words=80)
+        output = GenerationOutput(
+            text=extract.text, citations=extract.citations, answered=extract.answered
+        )
+        return answer_relevance(
+            question, output, [Passage(id=i, title=t, text=x) for i, t, x in passages]
+        )
+
+    good = [scored(q) for q, _, _ in ANSWERABLE] + [scored(q) for q in UNANSWERABLE]
+    assert min(good) > 0.5
+    # An off-topic answer and a sentence cut at a line wrap score low.
+    passages = [Passage(id=i, title=t, text=x) for i, t, x in search("How do I unlock a bike?")]
+    off = GenerationOutput(text="Students get 30% off the monthly pass.", citations=[])
+    cut = GenerationOutput(
+        text="Open the Quince app, tap Ride and scan the QR code on the.", citations=[]
+    )
+    assert answer_relevance("How do I unlock a bike?", off, passages) < 0.3
+    assert answer_relevance("How do I unlock a bike?", cut, passages) < 0.3
