@@ -43,8 +43,17 @@ RANK_STEP = 0.08
 # What a question's term that no unit has weighs beyond its rarity: the passages not
 # speaking of it at all ("Evernote") says more than any one unit's silence.
 ABSENT = 1.0
+# The factor for each name, acronym or number of the question that no passage has.
+UNNAMED = 0.7
 UNTYPED = 0.65  # the factor for a unit without the number, time or date the question wants
 SIMILAR = 0.6  # word-set overlap above which a unit says nothing new
+_DIGIT = re.compile(r"\d")
+# A sentence that goes on from the one before it: an answer that has it has that one too.
+_CONTINUES = re.compile(
+    r"^(?:then|next|after\s+that|afterwards|also|this|these|that|it|they|its|their|there|"
+    r"however|but|so|finally|otherwise|if\s+(?:it|not|so))\b",
+    re.I,
+)
 _GENERIC = re.compile(r"\b(?:summar|overview|gist|main points|key points|tl;?dr)", re.I)
 # What a request for a summary says besides its topic ("Summarize the text").
 _ABOUT_THE_WHOLE = re.compile(
@@ -150,11 +159,17 @@ class Question:
 
         self.text = text
         self.words: dict[str, str] = {}
-        for word in re.findall(r"[\w'-]+", text):
+        self.share: dict[str, float] = {}  # "Wi-Fi" is one word of two terms, each half
+        self.names: set[str] = set()  # terms of names, acronyms and numbers: "VPN", "Android"
+        for place, word in enumerate(re.findall(r"[\w'-]+", text)):
             if word.lower() in _QUESTION_WORDS:
                 continue
-            for term in content_terms(word):
+            found = content_terms(word)
+            for term in found:
                 self.words.setdefault(term, word)
+                self.share.setdefault(term, 1 / len(found))
+                if (place and word[0].isupper()) or word[1:].isupper() or _DIGIT.search(word):
+                    self.names.add(term)
         self.terms = frozenset(self.words)
         self.wants = next((kind for asks, kind in _WANTS if asks.search(text)), None)
 
@@ -173,10 +188,14 @@ class Scorer:
         frequency = Counter(term for bag in self.own for term in bag & question.terms)
         n = len(sentences)
         self.weights = {
-            term: math.log((n + 1) / (frequency[term] + 0.5)) + 1.0 + ABSENT * (not frequency[term])
+            term: question.share[term]
+            * (math.log((n + 1) / (frequency[term] + 0.5)) + 1.0 + ABSENT * (not frequency[term]))
             for term in question.terms
         }
         self.total = sum(self.weights.values())
+        # A name the question gives that no passage has: they speak of something else.
+        unnamed = {t for t in question.names if not any(t in b for b in [*self.own, *self.context])}
+        self.named = UNNAMED ** len({question.words[t] for t in unnamed})
 
     def score(self, index: int, sentence: Sentence) -> float:
         if not self.total:
@@ -190,12 +209,13 @@ class Scorer:
         value = (1 - TITLE_SHARE) * held / self.total + TITLE_SHARE * titled / self.total
         if self.question.wants and not self.question.wants.search(sentence.text):
             value *= UNTYPED
-        return value * self.prior[index]
+        return value * self.prior[index] * self.named
 
     def missing(self) -> list[str]:
         """The question's words that no unit holds, as the question wrote them."""
         present = set().union(*self.own, *self.context) if self.own else set()
-        return [word for term, word in self.question.words.items() if term not in present]
+        words = [word for term, word in self.question.words.items() if term not in present]
+        return list(dict.fromkeys(words))
 
 
 def answer(instruction: str, passages: Sequence[tuple[str, str, str]], max_words: int) -> Extract:
@@ -224,30 +244,47 @@ def _choose(
     scorer: Scorer,
     max_words: int,
 ) -> list[Sentence]:
+    """The best unit and those that answer beside it, each with the units it goes on from."""
     home = sentences[best].passage
-    covered = scorer.own[best] | scorer.context[best]
-    chosen = [best]
-    words = len(sentences[best].text.split())
-    order = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
-    for index in order:
-        if index == best or scores[index] <= 0:
+    covered: set[str] = set()
+    chosen: list[int] = []
+    words = 0
+    for index in sorted(range(len(sentences)), key=lambda i: (-scores[i], i)):
+        if index in chosen or scores[index] <= 0:
             continue
-        sentence = sentences[index]
         adds = (scorer.own[index] & scorer.question.terms) - covered
-        if sentence.passage == home:
+        if index == best:
+            pass
+        elif sentences[index].passage == home:
             if scores[index] < ALONGSIDE * scores[best] and not adds:
                 continue
         elif not adds or scores[index] < ANSWERABLE:
             continue
         if any(_overlap(scorer.own[index], scorer.own[other]) > SIMILAR for other in chosen):
             continue
-        length = len(sentence.text.split())
-        if words + length > max_words:
+        group = [i for i in _with_antecedents(sentences, index) if i not in chosen]
+        length = sum(len(sentences[i].text.split()) for i in group)
+        if chosen and words + length > max_words:
             continue
-        chosen.append(index)
-        covered |= scorer.own[index] | scorer.context[index]
+        chosen += group
+        for i in group:
+            covered |= scorer.own[i] | scorer.context[i]
         words += length
-    return [sentences[i] for i in chosen]
+    best_first = sorted(chosen, key=lambda i: i != best)
+    return [sentences[i] for i in best_first]
+
+
+def _with_antecedents(sentences: Sequence[Sentence], index: int) -> list[int]:
+    """``index`` and the units before it that it goes on from ("Then connect the cable")."""
+    group = [index]
+    while (
+        group[0] > 0
+        and _CONTINUES.match(sentences[group[0]].text)
+        and sentences[group[0] - 1].passage == sentences[index].passage
+        and sentences[group[0] - 1].section == sentences[index].section
+    ):
+        group.insert(0, group[0] - 1)
+    return group
 
 
 def _compose(chosen: Sequence[Sentence]) -> str:

@@ -157,7 +157,11 @@ def _around_number(run: _Run, tokens: list[re.Match[str]], wanted: re.Pattern[st
     indexes = [i for i in range(run.first, run.last + 1) if wanted.match(tokens[i].group())]
     if not indexes:
         return None
-    first, last = indexes[0], indexes[-1]
+    first = last = indexes[0]
+    for index in indexes[1:]:  # the first cluster: "3rd of every month", not "... five days"
+        if index - last > 2:
+            break
+        last = index
     follower = tokens[last + 1].group() if last + 1 <= run.last else ""
     if follower[:1].isalpha() and follower.lower() not in _EDGE:
         last += 1  # the unit: "10 MB", "24 interceptions"

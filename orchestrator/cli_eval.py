@@ -214,6 +214,41 @@ def faithfulness(
     _finish(report, as_json, report_file)
 
 
+@app.command()
+@errors_to_exit_codes
+def relevance(
+    squad: Annotated[Path, typer.Option(help="SQuAD v1.1 JSON.", **Existing)],
+    articles: Annotated[
+        str | None,
+        typer.Option(
+            help="Only the articles START:END (0-based, END excluded), e.g. 12:24 to judge "
+            "on articles you did not tune on."
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+    report_file: ReportFile = None,
+) -> None:
+    """How well the answer-relevance score separates good answers from off-topic ones,
+    fragments and wrong abstentions (ROC AUC), and where the offline answerer abstains."""
+    from orchestrator.relevance_eval import cases, evaluate_answer_relevance
+
+    paragraphs, questions = load_squad(squad)
+    if articles is not None:
+        start, end = _slice(articles)
+        questions = [q for q in questions if start <= int(q.paragraph.split("-")[0]) < end]
+    if not questions:
+        raise UserError(f"{squad}: no questions in articles {articles}")
+    report = evaluate_answer_relevance(list(cases(paragraphs, questions)))
+    _finish(report, as_json, report_file)
+
+
+def _slice(text: str) -> tuple[int, int]:
+    start, colon, end = text.partition(":")
+    if not colon or not start.strip().isdigit() or not end.strip().isdigit():
+        raise UserError(f"--articles must be START:END, e.g. 0:12; got {text!r}")
+    return int(start), int(end)
+
+
 def _write(path: Path, lines: list[str]) -> None:
     try:
         path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")

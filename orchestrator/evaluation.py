@@ -257,24 +257,80 @@ def evaluate_qa(
             for q in questions
         ]
         results = run_jobs(client, plans, console, "questions")
-    em, f1, found = [], [], []
-    failed = 0
-    for question, result in zip(questions, results, strict=True):
-        answer = _step_output(result, "answer")
-        hits = _step_output(result, "search")
-        failed += answer is None
-        text = str(answer["text"]) if answer else ""
-        em.append(squad_exact_match(text, question.answers))
-        f1.append(squad_f1(text, question.answers))
-        found.append(float(question.paragraph in {h["id"] for h in (hits or {}).get("hits", [])}))
+    scores = [_qa_item(q, result) for q, result in zip(questions, results, strict=True)]
+    answerable = [item for item in scores if item.answerable]
+    unanswerable = [item for item in scores if not item.answerable]
+    abstained = [item for item in scores if item.abstained]
+    metrics = {
+        "exact_match": _mean([item.em for item in scores]),
+        "f1": _mean([item.f1 for item in scores]),
+        "f1_whole_answer": _mean([item.f1_text for item in answerable]),
+        "citation_precision": _mean([item.precision for item in scores if item.cited]),
+        "citation_recall": _mean([item.recall for item in answerable]),
+        f"paragraph_recall@{k}": _mean([item.found for item in answerable]),
+        "abstained": len(abstained) / len(scores) if scores else 0.0,
+        "words_per_answer": _mean([item.words for item in scores if not item.failed]),
+    }
+    if unanswerable:
+        right = sum(not item.answerable for item in abstained)
+        metrics["abstention_precision"] = right / len(abstained) if abstained else 0.0
+        metrics["abstention_recall"] = right / len(unanswerable)
     return Report(
         task="qa",
-        metrics={"exact_match": _mean(em), "f1": _mean(f1), f"paragraph_recall@{k}": _mean(found)},
+        metrics=metrics,
         items=len(questions),
-        failed=failed,
-        details={"k": k, "paragraphs": len(paragraphs)},
-        per_item={"f1": f1},
+        failed=sum(item.failed for item in scores),
+        details={
+            "k": k,
+            "paragraphs": len(paragraphs),
+            "answerable": len(answerable),
+            "unanswerable": len(unanswerable),
+        },
+        per_item={"f1": [item.f1 for item in scores]},
         seconds=time.monotonic() - started,
+    )
+
+
+@dataclass(frozen=True)
+class _QaItem:
+    answerable: bool
+    failed: bool
+    abstained: bool
+    em: float  # of the short answer (an unanswerable question: 1 for an abstention)
+    f1: float
+    f1_text: float  # of the whole answer text
+    cited: bool
+    precision: float  # of the citations: the share that are the question's paragraph
+    recall: float  # whether the question's paragraph is cited
+    found: float  # whether retrieval found it
+    words: int
+
+
+def _qa_item(question: Question, result: JobResult) -> _QaItem:
+    answer = _step_output(result, "answer") or {}
+    hits = (_step_output(result, "search") or {}).get("hits", [])
+    abstained = answer.get("answered") is False
+    text = str(answer.get("text", ""))
+    short = "" if abstained else str(answer.get("short_answer") or text)
+    cited = [str(c) for c in answer.get("citations", [])]
+    if question.answers:
+        em = squad_exact_match(short, question.answers)
+        f1 = squad_f1(short, question.answers)
+        f1_text = squad_f1("" if abstained else text, question.answers)
+    else:  # SQuAD 2.0: the right answer to an unanswerable question is none
+        em = f1 = f1_text = float(abstained)
+    return _QaItem(
+        answerable=bool(question.answers),
+        failed=not answer,
+        abstained=abstained,
+        em=em,
+        f1=f1,
+        f1_text=f1_text,
+        cited=bool(cited),
+        precision=sum(c == question.paragraph for c in cited) / len(cited) if cited else 0.0,
+        recall=float(question.paragraph in cited),
+        found=float(question.paragraph in {h["id"] for h in hits}),
+        words=len(text.split()),
     )
 
 

@@ -1,5 +1,5 @@
-"""Does the answer-relevance score tell good answers from bad ones? A labelled set made from
-SQuAD-format data, and the ROC AUC of the score on it.
+"""Does the answer-relevance score tell good answers from bad ones, and does the offline
+answerer abstain where it should? Labelled sets made from SQuAD-format data.
 
 For each question, with its own paragraph and its article's other paragraphs among the
 passages (the three best by BM25), or, as the passages of an unanswerable question, the
@@ -12,6 +12,11 @@ three best paragraphs of other articles:
 | `fragment` | the answer's sentence cut where a 60-column line wraps | its own | bad |
 | `abstention` | "The documents do not answer this" | another article's | good |
 | `wrong_abstention` | the same | its own | bad |
+
+The answerer's abstention threshold (``agents.extractive.ANSWERABLE``) is checked on the
+same questions: the best unit's relevance with the question's own paragraph among the
+passages, against the same without it (the three best paragraphs but that one, mostly of
+its own article: the hard case) and against other articles' paragraphs.
 """
 
 from __future__ import annotations
@@ -33,6 +38,17 @@ ABSTENTION = "The documents do not answer this question."
 
 
 @dataclass(frozen=True)
+class Case:
+    """One question, with three sets of passages."""
+
+    question: Question
+    holder: str  # the sentence of its paragraph that holds the answer
+    own: list[Passage]  # its paragraph and the next best
+    without: list[Passage]  # the best but its own paragraph
+    others: list[Passage]  # other articles' best
+
+
+@dataclass(frozen=True)
 class Labelled:
     kind: str
     question: str
@@ -41,10 +57,8 @@ class Labelled:
     good: bool
 
 
-def labelled_answers(
-    paragraphs: Sequence[Document], questions: Sequence[Question]
-) -> Iterator[Labelled]:
-    """Five labelled answers per question whose answer is found in one of its sentences."""
+def cases(paragraphs: Sequence[Document], questions: Sequence[Question]) -> Iterator[Case]:
+    """Each question whose answer is found in one of its paragraph's sentences."""
     from agents.bm25 import Bm25Index, terms
     from agents.extractive import split_sentences
 
@@ -53,51 +67,55 @@ def labelled_answers(
     article = {p.id: p.id.rpartition("-")[0] for p in paragraphs}
 
     def passages(numbers: Sequence[int]) -> list[Passage]:
-        chosen = [paragraphs[n] for n in numbers]
+        chosen = [paragraphs[n] for n in numbers[:PASSAGES]]
         return [Passage(id=p.id, title=p.title, text=p.text) for p in chosen]
 
     for q in questions:
         own = by_id[q.paragraph]
         ranked = [n for n, _ in index.search(terms(q.question), len(paragraphs))]
-        home = [own, *[n for n in ranked if n != own]][:PASSAGES]
         away = [n for n in ranked if article[paragraphs[n].id] != article[q.paragraph]]
-        if not away:
-            continue
         units = split_sentences([(q.paragraph, "", paragraphs[own].text)])
         holder = next((u.text for u in units if any(a in u.text for a in q.answers)), None)
-        if holder is None:
-            continue
-        others = passages(away[:PASSAGES])
-        off = split_sentences([(p.id, p.title, p.text) for p in others])
-        scores = Bm25Index.build([u.text for u in off]).search(terms(q.question), 1)
-        off_topic = off[scores[0][0]].text if scores else off[0].text
-        mine = passages(home)
-        yield Labelled("answer", q.question, _said(holder), mine, True)
-        yield Labelled("off_topic", q.question, _said(off_topic), others, False)
-        lines = textwrap.wrap(holder, WRAP)
+        if away and holder is not None:
+            home = [own, *[n for n in ranked if n != own]]
+            yield Case(q, holder, passages(home), passages(home[1:]), passages(away))
+
+
+def labelled_answers(items: Sequence[Case]) -> Iterator[Labelled]:
+    """Five labelled answers per question (see the module's table)."""
+    from agents.bm25 import Bm25Index, terms
+    from agents.extractive import split_sentences
+
+    for case in items:
+        question = case.question.question
+        off = split_sentences([(p.id, p.title, p.text) for p in case.others])
+        best = Bm25Index.build([u.text for u in off]).search(terms(question), 1)
+        off_topic = off[best[0][0]].text if best else off[0].text
+        yield Labelled("answer", question, _said(case.holder), case.own, True)
+        yield Labelled("off_topic", question, _said(off_topic), case.others, False)
+        lines = textwrap.wrap(case.holder, WRAP)
         if len(lines) > 1:
-            yield Labelled("fragment", q.question, _said(lines[0] + "."), mine, False)
+            yield Labelled("fragment", question, _said(lines[0] + "."), case.own, False)
         silent = GenerationOutput(text=ABSTENTION, citations=[], answered=False)
-        yield Labelled("abstention", q.question, silent, others, True)
-        yield Labelled("wrong_abstention", q.question, silent, mine, False)
+        yield Labelled("abstention", question, silent, case.others, True)
+        yield Labelled("wrong_abstention", question, silent, case.own, False)
 
 
 def _said(text: str) -> GenerationOutput:
     return GenerationOutput(text=text, citations=[])
 
 
-def evaluate_answer_relevance(items: Sequence[Labelled]) -> Report:
+def evaluate_answer_relevance(found: Sequence[Case]) -> Report:
     """The answer-relevance score of each labelled answer, by kind, and the ROC AUC of
-    telling good from bad (0.5 = chance)."""
-    from scipy.stats import mannwhitneyu
-
+    telling good from bad (0.5 = chance); the abstention threshold's answer and
+    abstention rates, and the threshold that would tell the hard case best."""
     from orchestrator.scorers.generation import answer_relevance
 
     started = time.monotonic()
+    items = list(labelled_answers(found))
     scores = [answer_relevance(i.question, i.output, i.passages) for i in items]
     good = [s for s, i in zip(scores, items, strict=True) if i.good]
     bad = [s for s, i in zip(scores, items, strict=True) if not i.good]
-    auc = float(mannwhitneyu(good, bad).statistic) / (len(good) * len(bad)) if good and bad else 0.5
     kinds = dict.fromkeys(i.kind for i in items)
     means = {
         f"mean_{kind}": statistics.fmean(
@@ -105,11 +123,53 @@ def evaluate_answer_relevance(items: Sequence[Labelled]) -> Report:
         )
         for kind in kinds
     }
+    answerable = _answerability(found)
     return Report(
         task="relevance",
-        metrics={"auc": auc, **means},
+        metrics={"auc": _auc(good, bad), **means, **answerable},
         items=len(items),
-        details={"good": len(good), "bad": len(bad), "method": "lexical"},
+        details={
+            "questions": len(found),
+            "good": len(good),
+            "bad": len(bad),
+            "method": "lexical",
+        },
         per_item={"answer_relevance": scores},
         seconds=time.monotonic() - started,
     )
+
+
+def _answerability(found: Sequence[Case]) -> dict[str, float]:
+    from agents.extractive import ANSWERABLE, answer
+
+    def best(case: Case, passages: list[Passage]) -> float:
+        sources = [(p.id, p.title, p.text) for p in passages]
+        return answer(case.question.question, sources, max_words=40).relevance
+
+    own = [best(c, c.own) for c in found]
+    without = [best(c, c.without) for c in found]
+    others = [best(c, c.others) for c in found]
+
+    def balanced(threshold: float) -> float:
+        answered = sum(v >= threshold for v in own) / len(own)
+        return (answered + sum(v < threshold for v in without) / len(without)) / 2
+
+    steps = [n / 100 for n in range(5, 96)]
+    return {
+        "answerable_auc_other_articles": _auc(own, others),
+        "answerable_auc_without_its_paragraph": _auc(own, without),
+        "answered_with_its_paragraph": sum(v >= ANSWERABLE for v in own) / len(own),
+        "abstained_without_it": sum(v < ANSWERABLE for v in without) / len(without),
+        "abstained_on_other_articles": sum(v < ANSWERABLE for v in others) / len(others),
+        "threshold": ANSWERABLE,
+        "best_threshold_without_it": max(steps, key=balanced) if own else ANSWERABLE,
+    }
+
+
+def _auc(good: Sequence[float], bad: Sequence[float]) -> float:
+    """ROC AUC of telling ``good`` from ``bad`` by value (0.5 = chance)."""
+    from scipy.stats import mannwhitneyu
+
+    if not good or not bad:
+        return 0.5
+    return float(mannwhitneyu(good, bad).statistic) / (len(good) * len(bad))
