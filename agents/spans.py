@@ -54,7 +54,7 @@ _WANTS = [
         ),
         "quantity",
     ),
-    (re.compile(r"\b(?:who|whom|whose|which|where)\b", re.I), "name"),
+    (re.compile(r"\b(?:who|whom|whose|which|where|what)\b", re.I), "name"),
 ]
 
 
