@@ -45,6 +45,10 @@ eval: install
 		--json --report $(EVAL)/flores-es-en.html > $(EVAL)/flores-es-en.json
 	$(EVAL_RUN) qa --squad $(DATA)/xquad/xquad.en.dev.json --json --report $(EVAL)/xquad-en.html \
 		> $(EVAL)/xquad-en.json
+	$(EVAL_RUN) qa --squad benchmarks/data/support-qa.json --json --report $(EVAL)/support-qa.html \
+		> $(EVAL)/support-qa.json
+	$(EVAL_RUN) relevance --squad $(DATA)/xquad/xquad.en.dev.json --json \
+		--report $(EVAL)/relevance.html > $(EVAL)/relevance.json
 	$(EVAL_RUN) summarization --jsonl $(DATA)/dialogsum/dialogsum.dev.jsonl --text-field dialogue \
 		--reference-field summary --json --report $(EVAL)/dialogsum.html > $(EVAL)/dialogsum.json
 	$(EVAL_RUN) faithfulness --claims $(DATA)/summeval/summeval.json --json \
