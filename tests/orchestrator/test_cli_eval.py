@@ -209,7 +209,7 @@ def test_eval_translation_reports_sacrebleu_scores_of_its_translations(tmp_path:
         f"--reference={tmp_path / 'es'}",
         "--source-lang=en",
         "--target-lang=es",
-        "--batch=2",
+        "--batch-chars=30",
         f"--hyp-out={hyps}",
         "--json",
         env=offline(tmp_path),
