@@ -40,7 +40,9 @@ from orchestrator.evaluation import (
     evaluate_retrieval,
     evaluate_summarization,
     evaluate_translation,
+    translation_step,
 )
+from orchestrator.models import Plan
 from orchestrator.settings import read_settings
 
 app = typer.Typer(no_args_is_help=True, help="Measure celeriac on benchmark data.")
@@ -172,7 +174,8 @@ def translation(
         if len(ref) != len(lines):
             raise DatasetError(f"{path} has {len(ref)} lines; {source} has {len(lines)}")
     settings = read_settings()
-    with deployment(settings) as live, Client(live) as client:
+    check = Plan(steps=[translation_step(lines[0] or ".", source_code, target_code)])
+    with deployment(settings, check) as live, Client(live) as client:
         report, hypotheses = evaluate_translation(
             client,
             lines,

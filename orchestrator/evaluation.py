@@ -21,12 +21,12 @@ from typing import Any
 
 from rich.console import Console
 
-from agents.apertium import batches
 from orchestrator.client import Client
 from orchestrator.datasets import Question, RetrievalSet
 from orchestrator.embedded import Embedded, temporary_documents
 from orchestrator.errors import UserError
 from orchestrator.eval_runs import Failures, Over, describe_over, run_jobs, scored, step_output
+from orchestrator.llm import resolve_backend
 from orchestrator.metrics import (
     per_query_metrics,
     rouge_l,
@@ -85,25 +85,47 @@ class Report:
 
 
 @contextlib.contextmanager
-def deployment(settings: Settings) -> Iterator[Settings]:
-    """The deployment at CELERIAC_REDIS_URL, else one of this process's own."""
+def deployment(settings: Settings, check: Plan | None = None) -> Iterator[Settings]:
+    """The deployment at CELERIAC_REDIS_URL, else one of this process's own; offline,
+    that ``check`` can run there is known before its workers start."""
     if settings.redis_url:
         yield settings
         return
+    if check is not None and resolve_backend(settings) == "offline":
+        from agents.registry import load_registry
+        from orchestrator.readiness import unready_here
+
+        problem = unready_here(check, load_registry(settings.agent_modules))
+        if problem is not None:
+            raise problem
     with Embedded(settings) as live:
         yield live
 
 
+def translation_step(
+    text: str, source_lang: str, target_lang: str, references: Sequence[str] = ()
+) -> Step:
+    data = {"text": text, "source_lang": source_lang, "target_lang": target_lang}
+    # Scored against references: without them, a step is scored by translating it back,
+    # which takes as long as translating it.
+    reference = {"texts": list(references)} if references else None
+    return Step(id="translate", agent="translation", input=data, reference=reference)
+
+
 def even_batches(lines: Sequence[str], chars: int) -> list[list[str]]:
-    """Consecutive lines in as few batches of at most about ``chars`` characters as there
-    can be, all about the same size (a longer line alone)."""
+    """Consecutive lines in as few batches of about ``chars`` characters as there can be,
+    all about the same size; a line longer than that goes alone."""
     total = sum(map(len, lines))
-    count = max(1, math.ceil(total / chars))
-    limit = max(1, math.ceil(total / count))
-    out = batches(lines, limit)
-    # Filling each batch up to the limit may leave a small rest: it joins the last one.
-    if len(out) > count and sum(map(len, out[-1])) <= limit // 4 < sum(map(len, out[-2])):
-        out[-2:] = [out[-2] + out[-1]]
+    share = total / max(1, math.ceil(total / chars))
+    out: list[list[str]] = []
+    done, current = 0, -1  # characters before the line; the share the last batch began in
+    for line in lines:
+        began = int(done // share) if share else 0
+        if began != current or len(line) > share:
+            out.append([])
+            current = began
+        out[-1].append(line)
+        done += len(line)
     return out
 
 
@@ -194,19 +216,11 @@ def evaluate_translation(
     plans = [
         Plan(
             steps=[
-                Step(
-                    id="translate",
-                    agent="translation",
-                    input={
-                        "text": "\n".join(chunk),
-                        "source_lang": source_lang,
-                        "target_lang": target_lang,
-                    },
-                    # Scored against the references: without them, a step is scored by
-                    # translating it back, which takes as long as translating it.
-                    reference={
-                        "texts": ["\n".join(ref[start : start + len(chunk)]) for ref in references]
-                    },
+                translation_step(
+                    "\n".join(chunk),
+                    source_lang,
+                    target_lang,
+                    ["\n".join(ref[start : start + len(chunk)]) for ref in references],
                 )
             ]
         )

@@ -17,11 +17,11 @@ from typing import Any
 
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
-from agents.llm import ChatModel
 from agents.registry import Registry, load_registry
 from orchestrator import names
 from orchestrator.cards import AgentCard
 from orchestrator.errors import ConfigError
+from orchestrator.readiness import published
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
 from workers.step import StepRunner
@@ -87,20 +87,6 @@ class Background:
             self._stop.wait(period)
 
 
-def capabilities(
-    registry: Registry, served: list[str], model: ChatModel | None
-) -> dict[str, dict[str, Any]]:
-    """What each served type can do here (its engines, models, extras), for clients'
-    checks before they submit; a type whose hook fails says nothing."""
-    found = {}
-    for name in served:
-        try:
-            found[name] = registry[name].capabilities(model)
-        except Exception:
-            log.exception("agent type %s: capabilities() failed; clients will not check", name)
-    return found
-
-
 def worker_argv(
     queues: list[str], concurrency: int, pool: str, loglevel: str, hostname: str
 ) -> list[str]:
@@ -164,7 +150,7 @@ def run_worker(
         "orchestrator": orchestrator,
         "pool": pool,
         "concurrency": concurrency,
-        "capabilities": capabilities(registry, served, runner.model),
+        "capabilities": published(registry, served, runner.model),
     }
     if settings.metrics_port:
         runner.telemetry.serve(settings.metrics_port, runtime.redis, queues)
