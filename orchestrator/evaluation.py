@@ -15,7 +15,7 @@ import itertools
 import math
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ from orchestrator.settings import Settings
 MAX_DEPTH = 100  # the retrieval agent returns at most 100 hits
 # Translation steps of about this many characters, this many at a time: each step is one
 # run of Apertium's pipeline (~0.1 s to start, then ~1,000 segments a second), and a few
-# in flight keep both cores busy while a run starts (benchmarks/eval.py).
+# in flight keep both cores busy while a run starts (benchmarks/evals.py).
 BATCH_CHARS = 20_000
 IN_FLIGHT = 4
 
@@ -129,9 +129,18 @@ def even_batches(lines: Sequence[str], chars: int) -> list[list[str]]:
     return out
 
 
-def _search(query: str, collection: str, k: int, mode: str = "bm25") -> Step:
+def _search(
+    query: str,
+    collection: str,
+    k: int,
+    mode: str = "bm25",
+    relevant: Mapping[str, int] | None = None,
+) -> Step:
     data = {"query": query, "collection": collection, "k": k, "mode": mode}
-    return Step(id="search", agent="retrieval", input=data)
+    # Scored against the judgments: without them, by the share of the query's words in
+    # the hits, which for 100 hits took ten times as long as the search.
+    reference = {"relevant": dict(relevant)} if relevant else None
+    return Step(id="search", agent="retrieval", input=data, reference=reference)
 
 
 def evaluate_retrieval(
@@ -156,8 +165,11 @@ def evaluate_retrieval(
         data_dir, data.documents, prefix="eval", embeddings=dense
     ) as collection:
         plans = [
-            Plan(steps=[_search(text, collection, MAX_DEPTH, mode)], answer_from="search")
-            for text in judged.values()
+            Plan(
+                steps=[_search(text, collection, MAX_DEPTH, mode, data.qrels.get(qid))],
+                answer_from="search",
+            )
+            for qid, text in judged.items()
         ]
         results = run_jobs(client, plans, console, "queries")
     rankings: dict[str, list[tuple[str, float]]] = {}
