@@ -73,6 +73,14 @@ def eval_command(args: list[str], scratch: Path) -> dict[str, Any]:
     return report
 
 
+def repeated(
+    args: list[str], scratch: Path, repeats: int
+) -> tuple[list[float], list[float], dict[str, Any]]:
+    """The command's wall times, its reports' seconds, and its last report."""
+    reports = [eval_command(args, scratch) for _ in range(repeats)]
+    return [r["wall"] for r in reports], [r["seconds"] for r in reports], reports[-1]
+
+
 def translation_files(scratch: Path, lines: int) -> tuple[Path, Path, bool]:
     """Source and reference files of ``lines`` lines, and whether the reference is real."""
     flores = [data_dir() / name for name in FLORES]
@@ -90,7 +98,6 @@ def translation_files(scratch: Path, lines: int) -> tuple[Path, Path, bool]:
 
 
 def translation_row(lines: int, shape: tuple[str, ...], repeats: int) -> dict[str, Any]:
-    walls, inside, report = [], [], {}
     with tempfile.TemporaryDirectory(prefix="celeriac-bench-eval-") as tmp:
         scratch = Path(tmp)
         source, reference, real = translation_files(scratch, lines)
@@ -102,10 +109,7 @@ def translation_row(lines: int, shape: tuple[str, ...], repeats: int) -> dict[st
             "--target-lang=es",
             *shape,
         ]
-        for _ in range(repeats):
-            report = eval_command(args, scratch)
-            walls.append(report["wall"])
-            inside.append(report["seconds"])
+        walls, inside, report = repeated(args, scratch, repeats)
     return {
         "shape": "defaults" if not shape else "about 20 lines a step, all at once",
         "lines": lines,
@@ -142,15 +146,11 @@ def retrieval_files(scratch: Path, documents: int, queries: int) -> list[Path]:
 
 
 def retrieval_row(queries: int, repeats: int) -> dict[str, Any]:
-    walls, inside, report = [], [], {}
     with tempfile.TemporaryDirectory(prefix="celeriac-bench-eval-") as tmp:
         scratch = Path(tmp)
         corpus, topics, qrels = retrieval_files(scratch, DOCUMENTS, queries)
         args = ["retrieval", f"--corpus={corpus}", f"--queries={topics}", f"--qrels={qrels}"]
-        for _ in range(repeats):
-            report = eval_command(args, scratch)
-            walls.append(report["wall"])
-            inside.append(report["seconds"])
+        walls, inside, report = repeated(args, scratch, repeats)
     return {
         "documents": report["documents"],
         "queries": queries,
