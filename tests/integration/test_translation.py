@@ -102,3 +102,16 @@ def test_a_worker_with_a_model_is_ready_for_any_pair(
         assert info["capabilities"]["translation"] == {"engine": "llm:test-model"}
         client.check_ready(Plan.model_validate(plan(source_lang="en", target_lang="ja")))
     assert llm_server.chat_requests == []  # asking costs no model call
+
+
+def test_a_goal_into_a_language_no_worker_translates_fails_in_planning(
+    isolated: Callable[..., Settings],
+) -> None:
+    live = isolated(workers=1)
+    with Client(live) as client:
+        job = client.submit(goal="Translate into Japanese: The door is open.")
+        result = job.wait(timeout=60)
+    assert result.status == "failed"
+    assert (result.error or "").startswith("planning failed: step 'in_japanese' cannot run on")
+    assert "apt-get install apertium" in (result.error or "")
+    assert result.steps == {}  # nothing ran
