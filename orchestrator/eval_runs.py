@@ -122,8 +122,14 @@ def step_output(ran: Ran, step_id: str) -> tuple[dict[str, Any] | None, str]:
     step = ran.steps.get(step_id)
     if step is not None and step.status == "succeeded" and isinstance(step.output, dict):
         return step.output, ""
+    # Skipped: the reason is the step upstream that failed.
+    failed = [f"{name}: {s.error}" for name, s in ran.steps.items() if s.status == "failed"]
+    if step is not None and step.status == "skipped" and failed:
+        return None, failed[0]
     if step is not None and step.error:
         return None, step.error
+    if failed:
+        return None, failed[0]
     if step is not None and step.status != "succeeded":
         return None, ran.error or f"step {step_id} was {step.status}"
     return None, ran.error or f"the job ended {ran.status} without an output of {step_id}"

@@ -174,6 +174,29 @@ def test_eval_qa_and_summarization_measure_the_answers(tmp_path: Path) -> None:
     assert report["items"] == 2 and report["paragraphs"] == 2
     assert report["metrics"]["paragraph_recall@5"] == 1.0
     assert 0 < report["metrics"]["f1"] < 1 and report["metrics"]["exact_match"] == 0.0
+    assert (report["failed"], report["errors"]) == (0, [])
+    measured = report["metrics"]
+
+    # A question with no searchable words: its search fails, its answer is skipped.
+    qas = squad["data"][0]["paragraphs"][1]["qas"]  # type: ignore[index]
+    qas.append({"id": "q3", "question": "Is it?", "answers": [{"text": "x", "answer_start": 0}]})
+    (tmp_path / "squad.json").write_text(json.dumps(squad))
+    for over, scored, recall in (("all", 3, 2 / 3), ("succeeded", 2, 1.0)):
+        result = celeriac(
+            "eval",
+            "qa",
+            f"--squad={tmp_path / 'squad.json'}",
+            f"--over={over}",
+            "--json",
+            env=offline(tmp_path),
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert (report["items"], report["failed"], report["scored_items"]) == (3, 1, scored)
+        [reason] = report["errors"]
+        assert reason["error"].startswith("search: ") and "no searchable words" in reason["error"]
+        assert report["metrics"]["paragraph_recall@5"] == pytest.approx(recall, abs=1e-4)
+    assert report["metrics"]["f1"] == measured["f1"]  # over the two that succeeded
 
     (tmp_path / "s.jsonl").write_text(
         json.dumps(
