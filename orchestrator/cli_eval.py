@@ -29,13 +29,12 @@ from orchestrator.datasets import (
     read_lines,
 )
 from orchestrator.errors import UserError
-from orchestrator.eval_runs import Over
+from orchestrator.eval_runs import Over, deployment
 from orchestrator.evaluation import (
     BATCH_CHARS,
     IN_FLIGHT,
     MAX_DEPTH,
     Report,
-    deployment,
     evaluate_qa,
     evaluate_retrieval,
     evaluate_summarization,

@@ -1,6 +1,7 @@
 """How an evaluation's items run, and what it says of the ones that failed.
 
-Every item is a job; ``run_jobs`` submits them (at most ``in_flight`` at a time) and
+``deployment`` is where they run; translation lines go in ``even_batches``. Every item
+is a job; ``run_jobs`` submits them (at most ``in_flight`` at a time) and
 waits for each. An item fails when its job could not be submitted or its step has no
 output; ``Failures`` keeps how many failed and why (the first message of each kind, with
 a count), and ``Over`` chooses what the metrics are computed over: every item, a failed
@@ -10,9 +11,11 @@ by failing the hard items), or only the items that succeeded.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -20,8 +23,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from orchestrator.client import Client, JobHandle
+from orchestrator.embedded import Embedded
 from orchestrator.errors import EvaluationFailed, UserError
+from orchestrator.llm import resolve_backend
 from orchestrator.models import JobResult, Plan
+from orchestrator.settings import Settings
 
 Over = Literal["all", "succeeded"]
 T = TypeVar("T")
@@ -70,6 +76,41 @@ def describe_over(items: int, failed: int, over: Over) -> str:
     if over == "all":
         return f"all {items} items, the {failed} that failed counting as empty answers (zero)"
     return f"the {items - failed} items that succeeded ({failed} failed, left out)"
+
+
+@contextlib.contextmanager
+def deployment(settings: Settings, check: Plan | None = None) -> Iterator[Settings]:
+    """The deployment at CELERIAC_REDIS_URL, else one of this process's own; offline,
+    that ``check`` can run there is known before its workers start."""
+    if settings.redis_url:
+        yield settings
+        return
+    if check is not None and resolve_backend(settings) == "offline":
+        from agents.registry import load_registry
+        from orchestrator.readiness import unready_here
+
+        problem = unready_here(check, load_registry(settings.agent_modules))
+        if problem is not None:
+            raise problem
+    with Embedded(settings) as live:
+        yield live
+
+
+def even_batches(lines: Sequence[str], chars: int) -> list[list[str]]:
+    """Consecutive lines in as few batches of about ``chars`` characters as there can be,
+    all about the same size; a line longer than that goes alone."""
+    total = sum(map(len, lines))
+    share = total / max(1, math.ceil(total / chars))
+    out: list[list[str]] = []
+    done, current = 0, -1  # characters before the line; the share the last batch began in
+    for line in lines:
+        began = int(done // share) if share else 0
+        if began != current or len(line) > share:
+            out.append([])
+            current = began
+        out[-1].append(line)
+        done += len(line)
+    return out
 
 
 Ran = JobResult | str  # a job's result, or why it could not be submitted
@@ -122,14 +163,14 @@ def step_output(ran: Ran, step_id: str) -> tuple[dict[str, Any] | None, str]:
     step = ran.steps.get(step_id)
     if step is not None and step.status == "succeeded" and isinstance(step.output, dict):
         return step.output, ""
-    # Skipped: the reason is the step upstream that failed.
+    if step is not None and step.error and step.status != "skipped":
+        return None, step.error
+    # Skipped (or never planned): the reason is the step that failed before it.
     failed = [f"{name}: {s.error}" for name, s in ran.steps.items() if s.status == "failed"]
-    if step is not None and step.status == "skipped" and failed:
+    if failed:
         return None, failed[0]
     if step is not None and step.error:
         return None, step.error
-    if failed:
-        return None, failed[0]
     if step is not None and step.status != "succeeded":
         return None, ran.error or f"step {step_id} was {step.status}"
     return None, ran.error or f"the job ended {ran.status} without an output of {step_id}"

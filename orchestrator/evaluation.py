@@ -10,12 +10,10 @@ failed are counted with their reasons, and the metrics say which items they are 
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import math
 import statistics
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +21,17 @@ from rich.console import Console
 
 from orchestrator.client import Client
 from orchestrator.datasets import Question, RetrievalSet
-from orchestrator.embedded import Embedded, temporary_documents
+from orchestrator.embedded import temporary_documents
 from orchestrator.errors import UserError
-from orchestrator.eval_runs import Failures, Over, describe_over, run_jobs, scored, step_output
-from orchestrator.llm import resolve_backend
+from orchestrator.eval_runs import (
+    Failures,
+    Over,
+    describe_over,
+    even_batches,
+    run_jobs,
+    scored,
+    step_output,
+)
 from orchestrator.metrics import (
     per_query_metrics,
     rouge_l,
@@ -35,7 +40,6 @@ from orchestrator.metrics import (
     translation_metrics,
 )
 from orchestrator.models import Plan, Step
-from orchestrator.settings import Settings
 
 MAX_DEPTH = 100  # the retrieval agent returns at most 100 hits
 # Translation steps of about this many characters, this many at a time: each step is one
@@ -84,24 +88,6 @@ class Report:
         }
 
 
-@contextlib.contextmanager
-def deployment(settings: Settings, check: Plan | None = None) -> Iterator[Settings]:
-    """The deployment at CELERIAC_REDIS_URL, else one of this process's own; offline,
-    that ``check`` can run there is known before its workers start."""
-    if settings.redis_url:
-        yield settings
-        return
-    if check is not None and resolve_backend(settings) == "offline":
-        from agents.registry import load_registry
-        from orchestrator.readiness import unready_here
-
-        problem = unready_here(check, load_registry(settings.agent_modules))
-        if problem is not None:
-            raise problem
-    with Embedded(settings) as live:
-        yield live
-
-
 def translation_step(
     text: str, source_lang: str, target_lang: str, references: Sequence[str] = ()
 ) -> Step:
@@ -110,23 +96,6 @@ def translation_step(
     # which takes as long as translating it.
     reference = {"texts": list(references)} if references else None
     return Step(id="translate", agent="translation", input=data, reference=reference)
-
-
-def even_batches(lines: Sequence[str], chars: int) -> list[list[str]]:
-    """Consecutive lines in as few batches of about ``chars`` characters as there can be,
-    all about the same size; a line longer than that goes alone."""
-    total = sum(map(len, lines))
-    share = total / max(1, math.ceil(total / chars))
-    out: list[list[str]] = []
-    done, current = 0, -1  # characters before the line; the share the last batch began in
-    for line in lines:
-        began = int(done // share) if share else 0
-        if began != current or len(line) > share:
-            out.append([])
-            current = began
-        out[-1].append(line)
-        done += len(line)
-    return out
 
 
 def _search(
