@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -88,6 +88,19 @@ class Agent:
 
     def run(self, input: Any, context: StepContext) -> BaseModel:
         raise NotImplementedError
+
+    @classmethod
+    def capabilities(cls, model: ChatModel | None) -> dict[str, Any]:
+        """What a worker serving this type has beyond its code (an engine, a model, an
+        extra), as JSON; workers publish it so that a client can run ``unable`` before
+        it submits. ``model`` is the worker's chat model (None: the offline path)."""
+        return {}
+
+    @classmethod
+    def unable(cls, input: Any, capabilities: Mapping[str, Any]) -> str | None:
+        """Why a worker with ``capabilities`` cannot run ``input`` (a validated ``Input``),
+        saying what to install; None when it can, or cannot tell without running it."""
+        return None
 
     @classmethod
     def is_concrete(cls) -> bool:

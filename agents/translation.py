@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -143,6 +144,33 @@ class Translation(Agent):
     Input = TranslationInput
     Output = TranslationOutput
 
+    @classmethod
+    def capabilities(cls, model: ChatModel | None) -> dict[str, Any]:
+        """The model's name, else Apertium's installed pairs (or why it cannot run)."""
+        if model is not None:
+            return {"engine": f"llm:{model.model}"}
+        try:
+            apertium.check_installed()
+        except PermanentError as exc:
+            return {"engine": "apertium", "missing": str(exc)}
+        return {"engine": "apertium", "pairs": sorted(f"{s}-{t}" for s, t in apertium.pairs())}
+
+    @classmethod
+    def unable(cls, input: TranslationInput, capabilities: Mapping[str, Any]) -> str | None:
+        if capabilities.get("engine") != "apertium":
+            return None
+        if "missing" in capabilities:
+            return str(capabilities["missing"])
+        installed = [str(pair) for pair in capabilities.get("pairs", [])]
+        target = input.target_lang
+        if input.source_lang is None:
+            if any(pair.endswith(f"-{target}") for pair in installed):
+                return None
+            return _no_pair_into(target, ", ".join(installed) or "none")
+        if f"{input.source_lang}-{target}" in installed:
+            return None
+        return _no_pair(input.source_lang, target, ", ".join(installed) or "none")
+
     def run(self, input: TranslationInput, context: StepContext) -> TranslationOutput:
         segments, glue = split_segments(input.text)
         if context.model is not None:
@@ -238,11 +266,7 @@ def _with_apertium(
     source = input.source_lang or _guess_source(input, installed)
     pair = installed.get((source, input.target_lang))
     if pair is None:
-        raise PermanentError(
-            f"Apertium cannot translate {source} to {input.target_lang} on this worker; "
-            f"installed pairs: {apertium.describe(installed)}. Install the pair's Debian "
-            "package (apertium-SOURCE-TARGET) or configure a language model"
-        )
+        raise PermanentError(_no_pair(source, input.target_lang, apertium.describe(installed)))
 
     def progress(done: int) -> None:
         context.progress(done / len(segments), f"{done} of {len(segments)} segments")
@@ -256,10 +280,7 @@ def _guess_source(input: TranslationInput, installed: dict[tuple[str, str], aper
     target = input.target_lang
     candidates = [pair for (_, into), pair in installed.items() if into == target]
     if not candidates:
-        raise PermanentError(
-            f"no installed Apertium pair translates into {target}; installed pairs: "
-            f"{apertium.describe(installed)}"
-        )
+        raise PermanentError(_no_pair_into(target, apertium.describe(installed)))
     sample = input.text[:SAMPLE_CHARS]
     scored = sorted(((apertium.coverage(p, sample), p.source) for p in candidates), reverse=True)
     best, source = scored[0]
@@ -271,3 +292,16 @@ def _guess_source(input: TranslationInput, installed: dict[tuple[str, str], aper
             "give source_lang"
         )
     return source
+
+
+def _no_pair(source: str, target: str, installed: str) -> str:
+    return (
+        f"Apertium cannot translate {source} to {target} on this worker; installed pairs: "
+        f"{installed}. Install the pair's Debian package (apt-get install "
+        "apertium-SOURCE-TARGET; `apt-cache search apertium` lists them) or configure a "
+        "language model"
+    )
+
+
+def _no_pair_into(target: str, installed: str) -> str:
+    return f"no installed Apertium pair translates into {target}; installed pairs: {installed}"

@@ -22,6 +22,7 @@ from benchmarks import (
     concurrency,
     critical,
     dispatch,
+    evals,
     fanout,
     latency,
     memory,
@@ -53,6 +54,7 @@ BENCHMARKS: dict[str, Callable[[bool, int | None], list[Table]]] = {
     "startup": startup.run,
     "bm25": bm25.run,
     "translation": translation.run,
+    "eval": evals.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -3,6 +3,8 @@
 Each command runs against CELERIAC_REDIS_URL when it is set, else on an embedded
 deployment of its own, and prints a table (``--json``: only JSON on stdout; progress
 goes to stderr either way); ``--report FILE`` also writes an HTML page with plots.
+Items that failed are counted with their reasons; when every item failed, the command
+prints no metric and exits 1 with the reasons.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.cli_common import err, errors_to_exit_codes, out
@@ -26,15 +29,19 @@ from orchestrator.datasets import (
     read_lines,
 )
 from orchestrator.errors import UserError
+from orchestrator.eval_runs import Over, deployment
 from orchestrator.evaluation import (
+    BATCH_CHARS,
+    IN_FLIGHT,
     MAX_DEPTH,
     Report,
-    deployment,
     evaluate_qa,
     evaluate_retrieval,
     evaluate_summarization,
     evaluate_translation,
+    translation_step,
 )
+from orchestrator.models import Plan
 from orchestrator.settings import read_settings
 
 app = typer.Typer(no_args_is_help=True, help="Measure celeriac on benchmark data.")
@@ -45,6 +52,13 @@ ReportFile = Annotated[
 ]
 Limit = Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N items.")]
 Existing = {"exists": True, "dir_okay": False, "readable": True}
+OverOption = Annotated[
+    Over,
+    typer.Option(
+        "--over",
+        help="Metrics over all items, a failed one scoring zero, or over those that succeeded.",
+    ),
+]
 
 
 def _finish(report: Report, as_json: bool, report_file: Path | None) -> None:
@@ -55,15 +69,25 @@ def _finish(report: Report, as_json: bool, report_file: Path | None) -> None:
     if as_json:
         sys.stdout.write(json.dumps(report.as_json(), indent=2) + "\n")
         return
-    table = Table(title=f"celeriac eval {report.task}: {report.items} items")
+    table = Table(
+        title=f"celeriac eval {report.task}: {report.items} items",
+        caption=f"over {report.over_text()}",
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in report.metrics.items():
         table.add_row(name, f"{value:.4f}")
     out.print(table)
+    if report.failed:
+        failed = Table(title=f"{report.failed} of {report.items} items failed")
+        failed.add_column("items", justify="right")
+        failed.add_column("first error of the kind", overflow="fold")
+        for reason in report.failures.reasons():
+            failed.add_row(str(reason["count"]), escape(reason["error"]))
+        out.print(failed)
     for key, value in report.as_json().items():
-        if key not in ("metrics", "task"):
-            out.print(f"{key}: {value}", highlight=False)
+        if key not in ("metrics", "task", "errors"):
+            out.print(f"{key}: {value}", highlight=False, markup=False)
 
 
 @app.command()
@@ -81,6 +105,7 @@ def retrieval(
     run_out: Annotated[
         Path | None, typer.Option(help="Write the ranking in TREC run format.")
     ] = None,
+    over: OverOption = "all",
     as_json: JsonFlag = False,
     report_file: ReportFile = None,
 ) -> None:
@@ -96,7 +121,7 @@ def retrieval(
         data.queries = {qid: data.queries[qid] for qid in keep}
     settings = read_settings()
     with deployment(settings) as live, Client(live) as client:
-        report, rankings = evaluate_retrieval(client, data, k=k, mode=mode, console=err)
+        report, rankings = evaluate_retrieval(client, data, k=k, mode=mode, over=over, console=err)
     if run_out is not None:
         lines = [
             f"{qid} Q0 {doc} {rank} {score:.6f} celeriac"
@@ -122,10 +147,16 @@ def translation(
     source_lang: Annotated[str, typer.Option(help="ISO code of the source, e.g. en.")],
     target_lang: Annotated[str, typer.Option(help="ISO code of the target, e.g. es.")],
     limit: Limit = None,
-    batch: Annotated[int, typer.Option(min=1, help="Lines per translation step.")] = 20,
+    batch_chars: Annotated[
+        int, typer.Option(min=1, help="Characters of lines per translation step (about).")
+    ] = BATCH_CHARS,
+    in_flight: Annotated[
+        int, typer.Option(min=1, help="Translation steps running at a time.")
+    ] = IN_FLIGHT,
     hyp_out: Annotated[
         Path | None, typer.Option(help="Write the translations, one per line.")
     ] = None,
+    over: OverOption = "all",
     as_json: JsonFlag = False,
     report_file: ReportFile = None,
 ) -> None:
@@ -142,14 +173,17 @@ def translation(
         if len(ref) != len(lines):
             raise DatasetError(f"{path} has {len(ref)} lines; {source} has {len(lines)}")
     settings = read_settings()
-    with deployment(settings) as live, Client(live) as client:
+    check = Plan(steps=[translation_step(lines[0] or ".", source_code, target_code)])
+    with deployment(settings, check) as live, Client(live) as client:
         report, hypotheses = evaluate_translation(
             client,
             lines,
             references,
             source_lang=source_code,
             target_lang=target_code,
-            batch=batch,
+            batch_chars=batch_chars,
+            in_flight=in_flight,
+            over=over,
             console=err,
         )
     if hyp_out is not None:
@@ -163,6 +197,7 @@ def qa(
     squad: Annotated[Path, typer.Option(help="SQuAD v1.1 JSON.", **Existing)],
     limit: Limit = None,
     k: Annotated[int, typer.Option("-k", min=1, max=MAX_DEPTH, help="Passages retrieved.")] = 5,
+    over: OverOption = "all",
     as_json: JsonFlag = False,
     report_file: ReportFile = None,
 ) -> None:
@@ -170,7 +205,7 @@ def qa(
     paragraphs, questions = load_squad(squad)
     settings = read_settings()
     with deployment(settings) as live, Client(live) as client:
-        report = evaluate_qa(client, paragraphs, questions[:limit], k=k, console=err)
+        report = evaluate_qa(client, paragraphs, questions[:limit], k=k, over=over, console=err)
     _finish(report, as_json, report_file)
 
 
@@ -182,6 +217,7 @@ def summarization(
     reference_field: Annotated[list[str], typer.Option(help="A reference summary's field.")],
     limit: Limit = None,
     max_words: Annotated[int, typer.Option(min=1, help="Longest summary asked for.")] = 60,
+    over: OverOption = "all",
     as_json: JsonFlag = False,
     report_file: ReportFile = None,
 ) -> None:
@@ -189,7 +225,7 @@ def summarization(
     pairs = load_jsonl_pairs(jsonl, text_field, reference_field)[:limit]
     settings = read_settings()
     with deployment(settings) as live, Client(live) as client:
-        report = evaluate_summarization(client, pairs, max_words=max_words, console=err)
+        report = evaluate_summarization(client, pairs, max_words=max_words, over=over, console=err)
     _finish(report, as_json, report_file)
 
 

@@ -136,6 +136,15 @@ class Client:
         with redis_errors(self.url):
             return self.runtime.engine.live_workers()
 
+    def check_ready(self, plan: Plan) -> None:
+        """Raise ``NotReady`` (saying what to install) when no live worker can run a step
+        of ``plan`` because its engine, model or extra is missing there."""
+        from orchestrator.readiness import unready
+
+        problem = unready(plan, self.runtime.engine.local_agents, self.live_workers().values())
+        if problem is not None:
+            raise problem
+
     def submit(
         self,
         plan: Plan | Mapping[str, Any] | None = None,

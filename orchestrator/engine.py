@@ -26,6 +26,7 @@ from orchestrator.metering import StepMeter, metered
 from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan
 from orchestrator.planner import Check, Planner, build_planner, check_goal, checker
 from orchestrator.plans import AgentTypes, dependencies, validate_plan
+from orchestrator.readiness import unready
 from orchestrator.records import Followups, StepMessage
 from orchestrator.replan import check_merged, merge, record, replaced_steps
 from orchestrator.scoring import job_score
@@ -144,8 +145,18 @@ class Engine:
         return cards
 
     def checker(self, cards: Cards) -> Check:
-        """Validation of planned plans: only the types in ``cards``."""
-        return checker(cards, self.local_agents, self.settings.max_plan_steps)
+        """Validation of planned plans: only the types in ``cards``, and only steps some
+        live worker can run (``readiness``: the engine, model or extra a step needs)."""
+        validate = checker(cards, self.local_agents, self.settings.max_plan_steps)
+
+        def check(plan: Plan) -> Plan:
+            checked = validate(plan)
+            problem = unready(checked, self.local_agents, self.live_workers().values())
+            if problem is not None:
+                raise PlanError(str(problem), step_id=problem.step_id)
+            return checked
+
+        return check
 
     def check_goal(self, goal: Goal) -> Goal:
         return check_goal(goal, self.settings)

@@ -9,7 +9,10 @@ The tree (the root and agent errors are in ``agents.errors``)::
     │   ├── PlanningError       no valid plan could be made for a goal
     │   └── JobNotFound         no job with that id
     ├── RedisUnavailable        Redis cannot be reached (exit code 1)
-    └── JobTimeout              wait() ran out of time (exit code 1)
+    ├── JobTimeout              wait() ran out of time (exit code 1)
+    ├── NotReady                no live worker can run a step: an engine, model or
+    │                           extra is missing there (exit code 1)
+    └── EvaluationFailed        every item of an evaluation failed (exit code 1)
 """
 
 from __future__ import annotations
@@ -52,3 +55,16 @@ class JobTimeout(CeleriacError):
         super().__init__(f"job {job_id} is still {status} after {timeout:g}s")
         self.job_id = job_id
         self.status = status
+
+
+class NotReady(CeleriacError):
+    """No live worker can run a step of a plan (found before it is submitted)."""
+
+    def __init__(self, message: str, *, step_id: str, agent: str) -> None:
+        super().__init__(message)
+        self.step_id = step_id
+        self.agent = agent
+
+
+class EvaluationFailed(CeleriacError):
+    """Every item of an evaluation failed: there is nothing to measure."""

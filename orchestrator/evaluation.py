@@ -1,27 +1,37 @@
 """Evaluations: benchmark items run as jobs on workers (the real path), then measured.
 
-Each evaluation indexes what it needs into a collection of its own, submits one job per
-item (all at once: workers run them in parallel), waits for them with a progress bar, and
-measures what came back with ``orchestrator.metrics``. A job that fails counts as an empty
-answer, and the report says how many did.
+Each evaluation indexes what it needs into a collection of its own, checks that a live
+worker can run its steps (``Client.check_ready``: an engine, model or extra missing there
+is reported before anything is submitted), submits one job per item, waits for them with
+a progress bar, and measures what came back with ``orchestrator.metrics``. Items that
+failed are counted with their reasons, and the metrics say which items they are over
+(``orchestrator.eval_runs``); when every item failed there is no metric, only the reasons.
 """
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from orchestrator.client import Client
 from orchestrator.datasets import Question, RetrievalSet
-from orchestrator.embedded import Embedded, temporary_documents
+from orchestrator.embedded import temporary_documents
 from orchestrator.errors import UserError
+from orchestrator.eval_runs import (
+    Failures,
+    Over,
+    describe_over,
+    even_batches,
+    run_jobs,
+    scored,
+    step_output,
+)
 from orchestrator.metrics import (
     per_query_metrics,
     rouge_l,
@@ -29,23 +39,40 @@ from orchestrator.metrics import (
     squad_f1,
     translation_metrics,
 )
-from orchestrator.models import JobResult, Plan, Step
-from orchestrator.settings import Settings
+from orchestrator.models import Plan, Step
 
 MAX_DEPTH = 100  # the retrieval agent returns at most 100 hits
+# Translation steps of about this many characters, this many at a time: each step is one
+# run of Apertium's pipeline (~0.1 s to start, then ~1,000 segments a second), and a few
+# in flight keep both cores busy while a run starts (benchmarks/evals.py).
+BATCH_CHARS = 20_000
+IN_FLIGHT = 4
 
 
 @dataclass
 class Report:
-    """What an evaluation measured: metrics, per-item values for plots, and counts."""
+    """What an evaluation measured: metrics, per-item values for plots, counts, and why
+    the items that failed did."""
 
     task: str
     metrics: dict[str, float]
     items: int
-    failed: int = 0
+    failures: Failures = field(default_factory=Failures)
+    over: Over = "all"
     details: dict[str, Any] = field(default_factory=dict)
     per_item: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return self.failures.count
+
+    @property
+    def scored_items(self) -> int:
+        return self.items - (self.failed if self.over == "succeeded" else 0)
+
+    def over_text(self) -> str:
+        return describe_over(self.items, self.failed, self.over)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -53,61 +80,47 @@ class Report:
             "metrics": {name: round(value, 4) for name, value in self.metrics.items()},
             "items": self.items,
             "failed": self.failed,
+            "errors": self.failures.reasons(),
+            "metrics_over": self.over,
+            "scored_items": self.scored_items,
             "seconds": round(self.seconds, 2),
             **self.details,
         }
 
 
-@contextlib.contextmanager
-def deployment(settings: Settings) -> Iterator[Settings]:
-    """The deployment at CELERIAC_REDIS_URL, else one of this process's own."""
-    if settings.redis_url:
-        yield settings
-        return
-    with Embedded(settings) as live:
-        yield live
+def translation_step(
+    text: str, source_lang: str, target_lang: str, references: Sequence[str] = ()
+) -> Step:
+    data = {"text": text, "source_lang": source_lang, "target_lang": target_lang}
+    # Scored against references: without them, a step is scored by translating it back,
+    # which takes as long as translating it.
+    reference = {"texts": list(references)} if references else None
+    return Step(id="translate", agent="translation", input=data, reference=reference)
 
 
-def run_jobs(
-    client: Client, plans: Sequence[Plan], console: Console, label: str
-) -> list[JobResult]:
-    """Submit every plan, then wait for each job, showing how many have ended."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
-        submitting = progress.add_task(f"submitting {label}", total=len(plans))
-        handles = []
-        for plan in plans:
-            handles.append(client.submit(plan))
-            progress.advance(submitting)
-        running = progress.add_task(f"running {label}", total=len(handles))
-        results = []
-        for handle in handles:
-            results.append(handle.wait())
-            progress.advance(running)
-    return results
-
-
-def _step_output(result: JobResult, step_id: str) -> dict[str, Any] | None:
-    step = result.steps.get(step_id)
-    if step is None or step.status != "succeeded" or not isinstance(step.output, dict):
-        return None
-    return step.output
+def _search(
+    query: str,
+    collection: str,
+    k: int,
+    mode: str = "bm25",
+    relevant: Mapping[str, int] | None = None,
+) -> Step:
+    data = {"query": query, "collection": collection, "k": k, "mode": mode}
+    # Scored against the judgments: without them, by the share of the query's words in
+    # the hits, which for 100 hits took ten times as long as the search.
+    reference = {"relevant": dict(relevant)} if relevant else None
+    return Step(id="search", agent="retrieval", input=data, reference=reference)
 
 
 def evaluate_retrieval(
-    client: Client, data: RetrievalSet, *, k: int, mode: str, console: Console
+    client: Client, data: RetrievalSet, *, k: int, mode: str, over: Over, console: Console
 ) -> tuple[Report, dict[str, list[tuple[str, float]]]]:
     """trec_eval's measures over the judged queries; also the ranking (the run) per query."""
     started = time.monotonic()
     judged = data.judged
     data_dir = client.settings.data_dir
     dense = mode != "bm25"
-    if dense:
+    if dense:  # the collection is embedded here
         from agents import dense as dense_extra
         from agents.errors import PermanentError
 
@@ -115,45 +128,41 @@ def evaluate_retrieval(
             dense_extra.require()
         except PermanentError as exc:
             raise UserError(str(exc)) from None
+    if judged:  # before indexing: the workers may lack what the mode needs
+        client.check_ready(Plan(steps=[_search(next(iter(judged.values())), "eval", 1, mode)]))
     with temporary_documents(
         data_dir, data.documents, prefix="eval", embeddings=dense
     ) as collection:
         plans = [
             Plan(
-                steps=[
-                    Step(
-                        id="search",
-                        agent="retrieval",
-                        input={
-                            "query": text,
-                            "collection": collection,
-                            "k": MAX_DEPTH,
-                            "mode": mode,
-                        },
-                    )
-                ],
+                steps=[_search(text, collection, MAX_DEPTH, mode, data.qrels.get(qid))],
                 answer_from="search",
             )
-            for text in judged.values()
+            for qid, text in judged.items()
         ]
         results = run_jobs(client, plans, console, "queries")
     rankings: dict[str, list[tuple[str, float]]] = {}
-    failed = 0
+    failures = Failures()
+    ok = []
     for qid, result in zip(judged, results, strict=True):
-        output = _step_output(result, "search")
-        failed += output is None
+        output, error = step_output(result, "search")
+        if output is None:
+            failures.add(error)
+        ok.append(output is not None)
         rankings[qid] = [(hit["id"], float(hit["score"])) for hit in (output or {}).get("hits", [])]
+    failures.require_some(len(judged), "queries")
     # Scores by rank keep celeriac's order exactly (trec_eval breaks score ties by doc id).
     run = {
         qid: {doc: float(MAX_DEPTH - rank) for rank, (doc, _) in enumerate(hits)}
         for qid, hits in rankings.items()
     }
-    table = per_query_metrics({q: data.qrels[q] for q in judged}, run, k)
+    table = per_query_metrics({q: data.qrels[q] for q in scored(list(judged), ok, over)}, run, k)
     report = Report(
         task="retrieval",
         metrics={name: values["all"] for name, values in table.items()},
         items=len(judged),
-        failed=failed,
+        failures=failures,
+        over=over,
         details={
             "k": k,
             "mode": mode,
@@ -175,48 +184,61 @@ def evaluate_translation(
     *,
     source_lang: str,
     target_lang: str,
-    batch: int,
+    batch_chars: int = BATCH_CHARS,
+    in_flight: int = IN_FLIGHT,
+    over: Over = "all",
     console: Console,
 ) -> tuple[Report, list[str]]:
-    """Corpus BLEU and chrF of the translations; the translations, line by line."""
+    """Corpus BLEU and chrF of the translations; the translations, line by line (a line
+    of a failed batch is empty)."""
     started = time.monotonic()
-    chunks = [list(sources[i : i + batch]) for i in range(0, len(sources), batch)]
+    chunks = even_batches(sources, batch_chars)
+    starts = [0, *itertools.accumulate(map(len, chunks))]
     plans = [
         Plan(
             steps=[
-                Step(
-                    id="translate",
-                    agent="translation",
-                    input={
-                        "text": "\n".join(chunk),
-                        "source_lang": source_lang,
-                        "target_lang": target_lang,
-                    },
+                translation_step(
+                    "\n".join(chunk),
+                    source_lang,
+                    target_lang,
+                    ["\n".join(ref[start : start + len(chunk)]) for ref in references],
                 )
             ]
         )
-        for chunk in chunks
+        for chunk, start in zip(chunks, starts, strict=False)
     ]
-    results = run_jobs(client, plans, console, f"batches of {batch} lines")
+    if plans:
+        client.check_ready(plans[0])
+    label = f"batches of ~{batch_chars:,} characters"
+    results = run_jobs(client, plans, console, label, in_flight=in_flight)
     hypotheses: list[str] = []
-    failed = 0
+    ok: list[bool] = []
+    failures = Failures()
     for chunk, result in zip(chunks, results, strict=True):
-        output = _step_output(result, "translate")
+        output, error = step_output(result, "translate")
         lines = str(output["text"]).split("\n") if output else []
-        if len(lines) != len(chunk):
-            failed += len(chunk)
+        if output and len(lines) != len(chunk):
+            error = f"the translation of {len(chunk)} lines came back with {len(lines)}"
+        if error:
+            failures.add(error, len(chunk))
             lines = [""] * len(chunk)
         hypotheses.extend(lines)
-    measured = translation_metrics(hypotheses, references)
+        ok.extend([not error] * len(chunk))
+    failures.require_some(len(sources), "lines")
+    measured = translation_metrics(
+        scored(hypotheses, ok, over), [scored(ref, ok, over) for ref in references]
+    )
     report = Report(
         task="translation",
         metrics=measured,
         items=len(sources),
-        failed=failed,
+        failures=failures,
+        over=over,
         details={
             "source_lang": source_lang,
             "target_lang": target_lang,
             "references": len(references),
+            "steps": len(plans),
         },
         seconds=time.monotonic() - started,
     )
@@ -229,6 +251,7 @@ def evaluate_qa(
     questions: Sequence[Question],
     *,
     k: int,
+    over: Over = "all",
     console: Console,
 ) -> Report:
     """SQuAD's exact match and F1 of the answers, and the recall of the gold paragraph."""
@@ -237,11 +260,7 @@ def evaluate_qa(
         plans = [
             Plan(
                 steps=[
-                    Step(
-                        id="search",
-                        agent="retrieval",
-                        input={"query": q.question, "collection": collection, "k": k},
-                    ),
+                    _search(q.question, collection, k),
                     Step(
                         id="answer",
                         agent="generation",
@@ -256,20 +275,35 @@ def evaluate_qa(
             )
             for q in questions
         ]
+        if plans:
+            client.check_ready(plans[0])
         results = run_jobs(client, plans, console, "questions")
-    scores = [_qa_item(q, result) for q, result in zip(questions, results, strict=True)]
+    failures = Failures()
+    scores = []
+    for question, result in zip(questions, results, strict=True):
+        answer, error = step_output(result, "answer")
+        hits, _ = step_output(result, "search")
+        if answer is None:
+            failures.add(error)
+        scores.append(_qa_item(question, answer, hits))
+    failures.require_some(len(questions), "questions")
+
+    def mean(values: Sequence[float], items: Sequence[_QaItem]) -> float:
+        return _mean(scored(values, [not i.failed for i in items], over))
+
     answerable = [item for item in scores if item.answerable]
     unanswerable = [item for item in scores if not item.answerable]
     abstained = [item for item in scores if item.abstained]
+    cited = [item for item in scores if item.cited]
     metrics = {
-        "exact_match": _mean([item.em for item in scores]),
-        "f1": _mean([item.f1 for item in scores]),
-        "f1_whole_answer": _mean([item.f1_text for item in answerable]),
-        "citation_precision": _mean([item.precision for item in scores if item.cited]),
-        "citation_recall": _mean([item.recall for item in answerable]),
-        f"paragraph_recall@{k}": _mean([item.found for item in answerable]),
+        "exact_match": mean([i.em for i in scores], scores),
+        "f1": mean([i.f1 for i in scores], scores),
+        "f1_whole_answer": mean([i.f1_text for i in answerable], answerable),
+        "citation_precision": mean([i.precision for i in cited], cited),
+        "citation_recall": mean([i.recall for i in answerable], answerable),
+        f"paragraph_recall@{k}": mean([i.found for i in answerable], answerable),
         "abstained": len(abstained) / len(scores) if scores else 0.0,
-        "words_per_answer": _mean([item.words for item in scores if not item.failed]),
+        "words_per_answer": _mean([i.words for i in scores if not i.failed]),
     }
     if unanswerable:
         right = sum(not item.answerable for item in abstained)
@@ -279,14 +313,15 @@ def evaluate_qa(
         task="qa",
         metrics=metrics,
         items=len(questions),
-        failed=sum(item.failed for item in scores),
+        failures=failures,
+        over=over,
         details={
             "k": k,
             "paragraphs": len(paragraphs),
             "answerable": len(answerable),
             "unanswerable": len(unanswerable),
         },
-        per_item={"f1": [item.f1 for item in scores]},
+        per_item={"f1": scored([i.f1 for i in scores], [not i.failed for i in scores], over)},
         seconds=time.monotonic() - started,
     )
 
@@ -306,9 +341,11 @@ class _QaItem:
     words: int
 
 
-def _qa_item(question: Question, result: JobResult) -> _QaItem:
-    answer = _step_output(result, "answer") or {}
-    hits = (_step_output(result, "search") or {}).get("hits", [])
+def _qa_item(
+    question: Question, output: dict[str, Any] | None, search: dict[str, Any] | None
+) -> _QaItem:
+    answer = output or {}
+    hits = (search or {}).get("hits", [])
     abstained = answer.get("answered") is False
     text = str(answer.get("text", ""))
     short = "" if abstained else str(answer.get("short_answer") or text)
@@ -335,7 +372,12 @@ def _qa_item(question: Question, result: JobResult) -> _QaItem:
 
 
 def evaluate_summarization(
-    client: Client, pairs: Sequence[tuple[str, list[str]]], *, max_words: int, console: Console
+    client: Client,
+    pairs: Sequence[tuple[str, list[str]]],
+    *,
+    max_words: int,
+    over: Over = "all",
+    console: Console,
 ) -> Report:
     """ROUGE-L against the references (the best of them) and faithfulness to the text."""
     from agents.generation import Passage
@@ -358,20 +400,27 @@ def evaluate_summarization(
         )
         for text, _ in pairs
     ]
+    if plans:
+        client.check_ready(plans[0])
     results = run_jobs(client, plans, console, "texts")
-    rouge, faithful = [], []
-    failed = 0
+    rouge, faithful, ok = [], [], []
+    failures = Failures()
     for (text, references), result in zip(pairs, results, strict=True):
-        output = _step_output(result, "summary")
-        failed += output is None
+        output, error = step_output(result, "summary")
+        if output is None:
+            failures.add(error)
+        ok.append(output is not None)
         summary = str(output["text"]) if output else ""
         rouge.append(max(rouge_l(summary, reference) for reference in references))
         faithful.append(faithfulness(summary, [Passage(id="text", text=text)]) if summary else 0.0)
+    failures.require_some(len(pairs), "texts")
+    rouge, faithful = scored(rouge, ok, over), scored(faithful, ok, over)
     return Report(
         task="summarization",
         metrics={"rougeL": _mean(rouge), "faithfulness": _mean(faithful)},
         items=len(pairs),
-        failed=failed,
+        failures=failures,
+        over=over,
         details={"max_words": max_words},
         per_item={"rougeL": rouge, "faithfulness": faithful},
         seconds=time.monotonic() - started,

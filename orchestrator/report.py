@@ -26,7 +26,9 @@ figure {{ margin: 1.5rem 0; }}
 <h1>{title}</h1>
 <p>{summary}</p>
 <h2>Metrics</h2>
+<p>Over {over}.</p>
 <table><tr><th>metric</th><th>value</th></tr>{metrics}</table>
+{failures}
 <h2>Run</h2>
 <table>{details}</table>
 {figures}
@@ -78,6 +80,17 @@ def write_report(path: Path, report: Report, command: str) -> None:
     )
     details = {**report.as_json(), "command": command}
     details.pop("metrics")
+    details.pop("errors")
+    failures = ""
+    if report.failed:
+        failure_rows = "".join(
+            f"<tr><td class=n>{reason['count']}</td><td>{html.escape(reason['error'])}</td></tr>"
+            for reason in report.failures.reasons()
+        )
+        failures = (
+            f"<h2>Failures</h2><p>{report.failed} of {report.items} items failed.</p>"
+            f"<table><tr><th>items</th><th>first error of the kind</th></tr>{failure_rows}</table>"
+        )
     detail_rows = "".join(
         f"<tr><th>{html.escape(str(key))}</th><td>{html.escape(str(value))}</td></tr>"
         for key, value in details.items()
@@ -94,7 +107,9 @@ def write_report(path: Path, report: Report, command: str) -> None:
     page = PAGE.format(
         title=html.escape(f"celeriac eval {report.task}"),
         summary=html.escape(summary),
+        over=html.escape(report.over_text()),
         metrics=rows,
+        failures=failures,
         details=detail_rows,
         figures=figures_html,
     )

@@ -21,6 +21,7 @@ from agents.registry import Registry, load_registry
 from orchestrator import names
 from orchestrator.cards import AgentCard
 from orchestrator.errors import ConfigError
+from orchestrator.readiness import published
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
 from workers.step import StepRunner
@@ -149,6 +150,7 @@ def run_worker(
         "orchestrator": orchestrator,
         "pool": pool,
         "concurrency": concurrency,
+        "capabilities": published(registry, served, runner.model),
     }
     if settings.metrics_port:
         runner.telemetry.serve(settings.metrics_port, runtime.redis, queues)

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from orchestrator.client import Client
+from orchestrator.errors import NotReady
+from orchestrator.models import Plan
 from orchestrator.settings import Settings
 from tests.conftest import needs_apertium
 from tests.llm_server import LLMServer, Reply
@@ -66,3 +68,50 @@ def test_a_model_translation_on_a_worker(
         "lines": ["Invoices and billing", "The red car is fast.", "Thank you"]
     }
     assert result.steps["translate"].usage.total_tokens > 0
+
+
+def test_a_client_knows_before_submitting_that_no_worker_has_the_pair(
+    isolated: Callable[..., Settings],
+) -> None:
+    live = isolated(workers=1)
+    with Client(live) as client:
+        [info] = client.live_workers().values()
+        assert info["capabilities"]["translation"]["engine"] == "apertium"
+        # Japanese is not installed (and with no Apertium at all, it says to install it).
+        with pytest.raises(NotReady, match="apt-get install apertium") as refused:
+            client.check_ready(Plan.model_validate(plan(source_lang="en", target_lang="ja")))
+    assert (refused.value.step_id, refused.value.agent) == ("translate", "translation")
+
+
+@needs_apertium
+def test_a_client_finds_an_installed_pair_ready(isolated: Callable[..., Settings]) -> None:
+    live = isolated(workers=1)
+    with Client(live) as client:
+        [info] = client.live_workers().values()
+        assert "eng-spa" in info["capabilities"]["translation"]["pairs"]
+        client.check_ready(Plan.model_validate(plan(source_lang="en", target_lang="es")))
+
+
+def test_a_worker_with_a_model_is_ready_for_any_pair(
+    isolated: Callable[..., Settings], llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
+    live = isolated(workers=1, llm_backend="openai", llm_model="test-model")
+    with Client(live) as client:
+        [info] = client.live_workers().values()
+        assert info["capabilities"]["translation"] == {"engine": "llm:test-model"}
+        client.check_ready(Plan.model_validate(plan(source_lang="en", target_lang="ja")))
+    assert llm_server.chat_requests == []  # asking costs no model call
+
+
+def test_a_goal_into_a_language_no_worker_translates_fails_in_planning(
+    isolated: Callable[..., Settings],
+) -> None:
+    live = isolated(workers=1)
+    with Client(live) as client:
+        job = client.submit(goal="Translate into Japanese: The door is open.")
+        result = job.wait(timeout=60)
+    assert result.status == "failed"
+    assert (result.error or "").startswith("planning failed: step 'in_japanese' cannot run on")
+    assert "apt-get install apertium" in (result.error or "")
+    assert result.steps == {}  # nothing ran

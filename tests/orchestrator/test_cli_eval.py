@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 import pytrec_eval
+import redis
 import sacrebleu
 
+from orchestrator import names
+from orchestrator.embedded import settings_env
+from orchestrator.settings import Settings
 from tests.conftest import needs_apertium, needs_dense
 from tests.orchestrator.test_cli import celeriac, environment, fails
 
@@ -169,6 +174,29 @@ def test_eval_qa_and_summarization_measure_the_answers(tmp_path: Path) -> None:
     assert report["items"] == 2 and report["paragraphs"] == 2
     assert report["metrics"]["paragraph_recall@5"] == 1.0
     assert 0 < report["metrics"]["f1"] < 1 and report["metrics"]["exact_match"] == 0.0
+    assert (report["failed"], report["errors"]) == (0, [])
+    measured = report["metrics"]
+
+    # A question with no searchable words: its search fails, its answer is skipped.
+    qas = squad["data"][0]["paragraphs"][1]["qas"]  # type: ignore[index]
+    qas.append({"id": "q3", "question": "Is it?", "answers": [{"text": "x", "answer_start": 0}]})
+    (tmp_path / "squad.json").write_text(json.dumps(squad))
+    for over, scored, recall in (("all", 3, 2 / 3), ("succeeded", 2, 1.0)):
+        result = celeriac(
+            "eval",
+            "qa",
+            f"--squad={tmp_path / 'squad.json'}",
+            f"--over={over}",
+            "--json",
+            env=offline(tmp_path),
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert (report["items"], report["failed"], report["scored_items"]) == (3, 1, scored)
+        [reason] = report["errors"]
+        assert reason["error"].startswith("search: ") and "no searchable words" in reason["error"]
+        assert report["metrics"]["paragraph_recall@5"] == pytest.approx(recall, abs=1e-4)
+    assert report["metrics"]["f1"] == measured["f1"]  # over the two that succeeded
 
     (tmp_path / "s.jsonl").write_text(
         json.dumps(
@@ -209,13 +237,14 @@ def test_eval_translation_reports_sacrebleu_scores_of_its_translations(tmp_path:
         f"--reference={tmp_path / 'es'}",
         "--source-lang=en",
         "--target-lang=es",
-        "--batch=2",
+        "--batch-chars=30",
         f"--hyp-out={hyps}",
         "--json",
         env=offline(tmp_path),
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
+    assert (report["steps"], report["failed"], report["errors"]) == (2, 0, [])
     lines = hyps.read_text().splitlines()
     assert len(lines) == 3 and "gato" in lines[0]
     references = [(tmp_path / "es").read_text().splitlines()]
@@ -238,3 +267,156 @@ def test_eval_retrieval_in_hybrid_mode_embeds_the_collection(tmp_path: Path) -> 
     report = json.loads(result.stdout)
     assert report["mode"] == "hybrid" and report["failed"] == 0
     assert report["metrics"]["mrr"] > 0.5
+
+
+def error_line(result: subprocess.CompletedProcess[str], code: int) -> str:
+    """The error a command ended with, having printed no result (progress may precede it)."""
+    assert result.returncode == code, result
+    assert result.stdout == ""
+    last = result.stderr.rstrip("\n").splitlines()[-1]
+    assert last.startswith("error: "), result.stderr
+    return last.removeprefix("error: ")
+
+
+def with_unsearchable_query(tmp_path: Path, *, all_of_them: bool = False) -> list[str]:
+    """The small collection, with a judged query that has no searchable words (its
+    search fails on the worker); ``all_of_them``: every judged query is such."""
+    args = smart(tmp_path)
+    queries = QUERIES.replace("a question nobody judged .", "is it of the ?")
+    if all_of_them:
+        queries = ".I 001\n.W\nof the and .\n.I 002\n.W\nis it ?\n.I 005\n.W\nis it of the ?\n"
+    (tmp_path / "queries").write_text(queries)
+    (tmp_path / "qrels").write_text(QRELS + "3 2 1\n")
+    return args
+
+
+def test_eval_retrieval_names_the_queries_that_failed_and_what_its_metrics_are_over(
+    tmp_path: Path,
+) -> None:
+    args, page = with_unsearchable_query(tmp_path), tmp_path / "report.html"
+    zero = celeriac(
+        "eval", "retrieval", *args, "-k", "2", "--json", f"--report={page}", env=offline(tmp_path)
+    )
+    assert zero.returncode == 0, zero.stderr
+    report = json.loads(zero.stdout)
+    assert (report["items"], report["failed"], report["scored_items"]) == (3, 1, 3)
+    assert report["metrics_over"] == "all"
+    [reason] = report["errors"]
+    assert reason["count"] == 1 and "has no searchable words" in reason["error"]
+    assert report["metrics"]["mrr"] == pytest.approx(2 / 3, abs=1e-4)  # the failed one: 0
+
+    kept = celeriac(
+        "eval", "retrieval", *args, "-k", "2", "--over=succeeded", "--json", env=offline(tmp_path)
+    )
+    assert kept.returncode == 0, kept.stderr
+    report = json.loads(kept.stdout)
+    assert (report["failed"], report["scored_items"], report["metrics_over"]) == (
+        1,
+        2,
+        "succeeded",
+    )
+    assert report["metrics"]["mrr"] == 1.0
+
+    html = page.read_text()
+    assert "Failures" in html and "has no searchable words" in html
+    assert "the 1 that failed counting as empty answers (zero)" in html
+
+    table = celeriac("eval", "retrieval", *args, "-k", "2", env=offline(tmp_path))
+    assert table.returncode == 0, table.stderr
+    assert "1 of 3 items failed" in table.stdout and "searchable words" in table.stdout
+    assert "over all 3 items, the 1 that failed" in " ".join(table.stdout.split())
+
+
+def test_eval_retrieval_prints_no_metric_when_every_query_failed(tmp_path: Path) -> None:
+    args = with_unsearchable_query(tmp_path, all_of_them=True)
+    page = tmp_path / "report.html"
+    result = celeriac(
+        "eval", "retrieval", *args, "--json", f"--report={page}", env=offline(tmp_path)
+    )
+    error = error_line(result, 1)
+    assert error.startswith("all 3 queries failed, so there is nothing to measure: (3) ")
+    assert "has no searchable words" in error
+    assert not page.exists()
+
+
+def test_eval_translation_without_the_language_pair_fails_before_it_starts(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "en").write_text("The cat is at home.\n" * 300)
+    (tmp_path / "ca").write_text("El gat és a casa.\n" * 300)
+    args = [
+        f"--source={tmp_path / 'en'}",
+        f"--reference={tmp_path / 'ca'}",
+        "--source-lang=en",
+        "--target-lang=ca",
+    ]
+    # Catalan is not installed here (and with no Apertium at all, it says to install it).
+    error = fails(celeriac("eval", "translation", *args, env=offline(tmp_path)), 1)
+    assert "cannot run on the workers of this machine" in error
+    assert "apt-get install apertium" in error
+    assert "Embedded" not in error
+
+
+def test_eval_translation_asks_the_live_workers_before_it_submits(
+    tmp_path: Path, deployment: Settings, redis_client: redis.Redis
+) -> None:
+    (tmp_path / "en").write_text("The cat is at home.\n" * 300)
+    (tmp_path / "ca").write_text("El gat és a casa.\n" * 300)
+    jobs = redis_client.zcard(names.JOBS_KEY)
+    result = celeriac(
+        "eval",
+        "translation",
+        f"--source={tmp_path / 'en'}",
+        f"--reference={tmp_path / 'ca'}",
+        "--source-lang=en",
+        "--target-lang=ca",
+        env={**offline(tmp_path), **settings_env(deployment)},
+    )
+    error = fails(result, 1)
+    assert "cannot run on any live translation worker" in error
+    assert "apt-get install apertium" in error
+    assert redis_client.zcard(names.JOBS_KEY) == jobs  # nothing was submitted
+
+
+@needs_apertium
+def test_eval_translation_counts_a_refused_batch_as_failed_lines(tmp_path: Path) -> None:
+    good = ["The cat is at home.", "I like green apples.", "The door is open."]
+    references = [
+        "El gato está en casa.",
+        "Me gustan las manzanas verdes.",
+        "La puerta está abierta.",
+    ]
+    long = "The red car is fast. " * 200  # a plan larger than CELERIAC_MAX_PLAN_BYTES
+    (tmp_path / "en").write_text("\n".join([good[0], long, *good[1:]]) + "\n")
+    (tmp_path / "es").write_text("\n".join([references[0], "El coche.", *references[1:]]) + "\n")
+    env = {**offline(tmp_path), "CELERIAC_MAX_PLAN_BYTES": "3000"}
+    args = [
+        f"--source={tmp_path / 'en'}",
+        f"--reference={tmp_path / 'es'}",
+        "--source-lang=en",
+        "--target-lang=es",
+        "--batch-chars=30",
+        "--json",
+    ]
+    hyps = tmp_path / "hyp.txt"
+    zero = celeriac("eval", "translation", *args, f"--hyp-out={hyps}", env=env)
+    assert zero.returncode == 0, zero.stderr
+    report = json.loads(zero.stdout)
+    assert (report["items"], report["failed"], report["scored_items"]) == (4, 1, 4)
+    [reason] = report["errors"]
+    assert reason["count"] == 1 and reason["error"].startswith("not submitted: ")
+    assert "3000" in reason["error"]
+    lines = hyps.read_text().split("\n")[:-1]
+    assert lines[1] == "" and "gato" in lines[0]
+    all_refs = [[references[0], "El coche.", *references[1:]]]
+    assert report["metrics"]["chrf"] == pytest.approx(
+        sacrebleu.corpus_chrf(lines, all_refs).score, abs=1e-4
+    )
+
+    kept = celeriac("eval", "translation", *args, "--over=succeeded", env=env)
+    assert kept.returncode == 0, kept.stderr
+    report = json.loads(kept.stdout)
+    assert (report["failed"], report["scored_items"]) == (1, 3)
+    assert report["metrics"]["chrf"] == pytest.approx(
+        sacrebleu.corpus_chrf([lines[0], *lines[2:]], [references]).score, abs=1e-4
+    )
