@@ -20,7 +20,7 @@ from agents.errors import CeleriacError, TransientError
 from agents.llm import ChatModel
 from agents.llm.retrying import after_retry_after
 from orchestrator import names
-from orchestrator.cards import AgentCard, Cards
+from orchestrator.cards import AgentCard, Cards, joined_offers
 from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
 from orchestrator.metering import StepMeter, metered
 from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan
@@ -132,15 +132,18 @@ class Engine:
             return validate_plan(plan, self.known_agents(), max_steps=steps)
 
     def available_cards(self) -> dict[str, AgentCard]:
-        """The cards of the agent types live workers serve: what a planner may use."""
-        served = {name for info in self.live_workers().values() for name in info.get("agents", [])}
+        """The cards of the agent types live workers serve, with what those workers offer
+        (joined): what a planner may use."""
+        live = self.live_workers().values()
+        served = {name for info in live for name in info.get("agents", [])}
         published = self.store.roster.cards()
         cards = {}
         for name in sorted(served):
+            offers = joined_offers(info.get("offers", {}).get(name, {}) for info in live)
             if name in published:
-                cards[name] = published[name]
+                cards[name] = published[name].model_copy(update={"offers": offers})
             elif name in self.local_agents:
-                cards[name] = AgentCard.of(self.local_agents[name])
+                cards[name] = AgentCard.of(self.local_agents[name], offers)
         return cards
 
     def checker(self, cards: Cards) -> Check:

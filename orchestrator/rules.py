@@ -210,15 +210,25 @@ class _Builder:
         agent = next(step.agent for step in self.steps if step.id == answer)
         # Search results alone: translate the best passage.
         text = _ref(answer, "hits.0.text" if agent == "retrieval" else "text")
-        return self.translations(text, source, languages)
+        return self.translations(text, source, languages, self.citations(answer, agent))
 
-    def translations(self, text: Any, source: str, languages: list[str]) -> Plan:
-        """The plan, ending in one translation of ``text`` per language (in parallel)."""
+    def citations(self, answer: str, agent: str) -> dict[str, Any]:
+        """The answer's citations for its translations to keep, where both types have them."""
+        translation = self.cards.get("translation")  # none: add() says how to start one
+        cited = "citations" in self.cards[agent].output_schema.get("properties", {})
+        kept = translation and "citations" in translation.input_schema.get("properties", {})
+        return {"citations": _ref(answer, "citations")} if cited and kept else {}
+
+    def translations(
+        self, text: Any, source: str, languages: list[str], keep: dict[str, Any] | None = None
+    ) -> Plan:
+        """The plan, ending in one translation of ``text`` per language (in parallel), each
+        with what it is to ``keep`` of the answer (its citations)."""
         finals = [
             self.add(
                 "in_" + _slug(language_name(code)),
                 "translation",
-                {"text": text, "source_lang": source, "target_lang": code},
+                {"text": text, "source_lang": source, "target_lang": code, **(keep or {})},
             )
             for code in languages
         ]
