@@ -29,6 +29,7 @@ from orchestrator.models import Budget, Goal, JobResult, Plan
 from orchestrator.planner import check_goal, plan_here
 from orchestrator.plans import load_plan_file, validate_plan
 from orchestrator.settings import Settings, read_settings
+from orchestrator.translators import check_goal_words
 
 app = typer.Typer(
     add_completion=False,
@@ -63,6 +64,14 @@ Threshold = Annotated[
     float | None,
     typer.Option(
         min=0.0, max=1.0, help="Least main score (0-1) a step must reach, else it is retried."
+    ),
+]
+FallbackLanguage = Annotated[
+    bool,
+    typer.Option(
+        "--fallback-language",
+        help="Answer in English, with a warning, if the language the goal asks for cannot "
+        "be produced here (default CELERIAC_FALLBACK_LANGUAGE); else exit 2 before running.",
     ),
 ]
 _STOP_GRACE_SECONDS = 1.0
@@ -108,6 +117,7 @@ def run(
     budget_tokens: BudgetTokens = None,
     budget_cost: BudgetCost = None,
     threshold: Threshold = None,
+    fallback_language: FallbackLanguage = False,
 ) -> None:
     """Plan and run a GOAL (or run a --plan) start to finish on a deployment of its own.
 
@@ -122,7 +132,10 @@ def run(
     checked = _read_plan(plan, settings) if plan is not None else None
     if goal is not None:  # refused before a Redis and workers are started for it
         check_goal(Goal(text=goal, collection=collection), settings)
+        check_goal_words(goal)
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
+    if fallback_language:
+        settings = settings.model_copy(update={"fallback_language": True})
     with temporary_collection(settings.data_dir, docs or []) as indexed:
         _run_embedded(
             settings, checked, goal, indexed or collection, budget, threshold, as_json, timeout
@@ -175,6 +188,7 @@ def submit(
     budget_tokens: BudgetTokens = None,
     budget_cost: BudgetCost = None,
     threshold: Threshold = None,
+    fallback_language: FallbackLanguage = False,
 ) -> None:
     """Submit a GOAL (or a --plan) to the deployment at CELERIAC_REDIS_URL; print the job id."""
     _goal_or_plan(goal, plan, collection)
@@ -183,7 +197,12 @@ def submit(
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
     with Client(settings) as client:
         handle = client.submit(
-            raw, goal=goal, collection=collection, budget=budget, threshold=threshold
+            raw,
+            goal=goal,
+            collection=collection,
+            budget=budget,
+            threshold=threshold,
+            fallback_language=fallback_language or None,
         )
         if not wait:
             sys.stdout.write(handle.id + "\n")
@@ -198,6 +217,7 @@ def submit(
 def plan_goal(
     goal: Annotated[str, typer.Argument(help="What you want done, in plain language.")],
     collection: Collection = None,
+    fallback_language: FallbackLanguage = False,
 ) -> None:
     """Print the plan a GOAL would run, as plan JSON, without running it.
 
@@ -205,11 +225,13 @@ def plan_goal(
     workers serve; without, for the types registered here.
     """
     settings = read_settings()
+    fallback = fallback_language or settings.fallback_language
     if settings.redis_url:
         with Client(settings) as client:
-            made = client.plan(goal, collection=collection)
+            made = client.plan(goal, collection=collection, fallback_language=fallback)
     else:
-        made = plan_here(settings, load_registry(settings.agent_modules), goal, collection)
+        registry = load_registry(settings.agent_modules)
+        made = plan_here(settings, registry, goal, collection, fallback_language=fallback)
     sys.stdout.write(made.model_dump_json(indent=2, exclude_defaults=True) + "\n")
 
 

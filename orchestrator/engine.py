@@ -22,15 +22,17 @@ from agents.llm.retrying import after_retry_after
 from orchestrator import names
 from orchestrator.cards import AgentCard, Cards, joined_offers
 from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
+from orchestrator.goal_text import target_languages, unknown_languages
 from orchestrator.metering import StepMeter, metered
 from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan
-from orchestrator.planner import Check, Planner, build_planner, check_goal, checker
+from orchestrator.planner import Check, Planner, build_planner, check_goal, checker, plan_for
 from orchestrator.plans import AgentTypes, dependencies, validate_plan
 from orchestrator.records import Followups, StepMessage
 from orchestrator.replan import check_merged, merge, record, replaced_steps
 from orchestrator.scoring import job_score
 from orchestrator.settings import Settings
 from orchestrator.store import Store
+from orchestrator.translators import check_languages
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +153,12 @@ class Engine:
         return checker(cards, self.local_agents, self.settings.max_plan_steps)
 
     def check_goal(self, goal: Goal) -> Goal:
-        return check_goal(goal, self.settings)
+        """The goal, trimmed, or ``UserError``: also for a language it asks for that no
+        live worker can produce (the plan task decides again, with the workers it finds)."""
+        checked = check_goal(goal, self.settings)
+        if target_languages(checked.text)[0] or unknown_languages(checked.text):
+            check_languages(checked, self.available_cards())
+        return checked
 
     def submit(
         self,
@@ -189,7 +196,7 @@ class Engine:
             raise PlanningError(
                 "no live worker serves any agent type: start one with `celeriac worker`"
             )
-        return planner.plan(goal, cards, self.checker(cards)), planner.name
+        return plan_for(planner, goal, cards, self.checker(cards)), planner.name
 
     def _planner(self, job_id: str | None) -> Planner:
         """The planner for a job: with this engine's model (its calls counted for the job)
