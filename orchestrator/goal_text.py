@@ -43,6 +43,8 @@ _LANGUAGE = (
 _LIST = rf"{_LANGUAGE}(?:\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*&\s*|\s+or\s+){_LANGUAGE})*"
 TARGETS = re.compile(rf"\b(?:in|into|to)\s+(?P<list>{_LIST})\b(?!-)", re.IGNORECASE)
 SOURCE = re.compile(rf"\s*\bfrom\s+(?P<lang>{_LANGUAGE})\b(?!-)", re.IGNORECASE)
+# "translate into French: TEXT": a goal whose task is the translation itself.
+TRANSLATE_ONLY = re.compile(r"^\W*(?:please\s+)?translate\b", re.IGNORECASE)
 # Where the clause that names the target languages begins.
 _CLAUSE_START = re.compile(r"[.!?;:]\s+|,\s*(?:and\s+|then\s+)?|\s+(?:and|then)\s+", re.I)
 _TRANSLATE_VERBS = re.compile(

@@ -21,7 +21,7 @@ from typing import Any
 from agents.languages import name as language_name
 from orchestrator.cards import Cards
 from orchestrator.errors import PlanningError
-from orchestrator.goal_text import source_language, target_languages, written_in
+from orchestrator.goal_text import TRANSLATE_ONLY, source_language, target_languages, written_in
 from orchestrator.models import Goal, Plan, Step
 from orchestrator.planner import Check, Planner
 
@@ -48,7 +48,6 @@ VERSUS = [
     re.compile(rf"\s+{word}\s+", re.I)
     for word in (r"(?:versus|vs\.?|against)", "with", "to", "and")
 ]
-TRANSLATE = re.compile(r"^\W*(?:please\s+)?translate\b", re.IGNORECASE)
 # Quoted text: straight or typographic double quotes, guillemets, or single quotes.
 QUOTED = re.compile(
     r"[\"\u201c\u00ab'\u2018](?P<text>[^\"\u201d\u00bb\u2019]+?)[\"\u201d\u00bb'\u2019]"
@@ -150,7 +149,7 @@ class _Builder:
 
     def build(self) -> Plan:
         text = self.goal.text.strip()
-        if TRANSLATE.match(text) and (explicit := _text_to_translate(text)) is not None:
+        if TRANSLATE_ONLY.match(text) and (explicit := _text_to_translate(text)) is not None:
             instruction, body = explicit
             return self.translate_only(instruction, body)
         language = written_in(text)

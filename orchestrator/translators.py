@@ -15,19 +15,16 @@ plan carries a warning that says so.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from agents.languages import apertium_package, known, name
 from orchestrator.cards import AgentCard, Cards
 from orchestrator.errors import PlanError, PlanningError
-from orchestrator.goal_text import target_languages, unknown_languages
+from orchestrator.goal_text import TRANSLATE_ONLY, target_languages, unknown_languages
 from orchestrator.models import Goal, Plan
 
 TRANSLATOR = "translation"  # the agent type that answers in other languages
 SOURCE = "eng"  # the language answers are written in before they are translated
-# "translate into French: TEXT": the goal is the translation, and has no answer to fall back on.
-TRANSLATE_ONLY = re.compile(r"^\W*(?:please\s+)?translate\b", re.IGNORECASE)
 MODEL_HINT = "configure a language model (OPENAI_API_KEY or OPENAI_BASE_URL)"
 FALLBACK_HINT = "allow an answer in English (--fallback-language, CELERIAC_FALLBACK_LANGUAGE=1)"
 
@@ -44,8 +41,11 @@ class Translators:
     def of(cls, card: AgentCard | None) -> Translators:
         if card is None:
             return cls(frozenset(), (), served=False)
-        pairs = {tuple(pair.split("-", 1)) for pair in card.offers.get("pairs", []) if "-" in pair}
-        return cls(frozenset((s, t) for s, t in pairs), tuple(card.offers.get("models", [])))
+        pairs = (pair.partition("-") for pair in card.offers.get("pairs", []))
+        return cls(
+            frozenset((source, target) for source, _, target in pairs if source and target),
+            tuple(card.offers.get("models", [])),
+        )
 
     def can(self, source: str | None, target: str) -> bool:
         """True if some live worker translates ``source`` (None: detected) into ``target``."""
@@ -115,7 +115,9 @@ def check_languages(goal: Goal, cards: Cards) -> tuple[Goal, list[str]]:
             f"{exc}; this deployment answers in {translators.answers_in()}"
         ) from None
     if TRANSLATE_ONLY.match(goal.text):
-        return goal, []  # the source is the text's own language: checked in the plan
+        # The translation is the task (no answer to fall back on), from the text's own
+        # language: its steps are checked in the plan.
+        return goal, []
     targets, rest = target_languages(goal.text)
     missing = [code for code in targets if not translators.can(SOURCE, code)]
     if not missing:
