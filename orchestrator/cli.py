@@ -84,11 +84,15 @@ def _read_plan(path: Path, settings: Settings) -> Plan:
     )
 
 
-def _goal_or_plan(goal: str | None, plan: Path | None, collection: str | None) -> None:
+def _goal_or_plan(
+    goal: str | None, plan: Path | None, collection: str | None, fallback_language: bool
+) -> None:
     if (goal is None) == (plan is None):
         raise UserError('give a GOAL or --plan FILE (one of them): celeriac run "GOAL"')
     if plan is not None and collection is not None:
         raise UserError("--collection goes with a GOAL: a plan names its collections itself")
+    if plan is not None and fallback_language:
+        raise UserError("--fallback-language goes with a GOAL: a plan names its languages itself")
 
 
 def _finish(result: JobResult, as_json: bool) -> None:
@@ -125,7 +129,7 @@ def run(
     and stops everything it started when done, also on Ctrl-C. With no --collection
     or --docs, the goal is about the demo collection that ships with celeriac.
     """
-    _goal_or_plan(goal, plan, collection)
+    _goal_or_plan(goal, plan, collection, fallback_language)
     if docs and (plan is not None or collection is not None):
         raise UserError("--docs goes with a GOAL and instead of --collection")
     settings = read_settings()
@@ -191,7 +195,7 @@ def submit(
     fallback_language: FallbackLanguage = False,
 ) -> None:
     """Submit a GOAL (or a --plan) to the deployment at CELERIAC_REDIS_URL; print the job id."""
-    _goal_or_plan(goal, plan, collection)
+    _goal_or_plan(goal, plan, collection, fallback_language)
     settings = read_settings()
     raw = load_plan_file(plan, max_bytes=settings.max_plan_bytes) if plan is not None else None
     budget = Budget(tokens=budget_tokens, cost=budget_cost)

@@ -162,6 +162,8 @@ class Client:
         """
         if collection is not None and goal is None:
             raise UserError("collection goes with a goal: a plan names its collections itself")
+        if fallback_language is not None and goal is None:
+            raise UserError("fallback_language goes with a goal: a plan names its languages itself")
         if plan is not None:
             check_plan_size(plan, max_bytes=self.settings.max_plan_bytes)
         goal_model = (

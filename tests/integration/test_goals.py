@@ -74,8 +74,16 @@ def test_a_goal_about_a_collection_that_does_not_exist_fails_its_search_step(
         ({"goal": "What is sync?", "plan": {"steps": []}}, "exactly one of them"),
         ({}, "exactly one of them"),
         ({"plan": {"steps": [{"id": "a", "agent": "echo"}]}, "collection": "x"}, "collection goes"),
+        (
+            {"plan": {"steps": [{"id": "a", "agent": "echo"}]}, "fallback_language": True},
+            "fallback_language goes with a goal",
+        ),
+        ({"goal": "What is sync?", "fallback_language": "yes"}, "must be True or False"),
     ],
-    ids=["empty", "blank", "100kb", "nul", "traversal", "both", "neither", "collection-for-plan"],
+    ids=[
+        *["empty", "blank", "100kb", "nul", "traversal", "both", "neither"],
+        *["collection-for-plan", "fallback-for-plan", "fallback-not-bool"],
+    ],
 )
 def test_a_bad_goal_is_refused_and_nothing_is_written(
     client: Client, redis_client: redis.Redis, options: dict[str, Any], message: str

@@ -51,6 +51,8 @@ def test_plan_names_the_collection_to_search(tmp_path: Path) -> None:
         (["run"], 'give a GOAL or --plan FILE (one of them): celeriac run "GOAL"'),
         (["run", "What is sync?", "--plan", "x.json"], "give a GOAL or --plan FILE"),
         (["run", "--docs", "notes", "--plan", "x.json"], "--docs goes with a GOAL"),
+        (["run", "--fallback-language", "--plan", "x.json"], "--fallback-language goes with"),
+        (["submit", "--fallback-language", "--plan", "x.json"], "--fallback-language goes with"),
         (["run", "What is sync?", "--docs", "/no/such/dir"], "--docs: "),
         (["submit"], "give a GOAL or --plan FILE"),
     ],
