@@ -80,9 +80,18 @@ def describe(installed: dict[tuple[str, str], Pair]) -> str:
     return ", ".join(sorted(f"{s}-{t}" for s, t in installed)) or "none"
 
 
+def is_installed() -> bool:
+    """True when Apertium's programs are on PATH."""
+    return not _missing()
+
+
+def _missing() -> list[str]:
+    return [program for program in NEEDED if shutil.which(program) is None]
+
+
 def check_installed() -> None:
     """Raise ``PermanentError`` saying what to install when Apertium's programs are missing."""
-    missing = [program for program in NEEDED if shutil.which(program) is None]
+    missing = _missing()
     if missing:
         raise PermanentError(
             f"Apertium is not installed on this worker (no {', '.join(missing)}): {INSTALL}, "

@@ -103,6 +103,16 @@ class Agent:
         return None
 
     @classmethod
+    def offers(cls, model: ChatModel | None) -> dict[str, list[str]]:
+        """What this type can do on this worker beyond its schemas, for the planner: named
+        lists (e.g. translation's ``{"pairs": ["eng-spa"]}``), given the worker's chat model.
+
+        A worker publishes them with its heartbeat; the planner joins the lists of every
+        live worker of the type. None by default.
+        """
+        return {}
+
+    @classmethod
     def is_concrete(cls) -> bool:
         """True for a class that defines everything a registered agent needs."""
         return (

@@ -140,3 +140,62 @@ def known(code: str) -> str | None:
 def name(code: str) -> str:
     """The English name of an ISO 639-3 code: ``name("spa") == "Spanish"``."""
     return LANGUAGES[code][1]
+
+
+# The Debian packages of Apertium's pairs (`apt-cache search apertium`, Debian 12), by the two
+# languages they are between (ISO 639-3); the transitional dummy packages are left out. Most
+# pairs translate both ways, some only one (apertium-eu-en: Basque to English).
+APERTIUM_PACKAGES: dict[frozenset[str], str] = {
+    frozenset(languages.split()): package
+    for languages, package in [
+        ("afr nld", "apertium-afr-nld"),
+        ("arg cat", "apertium-arg-cat"),
+        ("bel rus", "apertium-bel-rus"),
+        ("bre fra", "apertium-br-fr"),
+        ("cat ita", "apertium-cat-ita"),
+        ("cat srd", "apertium-cat-srd"),
+        ("dan nob", "apertium-dan-nor"),
+        ("eng glg", "apertium-en-gl"),
+        ("eng cat", "apertium-eng-cat"),
+        ("eng spa", "apertium-eng-spa"),
+        ("epo cat", "apertium-eo-ca"),
+        ("epo eng", "apertium-eo-en"),
+        ("epo spa", "apertium-eo-es"),
+        ("epo fra", "apertium-eo-fr"),
+        ("spa glg", "apertium-es-gl"),
+        ("spa por", "apertium-es-pt"),
+        ("spa ron", "apertium-es-ro"),
+        ("eus eng", "apertium-eu-en"),
+        ("eus spa", "apertium-eu-es"),
+        ("fra spa", "apertium-fr-es"),
+        ("fra cat", "apertium-fra-cat"),
+        ("hbs eng", "apertium-hbs-eng"),
+        ("hbs mkd", "apertium-hbs-mkd"),
+        ("hbs slv", "apertium-hbs-slv"),
+        ("isl eng", "apertium-isl-eng"),
+        ("isl swe", "apertium-isl-swe"),
+        ("mkd bul", "apertium-mkd-bul"),
+        ("mkd eng", "apertium-mkd-eng"),
+        ("nno nob", "apertium-nno-nob"),
+        ("oci cat", "apertium-oc-ca"),
+        ("oci spa", "apertium-oc-es"),
+        ("oci fra", "apertium-oci-fra"),
+        ("por cat", "apertium-por-cat"),
+        ("por glg", "apertium-pt-gl"),
+        ("rus ukr", "apertium-rus-ukr"),
+        ("spa arg", "apertium-spa-arg"),
+        ("spa ast", "apertium-spa-ast"),
+        ("spa cat", "apertium-spa-cat"),
+        ("spa ita", "apertium-spa-ita"),
+        ("srd ita", "apertium-srd-ita"),
+        ("swe dan", "apertium-swe-dan"),
+        ("swe nob", "apertium-swe-nor"),
+        ("urd hin", "apertium-urd-hin"),
+    ]
+}
+
+
+def apertium_package(source: str, target: str) -> str | None:
+    """The Debian package with Apertium's pair between two languages, or None:
+    ``apertium_package("spa", "eng") == "apertium-eng-spa"``."""
+    return APERTIUM_PACKAGES.get(frozenset((source, target)))

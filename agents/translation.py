@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agents import apertium
 from agents.base import Agent, StepContext
 from agents.errors import PermanentError
-from agents.languages import known, name, normalize
+from agents.languages import apertium_package, known, name, normalize
 from agents.llm import ChatModel, Message
 
 MAX_CHARS = 2_000_000
@@ -38,6 +38,13 @@ class TranslationInput(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_CHARS)
     target_lang: str = Field(description="ISO 639-1 or 639-3 code, e.g. 'es' or 'spa'.")
     source_lang: str | None = Field(default=None, description="Detected when not given.")
+    citations: list[str] = Field(
+        default_factory=list,
+        description=(
+            "The text's citations (document ids), kept as they are in the output: give a "
+            "generation step's citations when translating its answer."
+        ),
+    )
 
     @field_validator("text")
     @classmethod
@@ -63,6 +70,7 @@ class TranslationOutput(BaseModel):
     source_lang: str = Field(description="ISO 639-3 code.")
     target_lang: str = Field(description="ISO 639-3 code.")
     engine: str = Field(description="'apertium' or 'llm:MODEL'.")
+    citations: list[str] = Field(default_factory=list, description="The input's, unchanged.")
 
 
 class _Detected(BaseModel):
@@ -139,7 +147,9 @@ class Translation(Agent):
         "Translates a text into a target language (ISO 639-1 or 639-3 code, e.g. 'es'), "
         "keeping its lines and paragraphs; the source language is detected when not given. "
         "Without a language model it uses Apertium, which knows only the language pairs "
-        "installed on the worker (e.g. English-Spanish)."
+        "installed on the worker (e.g. English-Spanish): its card's `offers` lists them as "
+        "`pairs` (SOURCE-TARGET), or names the `models` that translate any language. "
+        "`citations` pass through unchanged, so a translated answer keeps its sources."
     )
     Input = TranslationInput
     Output = TranslationOutput
@@ -171,6 +181,16 @@ class Translation(Agent):
             return None
         return _no_pair(input.source_lang, target, ", ".join(installed) or "none")
 
+    @classmethod
+    def offers(cls, model: ChatModel | None) -> dict[str, list[str]]:
+        """A model translates between any languages celeriac knows; Apertium, the pairs
+        installed here (none if its programs are missing)."""
+        if model is not None:
+            return {"models": [model.model]}
+        if not apertium.is_installed():
+            return {"pairs": []}
+        return {"pairs": sorted(f"{s}-{t}" for s, t in apertium.pairs())}
+
     def run(self, input: TranslationInput, context: StepContext) -> TranslationOutput:
         segments, glue = split_segments(input.text)
         if context.model is not None:
@@ -188,6 +208,7 @@ class Translation(Agent):
             source_lang=source,
             target_lang=input.target_lang,
             engine=engine,
+            citations=input.citations,
         )
 
 
@@ -275,6 +296,12 @@ def _with_apertium(
     return source, apertium.translate(pair, segments, progress=progress)
 
 
+def _install(source: str, target: str) -> str:
+    package = apertium_package(source, target)
+    how = f"apt-get install {package}, or " if package else "Debian packages no such pair: "
+    return how + "configure a language model (OPENAI_API_KEY or OPENAI_BASE_URL)"
+
+
 def _guess_source(input: TranslationInput, installed: dict[tuple[str, str], apertium.Pair]) -> str:
     """The installed source language whose analyser knows the most of the text's words."""
     target = input.target_lang
@@ -297,9 +324,7 @@ def _guess_source(input: TranslationInput, installed: dict[tuple[str, str], aper
 def _no_pair(source: str, target: str, installed: str) -> str:
     return (
         f"Apertium cannot translate {source} to {target} on this worker; installed pairs: "
-        f"{installed}. Install the pair's Debian package (apt-get install "
-        "apertium-SOURCE-TARGET; `apt-cache search apertium` lists them) or configure a "
-        "language model"
+        f"{installed}. " + _install(source, target)
     )
 
 

@@ -1,19 +1,21 @@
 """Capability cards: what the planner knows of each agent type.
 
-A card is an agent type's name, description and input and output JSON schemas.
-Workers publish the cards of the types they serve when they start, so the
-planner can plan for a type whose code the orchestrator never imports: adding a
-type is starting a worker for it.
+A card is an agent type's name, description and input and output JSON schemas,
+and what the type offers on the live workers (``Agent.offers``: translation's
+installed pairs). Workers publish the cards of the types they serve when they
+start, and their offers with every heartbeat, so the planner can plan for a type
+whose code the orchestrator never imports: adding a type is starting a worker for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents.base import Agent
+from agents.llm import ChatModel
 
 
 class AgentCard(BaseModel):
@@ -25,20 +27,39 @@ class AgentCard(BaseModel):
     description: str
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
+    offers: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="What the live workers of the type can do, e.g. {'pairs': ['eng-spa']}.",
+    )
 
     @classmethod
-    def of(cls, agent: type[Agent]) -> AgentCard:
+    def of(cls, agent: type[Agent], offers: Mapping[str, list[str]] | None = None) -> AgentCard:
         return cls(
             name=agent.name,
             description=agent.description,
             input_schema=agent.Input.model_json_schema(),
             output_schema=agent.Output.model_json_schema(),
+            offers=dict(offers or {}),
         )
 
 
 Cards = Mapping[str, AgentCard]
 
 
-def cards_of(registry: Mapping[str, type[Agent]]) -> dict[str, AgentCard]:
-    """The cards of every agent class in ``registry``, by name."""
-    return {name: AgentCard.of(agent) for name, agent in sorted(registry.items())}
+def cards_of(
+    registry: Mapping[str, type[Agent]], model: ChatModel | None = None
+) -> dict[str, AgentCard]:
+    """The cards of every agent class in ``registry``, by name, with what they offer in
+    this process (with ``model``, or offline)."""
+    return {
+        name: AgentCard.of(agent, agent.offers(model)) for name, agent in sorted(registry.items())
+    }
+
+
+def joined_offers(offers: Iterable[Mapping[str, list[str]]]) -> dict[str, list[str]]:
+    """Several workers' offers for one type as one: each list the union of theirs."""
+    joined: dict[str, set[str]] = {}
+    for one in offers:
+        for key, values in one.items():
+            joined.setdefault(key, set()).update(values)
+    return {key: sorted(values) for key, values in sorted(joined.items())}

@@ -29,6 +29,7 @@ from orchestrator.models import Budget, Goal, JobResult, Plan
 from orchestrator.planner import check_goal, plan_here
 from orchestrator.plans import load_plan_file, validate_plan
 from orchestrator.settings import Settings, read_settings
+from orchestrator.translators import check_goal_words
 
 app = typer.Typer(
     add_completion=False,
@@ -65,6 +66,14 @@ Threshold = Annotated[
         min=0.0, max=1.0, help="Least main score (0-1) a step must reach, else it is retried."
     ),
 ]
+FallbackLanguage = Annotated[
+    bool,
+    typer.Option(
+        "--fallback-language",
+        help="Answer in English, with a warning, if the language the goal asks for cannot "
+        "be produced here (default CELERIAC_FALLBACK_LANGUAGE); else exit 2 before running.",
+    ),
+]
 _STOP_GRACE_SECONDS = 1.0
 
 
@@ -75,11 +84,15 @@ def _read_plan(path: Path, settings: Settings) -> Plan:
     )
 
 
-def _goal_or_plan(goal: str | None, plan: Path | None, collection: str | None) -> None:
+def _goal_or_plan(
+    goal: str | None, plan: Path | None, collection: str | None, fallback_language: bool
+) -> None:
     if (goal is None) == (plan is None):
         raise UserError('give a GOAL or --plan FILE (one of them): celeriac run "GOAL"')
     if plan is not None and collection is not None:
         raise UserError("--collection goes with a GOAL: a plan names its collections itself")
+    if plan is not None and fallback_language:
+        raise UserError("--fallback-language goes with a GOAL: a plan names its languages itself")
 
 
 def _finish(result: JobResult, as_json: bool) -> None:
@@ -108,6 +121,7 @@ def run(
     budget_tokens: BudgetTokens = None,
     budget_cost: BudgetCost = None,
     threshold: Threshold = None,
+    fallback_language: FallbackLanguage = False,
 ) -> None:
     """Plan and run a GOAL (or run a --plan) start to finish on a deployment of its own.
 
@@ -115,14 +129,17 @@ def run(
     and stops everything it started when done, also on Ctrl-C. With no --collection
     or --docs, the goal is about the demo collection that ships with celeriac.
     """
-    _goal_or_plan(goal, plan, collection)
+    _goal_or_plan(goal, plan, collection, fallback_language)
     if docs and (plan is not None or collection is not None):
         raise UserError("--docs goes with a GOAL and instead of --collection")
     settings = read_settings()
     checked = _read_plan(plan, settings) if plan is not None else None
     if goal is not None:  # refused before a Redis and workers are started for it
         check_goal(Goal(text=goal, collection=collection), settings)
+        check_goal_words(goal)
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
+    if fallback_language:
+        settings = settings.model_copy(update={"fallback_language": True})
     with temporary_collection(settings.data_dir, docs or []) as indexed:
         _run_embedded(
             settings, checked, goal, indexed or collection, budget, threshold, as_json, timeout
@@ -175,15 +192,21 @@ def submit(
     budget_tokens: BudgetTokens = None,
     budget_cost: BudgetCost = None,
     threshold: Threshold = None,
+    fallback_language: FallbackLanguage = False,
 ) -> None:
     """Submit a GOAL (or a --plan) to the deployment at CELERIAC_REDIS_URL; print the job id."""
-    _goal_or_plan(goal, plan, collection)
+    _goal_or_plan(goal, plan, collection, fallback_language)
     settings = read_settings()
     raw = load_plan_file(plan, max_bytes=settings.max_plan_bytes) if plan is not None else None
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
     with Client(settings) as client:
         handle = client.submit(
-            raw, goal=goal, collection=collection, budget=budget, threshold=threshold
+            raw,
+            goal=goal,
+            collection=collection,
+            budget=budget,
+            threshold=threshold,
+            fallback_language=fallback_language or None,
         )
         if not wait:
             sys.stdout.write(handle.id + "\n")
@@ -198,6 +221,7 @@ def submit(
 def plan_goal(
     goal: Annotated[str, typer.Argument(help="What you want done, in plain language.")],
     collection: Collection = None,
+    fallback_language: FallbackLanguage = False,
 ) -> None:
     """Print the plan a GOAL would run, as plan JSON, without running it.
 
@@ -205,11 +229,13 @@ def plan_goal(
     workers serve; without, for the types registered here.
     """
     settings = read_settings()
+    fallback = fallback_language or settings.fallback_language
     if settings.redis_url:
         with Client(settings) as client:
-            made = client.plan(goal, collection=collection)
+            made = client.plan(goal, collection=collection, fallback_language=fallback)
     else:
-        made = plan_here(settings, load_registry(settings.agent_modules), goal, collection)
+        registry = load_registry(settings.agent_modules)
+        made = plan_here(settings, registry, goal, collection, fallback_language=fallback)
     sys.stdout.write(made.model_dump_json(indent=2, exclude_defaults=True) + "\n")
 
 

@@ -153,12 +153,16 @@ class Client:
         collection: str | None = None,
         budget: Budget | Mapping[str, Any] | None = None,
         threshold: float | None = None,
+        fallback_language: bool | None = None,
     ) -> JobHandle:
         """Submit a plan (validated now) or a goal in plain language (planned by an
         orchestrator worker); return the job's handle at once.
 
         ``collection`` names the documents a goal is about (default
-        CELERIAC_DEFAULT_COLLECTION). ``budget`` caps what the job's model calls may
+        CELERIAC_DEFAULT_COLLECTION). A goal that asks for a language no live worker can
+        produce raises ``PlanningError`` here, unless ``fallback_language`` (default
+        CELERIAC_FALLBACK_LANGUAGE) allows the answer in English, with a warning in the
+        result's ``warnings``. ``budget`` caps what the job's model calls may
         spend (tokens and/or USD: a ``Budget`` or ``{"tokens": 10000}``), the planner's
         included. A step whose main score falls under ``threshold`` (0-1) is run again
         (CELERIAC_SCORE_RETRIES times), then fails, and a model may replan its branch.
@@ -167,9 +171,13 @@ class Client:
         """
         if collection is not None and goal is None:
             raise UserError("collection goes with a goal: a plan names its collections itself")
+        if fallback_language is not None and goal is None:
+            raise UserError("fallback_language goes with a goal: a plan names its languages itself")
         if plan is not None:
             check_plan_size(plan, max_bytes=self.settings.max_plan_bytes)
-        goal_model = _goal(goal, collection) if goal is not None else None
+        goal_model = (
+            _goal(goal, collection, self._fallback(fallback_language)) if goal is not None else None
+        )
         checked_budget, checked_threshold = _budget(budget), _threshold(threshold)
         with redis_errors(self.url):
             job_id = self.runtime.engine.submit(
@@ -177,18 +185,32 @@ class Client:
             )
             return JobHandle(self, job_id)
 
-    def plan(self, goal: str, *, collection: str | None = None) -> Plan:
+    def plan(
+        self,
+        goal: str,
+        *,
+        collection: str | None = None,
+        fallback_language: bool | None = None,
+    ) -> Plan:
         """The plan this deployment's planner would make for ``goal``, without running it.
 
         Plans here, with the model of these settings (or the rules), for the agent
         types that live workers serve.
         """
-        goal_model = self.runtime.engine.check_goal(_goal(goal, collection))
+        goal_model = _goal(goal, collection, self._fallback(fallback_language))
         with redis_errors(self.url):
+            goal_model = self.runtime.engine.check_goal(goal_model)
             engine = self.runtime.engine
             if engine.model is None:
                 engine.model = build_chat_model(self.settings, self.runtime.redis)
             return engine.plan_goal(goal_model)[0]
+
+    def _fallback(self, fallback_language: object) -> bool:
+        if fallback_language is None:
+            return self.settings.fallback_language
+        if not isinstance(fallback_language, bool):
+            raise UserError(f"fallback_language must be True or False, not {fallback_language!r}")
+        return fallback_language
 
     def get(self, job_id: str) -> JobHandle:
         """The handle of an existing job; raises ``JobNotFound``."""
@@ -197,7 +219,7 @@ class Client:
         return JobHandle(self, job_id)
 
 
-def _goal(text: object, collection: object) -> Goal:
+def _goal(text: object, collection: object, fallback_language: bool = False) -> Goal:
     """The arguments as a ``Goal``; ``UserError`` if they are not strings."""
     if not isinstance(text, str):
         raise UserError(f"the goal must be a string, not {type(text).__name__}")
@@ -205,7 +227,7 @@ def _goal(text: object, collection: object) -> Goal:
         raise UserError(
             f"collection must be a collection's name (a string), not {type(collection).__name__}"
         )
-    return Goal(text=text, collection=collection)
+    return Goal(text=text, collection=collection, fallback_language=fallback_language)
 
 
 def _budget(budget: object) -> Budget | None:

@@ -157,6 +157,8 @@ def render_result(result: JobResult, console: Console) -> None:
         console.print(table)
     if result.error:
         console.print(f"[red]error:[/] {result.error}")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print("answer:", style="bold")
     if result.answer is None:
         console.print("(none)")

@@ -20,11 +20,12 @@ from agents.errors import CeleriacError, TransientError
 from agents.llm import ChatModel
 from agents.llm.retrying import after_retry_after
 from orchestrator import names
-from orchestrator.cards import AgentCard, Cards
+from orchestrator.cards import AgentCard, Cards, joined_offers
 from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
+from orchestrator.goal_text import target_languages, unknown_languages
 from orchestrator.metering import StepMeter, metered
 from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan
-from orchestrator.planner import Check, Planner, build_planner, check_goal, checker
+from orchestrator.planner import Check, Planner, build_planner, check_goal, checker, plan_for
 from orchestrator.plans import AgentTypes, dependencies, validate_plan
 from orchestrator.readiness import unready
 from orchestrator.records import Followups, StepMessage
@@ -32,6 +33,7 @@ from orchestrator.replan import check_merged, merge, record, replaced_steps
 from orchestrator.scoring import job_score
 from orchestrator.settings import Settings
 from orchestrator.store import Store
+from orchestrator.translators import check_languages
 
 log = logging.getLogger(__name__)
 
@@ -133,15 +135,18 @@ class Engine:
             return validate_plan(plan, self.known_agents(), max_steps=steps)
 
     def available_cards(self) -> dict[str, AgentCard]:
-        """The cards of the agent types live workers serve: what a planner may use."""
-        served = {name for info in self.live_workers().values() for name in info.get("agents", [])}
+        """The cards of the agent types live workers serve, with what those workers offer
+        (joined): what a planner may use."""
+        live = self.live_workers().values()
+        served = {name for info in live for name in info.get("agents", [])}
         published = self.store.roster.cards()
         cards = {}
         for name in sorted(served):
+            offers = joined_offers(info.get("offers", {}).get(name, {}) for info in live)
             if name in published:
-                cards[name] = published[name]
+                cards[name] = published[name].model_copy(update={"offers": offers})
             elif name in self.local_agents:
-                cards[name] = AgentCard.of(self.local_agents[name])
+                cards[name] = AgentCard.of(self.local_agents[name], offers)
         return cards
 
     def checker(self, cards: Cards) -> Check:
@@ -159,7 +164,12 @@ class Engine:
         return check
 
     def check_goal(self, goal: Goal) -> Goal:
-        return check_goal(goal, self.settings)
+        """The goal, trimmed, or ``UserError``: also for a language it asks for that no
+        live worker can produce (the plan task decides again, with the workers it finds)."""
+        checked = check_goal(goal, self.settings)
+        if target_languages(checked.text)[0] or unknown_languages(checked.text):
+            check_languages(checked, self.available_cards())
+        return checked
 
     def submit(
         self,
@@ -197,7 +207,7 @@ class Engine:
             raise PlanningError(
                 "no live worker serves any agent type: start one with `celeriac worker`"
             )
-        return planner.plan(goal, cards, self.checker(cards)), planner.name
+        return plan_for(planner, goal, cards, self.checker(cards)), planner.name
 
     def _planner(self, job_id: str | None) -> Planner:
         """The planner for a job: with this engine's model (its calls counted for the job)

@@ -43,12 +43,47 @@ _LANGUAGE = (
 _LIST = rf"{_LANGUAGE}(?:\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*&\s*|\s+or\s+){_LANGUAGE})*"
 TARGETS = re.compile(rf"\b(?:in|into|to)\s+(?P<list>{_LIST})\b(?!-)", re.IGNORECASE)
 SOURCE = re.compile(rf"\s*\bfrom\s+(?P<lang>{_LANGUAGE})\b(?!-)", re.IGNORECASE)
+# "translate into French: TEXT": a goal whose task is the translation itself.
+TRANSLATE_ONLY = re.compile(r"^\W*(?:please\s+)?translate\b", re.IGNORECASE)
 # Where the clause that names the target languages begins.
 _CLAUSE_START = re.compile(r"[.!?;:]\s+|,\s*(?:and\s+|then\s+)?|\s+(?:and|then)\s+", re.I)
 _TRANSLATE_VERBS = re.compile(
     r"\b(?:translat\w*|answer\w*|repl\w*|respond\w*|writ\w*|put|give|render|say)\b", re.I
 )
 _SPLIT = re.compile(r"\s*(?:,\s*(?:and\s+)?|\s+and\s+|&|\s+or\s+)\s*", re.IGNORECASE)
+# "answer (them) in X", "reply in X", "translate it into X", "in the X language": what X is.
+# Only a capitalized X counts ("answer in detail" names no language), and not the formats
+# people ask answers in.
+_ASKED_IN = re.compile(
+    r"(?i:\b(?:(?:answer|repl|respond)\w*(?:\s+(?:them|him|her|me|us|back))?\s+in"
+    r"|translat\w*(?:\s+(?:it|this|that|them|the\s+\w+))?\s+(?:in|into|to)))"
+    r"\s+(?P<word>[A-Z][\w-]*)"
+    r"|(?i:\bin\s+the\s+)(?P<named>[\w-]+)(?i:\s+language)\b"
+)
+_FORMATS = frozenset(
+    [
+        "markdown",
+        "html",
+        "json",
+        "xml",
+        "yaml",
+        "csv",
+        "latex",
+        "plain",
+        "bullet",
+        "bullets",
+        "table",
+        "tables",
+        "one",
+        "two",
+        "three",
+        "short",
+        "full",
+        "brief",
+        "detail",
+        "writing",
+    ]
+)
 
 
 def language_code(word: str) -> str | None:
@@ -72,6 +107,17 @@ def target_languages(goal: str) -> tuple[list[str], str]:
             start = match.start()  # "explain X in Spanish": only "in Spanish" goes
         rest = (rest[:start].rstrip() + " " + rest[match.end() :].lstrip()).strip()
     return found, _tidy(rest)
+
+
+def unknown_languages(goal: str) -> list[str]:
+    """Words a goal asks its answer in that name no language celeriac knows:
+    ``unknown_languages("Answer in Klingon.") == ["Klingon"]``."""
+    unknown: list[str] = []
+    for match in _ASKED_IN.finditer(goal):
+        word = match.group("word") or match.group("named")
+        if language_code(word) is None and word.lower() not in _FORMATS and word not in unknown:
+            unknown.append(word)
+    return unknown
 
 
 def source_language(goal: str) -> tuple[str | None, str]:

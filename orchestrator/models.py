@@ -45,18 +45,25 @@ class Plan(BaseModel):
 
     steps: list[Step] = Field(min_length=1)
     answer_from: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the planner warns of, e.g. an answer left in its source language.",
+    )
 
 
 class Goal(BaseModel):
     """A goal in plain language, and what the planner may know besides.
 
     ``collection`` names the document collection to search (the default one if None).
+    ``fallback_language`` allows an answer in its source language, with a warning, when
+    the deployment cannot produce the language the goal asks for (else planning fails).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     text: str
     collection: str | None = None
+    fallback_language: bool = False
 
 
 class Replan(BaseModel):
@@ -151,6 +158,9 @@ class JobResult(BaseModel):
     planner: str | None = Field(default=None, description="Who made the plan: rules, llm:MODEL.")
     plan: Plan | None = None
     replans: list[Replan] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list, description="The plan's warnings (an answer in another language)."
+    )
     score: float | None = Field(
         default=None, description="The mean of the scored steps' main scores, in [0, 1]."
     )

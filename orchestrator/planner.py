@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from agents.base import Agent
 from agents.collections import check_name
@@ -20,6 +21,7 @@ from orchestrator.errors import PlanError, PlanningError, UserError
 from orchestrator.models import Goal, JobResult, Plan, Step
 from orchestrator.plans import dependencies, validate_plan
 from orchestrator.settings import Settings
+from orchestrator.translators import check_languages, check_translations
 
 # Validates a plan against the agent types that exist; raises PlanError.
 Check = Callable[[Plan], Plan]
@@ -165,9 +167,24 @@ def with_synthesis(plan: Plan, goal: Goal, cards: Cards, agent: str = "generatio
 
 def checker(cards: Cards, local_agents: Mapping[str, type[Agent]], max_steps: int) -> Check:
     """Validation of planned plans: the types in ``cards`` only (their inputs checked
-    where this process can import them)."""
+    where this process can import them), translations only where a live worker can."""
     types = {name: local_agents.get(name) for name in cards}
-    return lambda plan: validate_plan(plan, types, max_steps=max_steps)
+
+    def check(plan: Plan) -> Plan:
+        checked = validate_plan(plan, types, max_steps=max_steps)
+        check_translations(checked, cards)
+        return checked
+
+    return check
+
+
+def plan_for(planner: Planner, goal: Goal, cards: Cards, check: Check) -> Plan:
+    """``planner``'s plan for ``goal``, the languages it asks for decided first: a language
+    no live worker can produce fails here, or (if the goal allows it) the plan answers in
+    English and carries a warning."""
+    goal, warnings = check_languages(goal, cards)
+    plan = planner.plan(goal, cards, check)
+    return plan.model_copy(update={"warnings": [*plan.warnings, *warnings]}) if warnings else plan
 
 
 def check_goal(goal: Goal, settings: Settings) -> Goal:
@@ -192,17 +209,21 @@ def check_goal(goal: Goal, settings: Settings) -> Goal:
 
 
 def plan_here(
-    settings: Settings, registry: Mapping[str, type[Agent]], goal: str, collection: str | None
+    settings: Settings,
+    registry: Mapping[str, type[Agent]],
+    goal: str,
+    collection: str | None,
+    **options: Any,
 ) -> Plan:
     """Plan a goal in this process, for the agent types registered here (no deployment)."""
     from orchestrator.llm import build_chat_model  # the openai SDK only with a model
 
-    checked = check_goal(Goal(text=goal, collection=collection), settings)
-    cards = cards_of(registry)
+    checked = check_goal(Goal(text=goal, collection=collection, **options), settings)
     model = build_chat_model(settings, None)
+    cards = cards_of(registry, model)  # what the workers would offer here
     try:
         planner = build_planner(settings, model)
-        return planner.plan(checked, cards, checker(cards, registry, settings.max_plan_steps))
+        return plan_for(planner, checked, cards, checker(cards, registry, settings.max_plan_steps))
     finally:
         if model is not None:
             model.close()

@@ -136,6 +136,7 @@ def job_result(job_id: str, reply: list[Any]) -> JobResult:
         planner=fields.get("planner") or None,
         plan=plan,
         replans=[Replan.model_validate(r) for r in json.loads(fields.get("replans") or "[]")],
+        warnings=plan.warnings if plan else [],
         score=float(fields["score"]) if fields.get("score") else None,
         threshold=float(fields["threshold"]) if fields.get("threshold") else None,
         created_at=from_timestamp(fields.get("created_at")),

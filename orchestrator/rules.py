@@ -21,7 +21,7 @@ from typing import Any
 from agents.languages import name as language_name
 from orchestrator.cards import Cards
 from orchestrator.errors import PlanningError
-from orchestrator.goal_text import source_language, target_languages, written_in
+from orchestrator.goal_text import TRANSLATE_ONLY, source_language, target_languages, written_in
 from orchestrator.models import Goal, Plan, Step
 from orchestrator.planner import Check, Planner
 
@@ -48,7 +48,6 @@ VERSUS = [
     re.compile(rf"\s+{word}\s+", re.I)
     for word in (r"(?:versus|vs\.?|against)", "with", "to", "and")
 ]
-TRANSLATE = re.compile(r"^\W*(?:please\s+)?translate\b", re.IGNORECASE)
 # Quoted text: straight or typographic double quotes, guillemets, or single quotes.
 QUOTED = re.compile(
     r"[\"\u201c\u00ab'\u2018](?P<text>[^\"\u201d\u00bb\u2019]+?)[\"\u201d\u00bb'\u2019]"
@@ -150,7 +149,7 @@ class _Builder:
 
     def build(self) -> Plan:
         text = self.goal.text.strip()
-        if TRANSLATE.match(text) and (explicit := _text_to_translate(text)) is not None:
+        if TRANSLATE_ONLY.match(text) and (explicit := _text_to_translate(text)) is not None:
             instruction, body = explicit
             return self.translate_only(instruction, body)
         language = written_in(text)
@@ -210,15 +209,25 @@ class _Builder:
         agent = next(step.agent for step in self.steps if step.id == answer)
         # Search results alone: translate the best passage.
         text = _ref(answer, "hits.0.text" if agent == "retrieval" else "text")
-        return self.translations(text, source, languages)
+        return self.translations(text, source, languages, self.citations(answer, agent))
 
-    def translations(self, text: Any, source: str, languages: list[str]) -> Plan:
-        """The plan, ending in one translation of ``text`` per language (in parallel)."""
+    def citations(self, answer: str, agent: str) -> dict[str, Any]:
+        """The answer's citations for its translations to keep, where both types have them."""
+        translation = self.cards.get("translation")  # none: add() says how to start one
+        cited = "citations" in self.cards[agent].output_schema.get("properties", {})
+        kept = translation and "citations" in translation.input_schema.get("properties", {})
+        return {"citations": _ref(answer, "citations")} if cited and kept else {}
+
+    def translations(
+        self, text: Any, source: str, languages: list[str], keep: dict[str, Any] | None = None
+    ) -> Plan:
+        """The plan, ending in one translation of ``text`` per language (in parallel), each
+        with what it is to ``keep`` of the answer (its citations)."""
         finals = [
             self.add(
                 "in_" + _slug(language_name(code)),
                 "translation",
-                {"text": text, "source_lang": source, "target_lang": code},
+                {"text": text, "source_lang": source, "target_lang": code, **(keep or {})},
             )
             for code in languages
         ]

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     default_collection: str = Field(
         default="demo", min_length=1, description="Collection searched when a goal names none."
     )
+    fallback_language: bool = Field(
+        default=False,
+        description=(
+            "Answer a goal in English, with a warning, when no live worker can produce the "
+            "language it asks for (else the goal is refused before anything runs)."
+        ),
+    )
     planner_repairs: int = Field(
         default=2, ge=0, description="Times an invalid model plan goes back with its errors."
     )

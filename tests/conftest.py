@@ -193,6 +193,16 @@ def llm_server() -> Iterator[LLMServer]:
         yield server
 
 
+# Settings of workers that use the test server's model (OPENAI_BASE_URL set to it).
+WITH_TEST_MODEL: dict[str, Any] = {
+    "agent_modules": [TEST_AGENTS, "tests.llm_agents"],
+    "llm_backend": "auto",
+    "llm_model": "test-model",
+    "llm_attempts": 1,
+    "llm_cache": False,  # each test scripts every call
+}
+
+
 @pytest.fixture
 def planning(
     isolated: Callable[..., Settings],
@@ -203,12 +213,4 @@ def planning(
     """A deployment whose orchestrator plans with the test server's model."""
     monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "test")
-    return isolated(
-        workers=1,
-        agent_modules=[TEST_AGENTS, "tests.llm_agents"],
-        llm_backend="auto",
-        llm_model="test-model",
-        llm_attempts=1,
-        llm_cache=False,  # each test scripts every call
-        data_dir=tmp_path,
-    )
+    return isolated(workers=1, **WITH_TEST_MODEL, data_dir=tmp_path)

@@ -46,6 +46,7 @@ def test_the_support_example_searches_answers_and_translates(tmp_path: Path) -> 
     assert "Forgot password" in answer["text"] and "reset-password" in answer["citations"]
     assert document["answer"]["engine"] == "apertium"
     assert document["answer"]["target_lang"] == "spa" and "contraseña" in document["answer"]["text"]
+    assert document["answer"]["citations"] == answer["citations"]  # kept through translation
 
 
 @needs_apertium

@@ -139,6 +139,9 @@ def run_worker(
     register_tasks(runtime.app, runtime, runner)
     # What the served types do, for planners anywhere (they may not import these agents).
     runtime.store.roster.publish_cards([AgentCard.of(registry[name]) for name in served])
+    # What they can do here (translation's installed pairs), with every heartbeat: the
+    # planner joins the offers of the live workers only.
+    offers = {name: registry[name].offers(runner.model) for name in served}
     queues = [names.agent_queue(name) for name in served]
     if orchestrator:
         queues.append(names.ORCHESTRATOR_QUEUE)
@@ -147,6 +150,7 @@ def run_worker(
         "hostname": hostname,
         "pid": os.getpid(),
         "agents": served,
+        "offers": {name: offer for name, offer in offers.items() if offer},
         "orchestrator": orchestrator,
         "pool": pool,
         "concurrency": concurrency,

@@ -136,6 +136,38 @@ def test_an_unsupported_pair_names_the_installed_pairs() -> None:
 
 
 @needs_apertium
+def test_a_pair_debian_packages_is_named_with_its_package() -> None:
+    with pytest.raises(PermanentError, match=r"apt-get install apertium-eng-cat, or configure"):
+        run({"text": "Hello", "source_lang": "en", "target_lang": "ca"})
+    with pytest.raises(PermanentError, match="Debian packages no such pair: configure a language"):
+        run({"text": "Hello", "source_lang": "en", "target_lang": "de"})
+
+
+@needs_apertium
+def test_the_installed_pairs_are_what_translation_offers_offline() -> None:
+    assert Translation.offers(None) == {"pairs": ["eng-spa", "spa-eng"]}
+
+
+def test_with_a_model_translation_offers_the_model_not_pairs() -> None:
+    assert Translation.offers(ScriptedChatModel([], model="m1")) == {"models": ["m1"]}
+
+
+def test_without_apertium_translation_offers_no_pairs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert Translation.offers(None) == {"pairs": []}
+
+
+def test_citations_pass_through_a_translation_unchanged() -> None:
+    model = ScriptedChatModel([], model="m1", default=echo_upper)
+    out = run(
+        {"text": "Hello", "source_lang": "en", "target_lang": "es", "citations": ["a"]}, model
+    )
+    assert out.citations == ["a"] and out.text == "HELLO"
+
+
+@needs_apertium
 def test_apertium_keeps_lines_paragraphs_and_indentation_exactly() -> None:
     out = run({"text": ARTICLE, "source_lang": "en", "target_lang": "es"})
     assert (out.source_lang, out.target_lang, out.engine) == ("eng", "spa", "apertium")

@@ -60,7 +60,7 @@ def test_offline_search_then_extractive_answer_with_citations(
 
 
 def _asking(question: str) -> dict[str, Any]:
-    plan = json.loads(json.dumps(PLAN))
+    plan: dict[str, Any] = json.loads(json.dumps(PLAN))
     plan["steps"][0]["input"]["query"] = question
     plan["steps"][1]["input"]["instruction"] = question
     return plan

@@ -9,8 +9,9 @@ import redis
 
 from orchestrator import names
 from orchestrator.client import Client
-from orchestrator.errors import UserError
+from orchestrator.errors import PlanningError, UserError
 from orchestrator.settings import Settings
+from tests.conftest import needs_apertium
 
 
 def job_count(r: redis.Redis) -> int:
@@ -73,8 +74,16 @@ def test_a_goal_about_a_collection_that_does_not_exist_fails_its_search_step(
         ({"goal": "What is sync?", "plan": {"steps": []}}, "exactly one of them"),
         ({}, "exactly one of them"),
         ({"plan": {"steps": [{"id": "a", "agent": "echo"}]}, "collection": "x"}, "collection goes"),
+        (
+            {"plan": {"steps": [{"id": "a", "agent": "echo"}]}, "fallback_language": True},
+            "fallback_language goes with a goal",
+        ),
+        ({"goal": "What is sync?", "fallback_language": "yes"}, "must be True or False"),
     ],
-    ids=["empty", "blank", "100kb", "nul", "traversal", "both", "neither", "collection-for-plan"],
+    ids=[
+        *["empty", "blank", "100kb", "nul", "traversal", "both", "neither"],
+        *["collection-for-plan", "fallback-for-plan", "fallback-not-bool"],
+    ],
 )
 def test_a_bad_goal_is_refused_and_nothing_is_written(
     client: Client, redis_client: redis.Redis, options: dict[str, Any], message: str
@@ -97,3 +106,61 @@ def test_types_nobody_serves_are_not_planned(deployment: Settings) -> None:
         for name in info.get("agents", [])
     }
     assert set(cards) == served
+
+
+QUESTION = "How do I reset a forgotten password?"
+
+
+@needs_apertium
+def test_the_translation_workers_offer_their_installed_pairs_to_the_planner(
+    client: Client,
+) -> None:
+    offers = client.runtime.engine.available_cards()["translation"].offers
+    assert offers == {"pairs": ["eng-spa", "spa-eng"]}
+
+
+@needs_apertium
+def test_an_answer_translated_into_spanish_keeps_its_citations(client: Client) -> None:
+    result = client.submit(goal=f"{QUESTION} Answer in Spanish.").wait(timeout=60)
+    assert result.status == "succeeded", result.error
+    assert result.answer["target_lang"] == "spa" and result.warnings == []
+    assert "reset-password" in result.answer["citations"]
+    assert result.answer["citations"] == result.steps["answer"].output["citations"]
+
+
+@needs_apertium
+def test_a_language_no_worker_can_produce_is_refused_before_anything_runs(
+    client: Client, redis_client: redis.Redis
+) -> None:
+    before = job_count(redis_client)
+    with pytest.raises(PlanningError) as caught:
+        client.submit(goal=f"{QUESTION} Answer in German.")
+    message = str(caught.value)
+    assert message.startswith("celeriac cannot answer in German here: no live translation worker")
+    assert "(installed Apertium pairs: eng-spa, spa-eng)" in message
+    assert "--fallback-language" in message
+    assert job_count(redis_client) == before
+
+
+@needs_apertium
+def test_with_the_fallback_the_answer_is_in_english_and_the_result_warns(client: Client) -> None:
+    result = client.submit(goal=f"{QUESTION} Answer in German.", fallback_language=True).wait(
+        timeout=60
+    )
+    assert result.status == "succeeded", result.error
+    assert result.plan is not None and [s.agent for s in result.plan.steps] == [
+        "retrieval",
+        "generation",
+    ]
+    assert "reset-password" in result.answer["citations"]
+    [warning] = result.warnings
+    assert warning.startswith("the answer is in English, not German: ")
+
+
+def test_a_language_celeriac_does_not_know_is_refused_naming_it(
+    client: Client, redis_client: redis.Redis
+) -> None:
+    before = job_count(redis_client)
+    with pytest.raises(PlanningError, match="celeriac does not know the language 'Klingon'"):
+        client.submit(goal=f"{QUESTION} Answer in Klingon.", fallback_language=True)
+    assert job_count(redis_client) == before

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agents.collections import build_collection
 from orchestrator.client import Client
+from orchestrator.errors import PlanningError
 from orchestrator.models import JobResult, Plan
 from orchestrator.settings import Settings
-from tests.conftest import wait_for
+from tests.conftest import WITH_TEST_MODEL, needs_apertium, wait_for
 from tests.llm_agents import Ask, Question
 from tests.llm_server import LLMServer, MalformedJSON, RateLimited, RecordedRequest, Reply
 
@@ -288,3 +290,85 @@ def test_a_planner_that_stays_rate_limited_fails_the_job_after_bounded_attempts(
     assert result.error is not None
     assert result.error.startswith(f"planning failed after {planning.step_max_attempts} attempts")
     assert len(llm_server.chat_requests) == planning.step_max_attempts
+
+
+ASK_IN_GERMAN = {
+    "steps": [
+        {"id": "ask", "agent": "ask", "input": {"question": "How do I reset my password?"}},
+        {
+            "id": "in_german",
+            "agent": "translation",
+            "input": {
+                "text": {"$from": "ask", "path": "answer"},
+                "source_lang": "en",
+                "target_lang": "de",
+            },
+        },
+    ],
+    "answer_from": "in_german",
+}
+
+
+def test_with_a_model_the_translation_workers_offer_every_language_and_german_is_planned(
+    planning: Settings, llm_server: LLMServer
+) -> None:
+    llm_server.script(
+        Reply.of_json(ASK_IN_GERMAN),
+        Reply("Open the settings."),
+        Reply.of_json({"lines": ["Öffne die Einstellungen."]}),
+    )
+    result = run_goal(planning, "Ask the model how to reset a password. Answer in German.")
+    assert result.status == "succeeded", result.error
+    assert result.warnings == []
+    assert result.answer["text"] == "Öffne die Einstellungen."
+    assert result.answer["engine"] == "llm:test-model"
+    # The model planned knowing what the translation workers can do.
+    assert cards_sent(llm_server.chat_requests[0])["translation"]["offers"] == {
+        "models": ["test-model"]
+    }
+
+
+def test_with_a_model_a_language_celeriac_does_not_know_is_refused_before_any_call(
+    planning: Settings, llm_server: LLMServer
+) -> None:
+    with Client(planning) as client, pytest.raises(PlanningError) as caught:
+        client.submit(goal="Ask the model how to reset a password. Answer in Klingon.")
+    assert str(caught.value).startswith("celeriac does not know the language 'Klingon': ")
+    assert str(caught.value).endswith("this deployment answers in any language celeriac knows")
+    assert llm_server.chat_requests == []
+
+
+@needs_apertium
+def test_a_translation_the_model_plans_that_no_worker_can_do_goes_back_for_repair(
+    isolated: Callable[..., Settings],
+    llm_server: LLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+    spawn: Callable[..., subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    # The planner has a model; the only translation worker has Apertium's eng-spa alone.
+    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    live = isolated(workers=1, worker_args=["--agent", "ask"], **WITH_TEST_MODEL, data_dir=tmp_path)
+    offline = live.model_copy(update={"llm_backend": "offline"})
+    spawn(offline, "worker", "--agent", "translation", "--no-orchestrator")
+    with Client(live) as client:
+        wait_for(
+            lambda: "translation" in client.runtime.engine.available_cards(),
+            what="the translation worker's heartbeat",
+        )
+    in_spanish = json.loads(json.dumps(ASK_IN_GERMAN).replace('"de"', '"es"'))
+    in_spanish["steps"][1]["id"] = in_spanish["answer_from"] = "in_spanish"
+    llm_server.script(
+        Reply.of_json(ASK_IN_GERMAN), Reply.of_json(in_spanish), Reply("Open the settings.")
+    )
+    # Nothing in the goal's words names a language: the model chose German itself.
+    result = run_goal(live, "Ask the model how to reset a password, for our customers")
+    assert result.status == "succeeded", result.error
+    assert result.answer["engine"] == "apertium" and result.answer["target_lang"] == "spa"
+    planner, repair = llm_server.chat_requests[:2]
+    assert cards_sent(planner)["translation"]["offers"] == {"pairs": ["eng-spa", "spa-eng"]}
+    assert (
+        "step 'in_german' cannot run: no live translation worker translates English into "
+        "German (installed Apertium pairs: eng-spa, spa-eng)"
+    ) in repair.last_user_message

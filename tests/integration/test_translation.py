@@ -37,6 +37,7 @@ def test_an_apertium_translation_on_a_worker(isolated: Callable[..., Settings]) 
         "source_lang": "eng",
         "target_lang": "spa",
         "engine": "apertium",
+        "citations": [],
     }
     assert unsupported.status == "failed"
     error = unsupported.steps["translate"].error or ""
@@ -61,6 +62,7 @@ def test_a_model_translation_on_a_worker(
         "source_lang": "eng",
         "target_lang": "spa",
         "engine": "llm:test-model",
+        "citations": [],
     }
     detect, translate = (request.messages for request in llm_server.chat_requests)
     assert detect[-1]["content"] == TEXT

@@ -51,6 +51,8 @@ def test_plan_names_the_collection_to_search(tmp_path: Path) -> None:
         (["run"], 'give a GOAL or --plan FILE (one of them): celeriac run "GOAL"'),
         (["run", "What is sync?", "--plan", "x.json"], "give a GOAL or --plan FILE"),
         (["run", "--docs", "notes", "--plan", "x.json"], "--docs goes with a GOAL"),
+        (["run", "--fallback-language", "--plan", "x.json"], "--fallback-language goes with"),
+        (["submit", "--fallback-language", "--plan", "x.json"], "--fallback-language goes with"),
         (["run", "What is sync?", "--docs", "/no/such/dir"], "--docs: "),
         (["submit"], "give a GOAL or --plan FILE"),
     ],
@@ -118,3 +120,45 @@ def test_a_goal_in_spanish_is_answered_in_spanish(tmp_path: Path) -> None:
     assert "export-notes" in document["steps"]["answer"]["output"]["citations"]
     assert document["answer"]["target_lang"] == "spa"
     assert document["answer"]["engine"] == "apertium"
+    assert "export-notes" in document["answer"]["citations"]  # kept through the translation
+
+
+GERMAN = "How do I export my notes? Answer in German."
+
+
+@needs_apertium
+def test_run_refuses_a_language_it_cannot_produce_with_exit_2_before_running(
+    tmp_path: Path,
+) -> None:
+    error = fails(celeriac("run", GERMAN, env=offline(tmp_path)), 2)
+    assert error.startswith("celeriac cannot answer in German here: no live translation worker")
+    assert "or allow an answer in English (--fallback-language" in error
+
+
+@needs_apertium
+def test_run_with_fallback_language_answers_in_english_and_warns(tmp_path: Path) -> None:
+    result = celeriac("run", GERMAN, "--fallback-language", "--json", env=offline(tmp_path))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "succeeded", document["error"]
+    assert document["warnings"][0].startswith("the answer is in English, not German: ")
+    assert "export-notes" in document["answer"]["citations"]
+    shown = celeriac("run", GERMAN, "--fallback-language", env=offline(tmp_path))
+    assert "warning: the answer is in English, not German" in shown.stdout
+
+
+def test_run_names_a_language_celeriac_does_not_know(tmp_path: Path) -> None:
+    error = fails(
+        celeriac("run", "How do I export my notes? Answer in Klingon.", env=offline(tmp_path)), 2
+    )
+    assert error.startswith("celeriac does not know the language 'Klingon': ")
+    assert not (tmp_path / "data").exists()  # refused before anything started
+
+
+@needs_apertium
+def test_submit_refuses_a_language_no_live_worker_can_produce(live_env: dict[str, str]) -> None:
+    error = fails(celeriac("submit", GERMAN, "--wait", env=live_env), 2)
+    assert "(installed Apertium pairs: eng-spa, spa-eng)" in error
+    planned = celeriac("plan", GERMAN, "--fallback-language", env=live_env)
+    assert planned.returncode == 0, planned.stderr
+    assert Plan.model_validate_json(planned.stdout).warnings[0].startswith("the answer is in")

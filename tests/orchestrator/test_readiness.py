@@ -30,7 +30,7 @@ def test_a_pair_no_worker_has_is_named_with_what_to_install() -> None:
     assert str(problem).startswith("step 't' cannot run on any live translation worker: ")
     assert "Apertium cannot translate eng to cat" in str(problem)
     assert "installed pairs: eng-spa, spa-eng" in str(problem)
-    assert "apt-get install apertium-SOURCE-TARGET" in str(problem)
+    assert "apt-get install apertium-eng-cat" in str(problem)
     assert unready(translate("es"), AGENTS, [worker(translation=APERTIUM)]) is None
     assert unready(translate("es", source=None), AGENTS, [worker(translation=APERTIUM)]) is None
     assert "translates into cat" in str(

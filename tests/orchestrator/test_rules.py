@@ -15,7 +15,11 @@ from orchestrator.planner import checker
 from orchestrator.rules import RulePlanner
 
 BUILT_IN = load_registry()  # retrieval, generation, translation (entry points)
-CARDS = cards_of(BUILT_IN)
+# Translation workers with a model: every language (what Apertium offers: test_translators).
+CARDS = {
+    name: card.model_copy(update={"offers": {"models": ["m"]}}) if name == "translation" else card
+    for name, card in cards_of(BUILT_IN).items()
+}
 CHECK = checker(CARDS, BUILT_IN, max_steps=100)
 
 
@@ -89,10 +93,12 @@ def test_the_demo_goal_answers_then_translates_into_spanish() -> None:
     assert inputs(made)["answer"]["instruction"] == (
         "A customer asks how to reset a forgotten password."
     )
+    # The translated answer keeps the answer's citations.
     assert inputs(made)["in_spanish"] == {
         "text": ref("answer", "text"),
         "source_lang": "eng",
         "target_lang": "spa",
+        "citations": ref("answer", "citations"),
     }
     assert made.answer_from == "in_spanish"
 
@@ -109,6 +115,7 @@ def test_two_languages_are_two_parallel_translations_of_one_answer() -> None:
         "in_catalan": ("translation", ["answer"]),
     }
     assert inputs(made)["in_catalan"]["target_lang"] == "cat"
+    assert inputs(made)["in_catalan"]["citations"] == ref("answer", "citations")
     assert made.answer_from is None  # the answer is both translations
 
 
@@ -159,6 +166,8 @@ def test_a_goal_in_spanish_is_translated_to_english_and_its_answer_back() -> Non
         "in_spanish": ("translation", ["answer"]),
     }
     assert inputs(made)["goal_in_english"]["source_lang"] == "spa"
+    assert "citations" not in inputs(made)["goal_in_english"]  # a goal has none
+    assert inputs(made)["in_spanish"]["citations"] == ref("answer", "citations")
     assert inputs(made)["search"]["query"] == ref("goal_in_english", "text")
     assert made.answer_from == "in_spanish"
 
