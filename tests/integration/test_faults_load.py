@@ -28,6 +28,9 @@ from tests.integration.test_jobs import runs
 from tests.sample_agents import TEST_PREFIX
 
 pytestmark = pytest.mark.faults
+# What a loaded 2-core machine may add to a recovery beyond the sweeper's requeue: a worker
+# taking the message and starting the step while others compete for the CPU.
+LOADED_MARGIN_SECONDS = 10.0
 
 
 def diamond(tag: str, seconds: float) -> dict[str, Any]:
@@ -75,6 +78,7 @@ def test_workers_killed_again_and_again_under_load_lose_nothing(
     isolated: Callable[..., Settings],
     spawn: Callable[..., subprocess.Popen[bytes]],
     unique: Callable[[str], str],
+    measured: Callable[[str], None],
 ) -> None:
     """100 jobs run while the worker running the latest step is SIGKILLed, four times."""
     kills = 4
@@ -97,7 +101,15 @@ def test_workers_killed_again_and_again_under_load_lose_nothing(
         for round in range(1, kills + 1):
             # Kill whoever started a step last, once the run has moved on since the last kill.
             wait_for(reaches(r, started, 60 * round), timeout=60, what="steps to start")
-            busy = wait_for(lambda: last_busy(r, started, workers), what="a live worker's step")
+            try:
+                busy = wait_for(lambda: last_busy(r, started, workers), what="a live worker's step")
+            except AssertionError as exc:
+                by_pid = Counter(pid_of(str(w)) for w in r.lrange(started, 0, -1))
+                statuses = Counter(job.status() for job in jobs)
+                raise AssertionError(
+                    f"{exc} in round {round}: alive {sorted(workers)}, steps started by "
+                    f"{dict(by_pid)}, jobs {dict(statuses)}"
+                ) from None
             victim = workers.pop(busy)
             victim.kill()
             killed_at.append(time.time())
@@ -125,9 +137,20 @@ def test_workers_killed_again_and_again_under_load_lose_nothing(
                 recoveries.append(at - max(k for k in killed_at if k <= at))
 
     assert retried >= kills  # each kill caught at least one step mid-run
-    # The sweeper requeues a dead worker's steps within about two lease periods.
-    print(f"steps run again: {retried}; slowest back {max(recoveries):.2f}s after a kill")
-    assert max(recoveries) < 2 * live.step_lease_seconds + 2.0
+    # A dead worker's lease runs out within a lease of its last renewal, and the sweeper
+    # looks every sweep interval: by then the step is queued again. Picking it up and
+    # starting it is what a loaded machine stretches (6.7 s seen on a busy 2-core one), so
+    # the bound only tells the sweeper's requeue from the outbox's redelivery; the figure
+    # itself is reported.
+    requeued_by = live.step_lease_seconds + live.sweep_interval_seconds
+    assert requeued_by + LOADED_MARGIN_SECONDS < live.redeliver_seconds
+    slowest = max(recoveries)
+    measured(
+        f"workers killed again and again under load: {retried} steps ran again; the slowest "
+        f"started {slowest:.2f} s after its kill (lease {live.step_lease_seconds} s, "
+        f"sweep every {live.sweep_interval_seconds} s)"
+    )
+    assert slowest < requeued_by + LOADED_MARGIN_SECONDS
     r.close()
 
 
