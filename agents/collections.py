@@ -67,6 +67,7 @@ class Built:
     manifest: Manifest
     path: Path
     skipped: list[Path] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)  # ids of the empty documents skipped
 
 
 def check_name(name: str) -> str:
@@ -142,15 +143,16 @@ def build_collection(
     check_name(name)
     gathered = read_documents(paths)
     if not gathered.documents:
-        found = (
-            f" (skipped {len(gathered.skipped)} files of other kinds)" if gathered.skipped else ""
-        )
+        found = [f"{len(gathered.skipped)} files of other kinds"] * bool(gathered.skipped)
+        empty = len(gathered.empty)
+        found += [f"{empty} empty document{'s' * (empty != 1)}"] * bool(empty)
         raise CollectionError(
-            f"no documents in {', '.join(map(str, paths))}{found}: a collection needs "
-            ".txt, .md or .jsonl files"
+            f"no documents in {', '.join(map(str, paths))}"
+            + (f" (skipped {' and '.join(found)})" if found else "")
+            + ": a collection needs .txt, .md or .jsonl files"
         )
     manifest = write_collection(data_dir, name, gathered.documents, embeddings=embeddings)
-    return Built(manifest, collections_dir(data_dir) / name, gathered.skipped)
+    return Built(manifest, collections_dir(data_dir) / name, gathered.skipped, gathered.empty)
 
 
 def write_collection(

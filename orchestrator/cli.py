@@ -17,7 +17,7 @@ import typer
 
 from agents.errors import CeleriacError
 from agents.registry import load_registry
-from orchestrator.cli_common import err, errors_to_exit_codes, out
+from orchestrator.cli_common import err, errors_to_exit_codes, out, print_warning
 from orchestrator.cli_deploy import agents, dead_letters, flower, health, worker
 from orchestrator.cli_eval import app as eval_app
 from orchestrator.cli_index import index
@@ -123,7 +123,7 @@ def run(
     if goal is not None:  # refused before a Redis and workers are started for it
         check_goal(Goal(text=goal, collection=collection), settings)
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
-    with temporary_collection(settings.data_dir, docs or []) as indexed:
+    with temporary_collection(settings.data_dir, docs or [], print_warning) as indexed:
         _run_embedded(
             settings, checked, goal, indexed or collection, budget, threshold, as_json, timeout
         )

@@ -23,6 +23,11 @@ def print_error(message: str) -> None:
     err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+def print_warning(message: str) -> None:
+    """One line on stderr, however narrow the terminal."""
+    err.print(escape(message), highlight=False, soft_wrap=True)
+
+
 def errors_to_exit_codes(func: F) -> F:
     """One line on stderr per error: exit 2 for the user's mistakes, 1 for the rest."""
 
