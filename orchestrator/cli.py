@@ -17,7 +17,7 @@ import typer
 
 from agents.errors import CeleriacError
 from agents.registry import load_registry
-from orchestrator.cli_common import err, errors_to_exit_codes, out, print_warning
+from orchestrator.cli_common import err, errors_to_exit_codes, out, print_error, print_warning
 from orchestrator.cli_deploy import agents, dead_letters, flower, health, worker
 from orchestrator.cli_eval import app as eval_app
 from orchestrator.cli_index import index
@@ -90,6 +90,7 @@ def _finish(result: JobResult, as_json: bool) -> None:
     if result.status == "partial":
         err.print("[yellow]some steps failed; the answer is partial[/]")
     if result.status in ("failed", "cancelled"):
+        print_error(result.error or f"job {result.job_id} {result.status}")
         raise typer.Exit(1)
 
 

@@ -155,8 +155,6 @@ def render_result(result: JobResult, console: Console) -> None:
         )
     if result.steps:
         console.print(table)
-    if result.error:
-        console.print(f"[red]error:[/] {result.error}")
     console.print("answer:", style="bold")
     if result.answer is None:
         console.print("(none)")

@@ -168,6 +168,7 @@ def test_run_of_a_failing_plan_exits_1(tmp_path: Path) -> None:
     assert document["steps"]["bad"]["status"] == "failed"
     assert document["steps"]["bad"]["error"] == "disk on fire"
     assert document["steps"]["after"]["status"] == "skipped"
+    assert result.stderr.splitlines()[-1] == "error: step 'bad' failed: disk on fire"
 
 
 def test_run_without_json_shows_a_table(tmp_path: Path) -> None:
@@ -175,6 +176,30 @@ def test_run_without_json_shows_a_table(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "succeeded" in result.stdout
     assert "hello world" in result.stdout
+
+
+def test_piped_tables_are_not_cut_and_a_failure_is_one_line_on_stderr(tmp_path: Path) -> None:
+    long = "the disk is full, and this message is longer than any terminal of 80 columns is wide"
+    plan = {
+        "steps": [
+            {"id": "generation_of_a_long_answer", "agent": "echo", "input": {"text": "x"}},
+            {
+                "id": "bad",
+                "agent": "fail",
+                "input": {"message": long},
+                "depends_on": ["generation_of_a_long_answer"],
+            },
+        ]
+    }
+    env = {key: value for key, value in environment().items() if key != "COLUMNS"}
+    result = celeriac("run", "--plan", str(write_plan(tmp_path, plan)), env=env)
+    assert result.returncode == 1, result.stderr
+    assert "error" not in result.stdout.replace("worker / error", "")
+    assert result.stderr.splitlines()[-1] == f"error: step 'bad' failed: {long}"
+    progress = [line for line in result.stderr.splitlines() if "(echo)" in line]
+    assert progress and "generation_of_a_long_answer (echo)" in progress[0], result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("│ bad"))
+    assert long in row  # the whole error in its cell, on one line
 
 
 # --- bad input: exit 2, one line on stderr, nothing on stdout ------------------------------
