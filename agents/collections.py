@@ -120,6 +120,14 @@ DEMO = "demo"
 DEMO_DOCUMENTS = Path(__file__).parent / "demo"  # a support knowledge base we wrote
 
 
+def require_collection(data_dir: Path, name: str) -> None:
+    """Raise ``unknown_collection`` unless ``name`` is built in ``data_dir`` or is the demo
+    (which workers build on first use)."""
+    check_name(name)
+    if name != DEMO and current_version(data_dir, name) is None:
+        raise unknown_collection(data_dir, name)
+
+
 def ensure_demo(data_dir: Path) -> None:
     """Build the demo collection from the documents that ship with celeriac, so a fresh
     install has something to search; build it again when they are newer than it."""

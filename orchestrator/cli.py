@@ -15,7 +15,8 @@ from typing import Annotated
 
 import typer
 
-from agents.errors import CeleriacError
+from agents.collections import require_collection
+from agents.errors import CeleriacError, CollectionError
 from agents.registry import load_registry
 from orchestrator.cli_common import err, errors_to_exit_codes, out, print_error, print_warning
 from orchestrator.cli_deploy import agents, dead_letters, flower, health, worker
@@ -82,6 +83,13 @@ def _goal_or_plan(goal: str | None, plan: Path | None, collection: str | None) -
         raise UserError("--collection goes with a GOAL: a plan names its collections itself")
 
 
+def _require_collection(settings: Settings, name: str) -> None:
+    try:
+        require_collection(settings.data_dir, name)
+    except CollectionError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _finish(result: JobResult, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(result_json(result) + "\n")
@@ -123,6 +131,8 @@ def run(
     checked = _read_plan(plan, settings) if plan is not None else None
     if goal is not None:  # refused before a Redis and workers are started for it
         check_goal(Goal(text=goal, collection=collection), settings)
+        if collection is not None:  # this run's workers search this machine's collections
+            _require_collection(settings, collection)
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
     with temporary_collection(settings.data_dir, docs or [], print_warning) as indexed:
         _run_embedded(
