@@ -437,6 +437,27 @@ def test_agents_lists_types_and_live_workers(live_env: dict[str, str]) -> None:
     assert served and all(agents == set(document["agents"]) for agents in served)
 
 
+def test_agents_shows_the_published_card_of_a_type_not_importable_here(
+    isolated: Callable[..., Settings],
+) -> None:
+    live = isolated(agent_modules=["examples.text_agents"])  # its worker serves shout and join
+    env = {**environment(**settings_env(live)), "CELERIAC_AGENT_MODULES": TEST_AGENTS}
+    listed = celeriac("agents", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    document = json.loads(listed.stdout)["agents"]
+    assert document["shout"] == {
+        "description": "Returns the text in upper case.",
+        "importable": False,
+    }
+    assert document["echo"]["importable"] is True  # registered here, served by no one
+
+    table = celeriac("agents", env=env)
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if "shout" in line)
+    cells = [cell.strip() for cell in row.split("│")[1:4]]
+    assert cells == ["shout", "1", "Returns the text in upper case. (not importable here)"]
+
+
 # --- Ctrl-C leaves nothing behind ----------------------------------------------------------
 
 
