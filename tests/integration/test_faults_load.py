@@ -9,6 +9,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import pytest
@@ -87,7 +88,6 @@ def test_workers_killed_again_and_again_under_load_lose_nothing(
     assert live.redis_url
     r = redis.Redis.from_url(live.redis_url, decode_responses=True)
     tag = unique("storm")
-    started = f"{TEST_PREFIX}:started:{tag}"
 
     def agent_worker() -> subprocess.Popen[bytes]:
         process = spawn(live, "worker", "--no-orchestrator", "--loglevel", "WARNING")
@@ -96,20 +96,18 @@ def test_workers_killed_again_and_again_under_load_lose_nothing(
 
     workers = {process.pid: process for process in (agent_worker(), agent_worker())}
     killed_at: list[float] = []
+    jobs: list[JobHandle] = []
     with Client(live) as client:
-        jobs = [client.submit(plan=diamond(tag, 0.3)) for _ in range(100)]
-        for round in range(1, kills + 1):
-            # Kill whoever started a step last, once the run has moved on since the last kill.
-            wait_for(reaches(r, started, 60 * round), timeout=60, what="steps to start")
-            try:
-                busy = wait_for(lambda: last_busy(r, started, workers), what="a live worker's step")
-            except AssertionError as exc:
-                by_pid = Counter(pid_of(str(w)) for w in r.lrange(started, 0, -1))
-                statuses = Counter(job.status() for job in jobs)
-                raise AssertionError(
-                    f"{exc} in round {round}: alive {sorted(workers)}, steps started by "
-                    f"{dict(by_pid)}, jobs {dict(statuses)}"
-                ) from None
+        for wave in range(kills):
+            # A wave of 25 jobs for each kill, sent once two workers serve: its kill comes
+            # while its steps run. With all 100 sent at once, a replacement that took long
+            # to start on a loaded machine found the run over, and no live worker to kill.
+            wave_tag = f"{tag}-{wave}"
+            jobs += [client.submit(plan=diamond(wave_tag, 0.3)) for _ in range(25)]
+            started = f"{TEST_PREFIX}:started:{wave_tag}"
+            wait_for(reaches(r, started, 30), timeout=60, what=f"wave {wave}'s steps to start")
+            # Whoever started a step last: every step of the wave ran on a live worker.
+            busy = wait_for(partial(last_busy, r, started, workers), what="a live worker's step")
             victim = workers.pop(busy)
             victim.kill()
             killed_at.append(time.time())
