@@ -521,7 +521,7 @@ def test_interrupted_run_exits_and_leaves_no_process(tmp_path: Path) -> None:
         run = subprocess.Popen(
             [sys.executable, "-m", "orchestrator", "run", "--plan", str(path)],
             cwd=ROOT,
-            env=environment(),
+            env={**environment(), "PYTHONFAULTHANDLER": "1"},  # its stacks on SIGABRT
             stdout=out,
             stderr=err,
             start_new_session=True,  # a process group of its own, as a shell gives a command
@@ -537,7 +537,13 @@ def test_interrupted_run_exits_and_leaves_no_process(tmp_path: Path) -> None:
 
             os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
             # Promptly: the cancelled job's blocked step is not waited for.
-            code = run.wait(timeout=8)
+            try:
+                code = run.wait(timeout=8)
+            except subprocess.TimeoutExpired:  # seen once on a loaded machine: where was it?
+                run.send_signal(signal.SIGABRT)
+                run.wait(timeout=10)
+                err.seek(0)
+                raise AssertionError(f"still running 8 s after Ctrl-C:\n{err.read()}") from None
         finally:
             if run.poll() is None:  # the test failed: take down what it started
                 for pid in descendants(run.pid):
