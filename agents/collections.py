@@ -67,6 +67,7 @@ class Built:
     manifest: Manifest
     path: Path
     skipped: list[Path] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)  # ids of the empty documents skipped
 
 
 def check_name(name: str) -> str:
@@ -119,6 +120,14 @@ DEMO = "demo"
 DEMO_DOCUMENTS = Path(__file__).parent / "demo"  # a support knowledge base we wrote
 
 
+def require_collection(data_dir: Path, name: str) -> None:
+    """Raise ``unknown_collection`` unless ``name`` is built in ``data_dir`` or is the demo
+    (which workers build on first use)."""
+    check_name(name)
+    if name != DEMO and current_version(data_dir, name) is None:
+        raise unknown_collection(data_dir, name)
+
+
 def ensure_demo(data_dir: Path) -> None:
     """Build the demo collection from the documents that ship with celeriac, so a fresh
     install has something to search; build it again when they are newer than it."""
@@ -142,15 +151,16 @@ def build_collection(
     check_name(name)
     gathered = read_documents(paths)
     if not gathered.documents:
-        found = (
-            f" (skipped {len(gathered.skipped)} files of other kinds)" if gathered.skipped else ""
-        )
+        found = [f"{len(gathered.skipped)} files of other kinds"] * bool(gathered.skipped)
+        empty = len(gathered.empty)
+        found += [f"{empty} empty document{'s' * (empty != 1)}"] * bool(empty)
         raise CollectionError(
-            f"no documents in {', '.join(map(str, paths))}{found}: a collection needs "
-            ".txt, .md or .jsonl files"
+            f"no documents in {', '.join(map(str, paths))}"
+            + (f" (skipped {' and '.join(found)})" if found else "")
+            + ": a collection needs .txt, .md or .jsonl files"
         )
     manifest = write_collection(data_dir, name, gathered.documents, embeddings=embeddings)
-    return Built(manifest, collections_dir(data_dir) / name, gathered.skipped)
+    return Built(manifest, collections_dir(data_dir) / name, gathered.skipped, gathered.empty)
 
 
 def write_collection(

@@ -7,8 +7,10 @@
   (the first line of the text stands in) and other keys are ignored.
 - A directory contributes every such file under it, in sorted order; hidden entries
   (``.git``) and files of other kinds are skipped, and reported as skipped.
+- An empty document (a blank file, a line whose ``"text"`` is blank) is skipped and
+  reported by id: real corpora have them (Cranfield's 471 and 995).
 
-Any problem is a ``CollectionError`` naming the file (and line).
+Any other problem is a ``CollectionError`` naming the file (and line).
 """
 
 from __future__ import annotations
@@ -39,10 +41,24 @@ class Document:
 
 @dataclass
 class Gathered:
-    """The documents read from some paths, and the files of other kinds that were skipped."""
+    """The documents read from some paths, the files of other kinds that were skipped, and
+    the ids of the empty documents that were skipped."""
 
     documents: list[Document] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+
+
+def without_empty(documents: Sequence[Document]) -> tuple[list[Document], list[str]]:
+    """The documents with text, and the ids of those without (nothing to index)."""
+    kept = [document for document in documents if document.text.strip()]
+    return kept, [document.id for document in documents if not document.text.strip()]
+
+
+def empty_warning(ids: Sequence[str], shown: int = 5) -> str:
+    """One line that counts the empty documents skipped and names the first few."""
+    named = ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+    return f"skipped {len(ids)} empty document{'s' * (len(ids) != 1)} (nothing to index): {named}"
 
 
 def read_documents(paths: Sequence[Path]) -> Gathered:
@@ -59,6 +75,7 @@ def read_documents(paths: Sequence[Path]) -> Gathered:
                     )
                 origins[document.id] = origin
                 gathered.documents.append(document)
+    gathered.documents, gathered.empty = without_empty(gathered.documents)
     return gathered
 
 
@@ -122,8 +139,6 @@ def _read_bytes(path: Path) -> bytes:
 
 def _read_text(path: Path) -> Document:
     text = _decode(_read_bytes(path), str(path)).removeprefix("\ufeff").strip()
-    if not text:
-        raise CollectionError(f"{path}: the document is empty")
     heading = _HEADING.search(text) if path.suffix.lower() != ".txt" else None
     title = heading.group(1) if heading else first_line(text)
     return Document(id=path.stem, title=_shorten(title), text=text)
@@ -161,8 +176,8 @@ def _jsonl_document(line: str, where: str) -> Document:
     if not isinstance(doc_id, str) or not doc_id.strip():
         raise CollectionError(f'{where}: "id" must be a non-empty string, got {doc_id!r}')
     text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise CollectionError(f'{where}: "text" must be a non-empty string, got {_brief(text)}')
+    if not isinstance(text, str):
+        raise CollectionError(f'{where}: "text" must be a string, got {_brief(text)}')
     title = record.get("title")
     if title is not None and not isinstance(title, str):
         raise CollectionError(f'{where}: "title" must be a string, got {_brief(title)}')

@@ -15,9 +15,10 @@ from typing import Annotated
 
 import typer
 
-from agents.errors import CeleriacError
+from agents.collections import require_collection
+from agents.errors import CeleriacError, CollectionError
 from agents.registry import load_registry
-from orchestrator.cli_common import err, errors_to_exit_codes, out
+from orchestrator.cli_common import err, errors_to_exit_codes, out, print_error, print_warning
 from orchestrator.cli_deploy import agents, dead_letters, flower, health, worker
 from orchestrator.cli_eval import app as eval_app
 from orchestrator.cli_index import index
@@ -95,6 +96,13 @@ def _goal_or_plan(
         raise UserError("--fallback-language goes with a GOAL: a plan names its languages itself")
 
 
+def _require_collection(settings: Settings, name: str) -> None:
+    try:
+        require_collection(settings.data_dir, name)
+    except CollectionError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _finish(result: JobResult, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(result_json(result) + "\n")
@@ -103,6 +111,7 @@ def _finish(result: JobResult, as_json: bool) -> None:
     if result.status == "partial":
         err.print("[yellow]some steps failed; the answer is partial[/]")
     if result.status in ("failed", "cancelled"):
+        print_error(result.error or f"job {result.job_id} {result.status}")
         raise typer.Exit(1)
 
 
@@ -137,10 +146,12 @@ def run(
     if goal is not None:  # refused before a Redis and workers are started for it
         check_goal(Goal(text=goal, collection=collection), settings)
         check_goal_words(goal)
+        if collection is not None:  # this run's workers search this machine's collections
+            _require_collection(settings, collection)
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
     if fallback_language:
         settings = settings.model_copy(update={"fallback_language": True})
-    with temporary_collection(settings.data_dir, docs or []) as indexed:
+    with temporary_collection(settings.data_dir, docs or [], print_warning) as indexed:
         _run_embedded(
             settings, checked, goal, indexed or collection, budget, threshold, as_json, timeout
         )

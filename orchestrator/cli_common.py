@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,14 +14,31 @@ from rich.markup import escape
 from agents.errors import CeleriacError, RegistryError
 from orchestrator.errors import UserError
 
-out = Console()
-err = Console(stderr=True)
+# Piped or redirected, a table is as wide as what it holds (a program or a file reads it),
+# not cut or wrapped at the 80 columns rich assumes without a terminal. COLUMNS still wins.
+_UNWRAPPED = 100_000
+
+
+def _console(*, stderr: bool = False) -> Console:
+    console = Console(stderr=stderr)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = _UNWRAPPED
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def print_error(message: str) -> None:
     # soft_wrap: one line however narrow the terminal; escape: a path may hold "[...]".
     err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def print_warning(message: str) -> None:
+    """One line on stderr, however narrow the terminal."""
+    err.print(escape(message), highlight=False, soft_wrap=True)
 
 
 def errors_to_exit_codes(func: F) -> F:

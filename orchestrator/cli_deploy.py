@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from agents.registry import load_registry
+from orchestrator.cards import AgentCard
 from orchestrator.celery_app import make_app
 from orchestrator.cli_common import err, errors_to_exit_codes, out
 from orchestrator.client import Client
@@ -110,12 +111,20 @@ def agents(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     settings = read_settings()
     registry = load_registry(settings.agent_modules)
     workers: dict[str, dict[str, Any]] = {}
+    cards: dict[str, AgentCard] = {}
     if settings.redis_url:
         with Client(settings) as client:
-            workers = client.live_workers()
+            workers, cards = client.live_workers(), client.cards()
+    served = {name for info in workers.values() for name in info.get("agents", [])}
+    # A type served elsewhere is described by the card its worker published.
+    descriptions = {name: cards[name].description for name in served if name in cards}
+    descriptions |= {name: cls.description for name, cls in registry.items()}
     if as_json:
         listing = {
-            "agents": {name: {"description": cls.description} for name, cls in registry.items()},
+            "agents": {
+                name: {"description": description, "importable": name in registry}
+                for name, description in sorted(descriptions.items())
+            },
             "workers": workers,
         }
         sys.stdout.write(json.dumps(listing, indent=2) + "\n")
@@ -123,11 +132,12 @@ def agents(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     table = Table(title="agent types")
     for column in ("agent", "live workers", "description"):
         table.add_column(column)
-    served = {name for info in workers.values() for name in info.get("agents", [])}
-    for name in sorted(registry.keys() | served):
+    for name in sorted(descriptions.keys() | served):
         count = sum(name in info.get("agents", []) for info in workers.values())
-        description = registry[name].description if name in registry else "(not importable here)"
-        table.add_row(name, str(count), description)
+        description = descriptions.get(name, "(no card published)")
+        table.add_row(
+            name, str(count), description + ("" if name in registry else " (not importable here)")
+        )
     out.print(table)
     if not settings.redis_url:
         err.print("CELERIAC_REDIS_URL is not set: no live workers to show")

@@ -19,7 +19,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.cli_common import err, errors_to_exit_codes, out
+from agents.documents import empty_warning
+from orchestrator.cli_common import err, errors_to_exit_codes, out, print_warning
 from orchestrator.client import Client
 from orchestrator.datasets import (
     DatasetError,
@@ -116,6 +117,8 @@ def retrieval(
     if mode not in ("bm25", "dense", "hybrid"):
         raise UserError(f"--mode must be bm25, dense or hybrid, not {mode!r}")
     data = load_retrieval(corpus, queries, qrels, fmt)  # type: ignore[arg-type]
+    if data.empty:
+        print_warning(empty_warning(data.empty))
     if limit is not None:
         keep = list(data.judged)[:limit]
         data.queries = {qid: data.queries[qid] for qid in keep}

@@ -12,8 +12,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from agents.collections import build_collection, collections_dir, list_collections
+from agents.documents import empty_warning
 from agents.errors import CeleriacError, CollectionError
-from orchestrator.cli_common import err, errors_to_exit_codes, out
+from orchestrator.cli_common import err, errors_to_exit_codes, out, print_warning
 from orchestrator.errors import UserError
 from orchestrator.settings import read_settings
 
@@ -68,6 +69,8 @@ def index(
     )
     if built.skipped:
         err.print(f"skipped {len(built.skipped)} files that are not .txt, .md or .jsonl")
+    if built.empty:
+        print_warning(empty_warning(built.empty))
     if not embeddings and not no_dense:
         err.print(
             escape(f"no embeddings (BM25 only): for dense and hybrid retrieval, {dense.INSTALL}"),

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agents.registry import load_registry
+from orchestrator.cards import AgentCard
 from orchestrator.errors import JobTimeout, UserError
 from orchestrator.llm import build_chat_model
 from orchestrator.models import (
@@ -144,6 +145,12 @@ class Client:
         problem = unready(plan, self.runtime.engine.local_agents, self.live_workers().values())
         if problem is not None:
             raise problem
+
+    def cards(self) -> dict[str, AgentCard]:
+        """The capability cards workers have published, by agent type: what a type does,
+        also where this process cannot import it."""
+        with redis_errors(self.url):
+            return self.runtime.store.roster.cards()
 
     def submit(
         self,

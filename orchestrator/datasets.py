@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from agents.documents import Document
+from agents.documents import Document, without_empty
 from orchestrator.errors import UserError
 
 Format = Literal["smart", "trec", "beir"]
@@ -43,6 +43,7 @@ class RetrievalSet:
     documents: list[Document]
     queries: dict[str, str]  # query id -> text
     qrels: dict[str, dict[str, int]] = field(default_factory=dict)  # query -> doc -> grade
+    empty: list[str] = field(default_factory=list)  # ids of empty documents, left out
 
     @property
     def judged(self) -> dict[str, str]:
@@ -88,8 +89,10 @@ def load_retrieval(corpus: Path, queries: Path, qrels: Path, fmt: Format | None)
         found = RetrievalSet(_trec_documents(corpus), _trec_topics(queries), _trec_qrels(qrels))
     else:
         found = RetrievalSet(_beir_corpus(corpus), _beir_queries(queries), _beir_qrels(qrels))
+    found.documents, found.empty = without_empty(found.documents)
     if not found.documents:
-        raise DatasetError(f"no documents in {corpus} (read as {fmt.upper()})")
+        empty = f", only {len(found.empty)} empty ones" if found.empty else ""
+        raise DatasetError(f"no documents in {corpus} (read as {fmt.upper()}{empty})")
     if not found.judged:
         raise DatasetError(
             f"no query of {queries} has a relevant document in {qrels}: check that the "

@@ -155,8 +155,6 @@ def render_result(result: JobResult, console: Console) -> None:
         )
     if result.steps:
         console.print(table)
-    if result.error:
-        console.print(f"[red]error:[/] {result.error}")
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     console.print("answer:", style="bold")

@@ -18,11 +18,11 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from agents.collections import collections_dir, write_collection
-from agents.documents import Document, read_documents
+from agents.documents import Document, empty_warning, read_documents
 from agents.errors import CeleriacError, CollectionError
 from orchestrator.errors import UserError
 from orchestrator.procs import die_with_parent, stop_process
@@ -49,21 +49,25 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def temporary_collection(data_dir: Path, paths: Sequence[Path]) -> Iterator[str | None]:
+def temporary_collection(
+    data_dir: Path, paths: Sequence[Path], warn: Callable[[str], object]
+) -> Iterator[str | None]:
     """Index ``paths`` as a collection of their own for one run, removed afterwards;
-    None when there are no paths."""
+    None when there are no paths. Empty documents are left out, with one ``warn``."""
     if not paths:
         yield None
         return
     try:
-        documents = read_documents(paths).documents
+        gathered = read_documents(paths)
     except CollectionError as exc:
         raise UserError(f"--docs: {exc}") from None
     except OSError as exc:
         raise UserError(f"--docs: cannot read {exc.filename}: {exc.strerror}") from None
-    if not documents:
+    if not gathered.documents:
         raise UserError(f"--docs: no .txt, .md or .jsonl documents in {', '.join(map(str, paths))}")
-    with temporary_documents(data_dir, documents, prefix="docs") as name:
+    if gathered.empty:
+        warn(f"--docs: {empty_warning(gathered.empty)}")
+    with temporary_documents(data_dir, gathered.documents, prefix="docs") as name:
         yield name
 
 

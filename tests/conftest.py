@@ -66,6 +66,23 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "c
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+_MEASURED: list[str] = []
+
+
+@pytest.fixture
+def measured() -> Callable[[str], None]:
+    """Report a figure a test measured (a timing too machine-dependent to assert tightly):
+    ``make test`` and ``make faults`` print them all at the end of the run."""
+    return _MEASURED.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _MEASURED:
+        terminalreporter.section("measured")
+        for line in _MEASURED:
+            terminalreporter.write_line(line)
+
+
 def command_calls(r: redis.Redis, command: str) -> int:
     """How many times the Redis server behind ``r`` has run ``command`` (INFO commandstats)."""
     stats: dict[str, Any] = cast(Any, r.info("commandstats"))

@@ -286,6 +286,13 @@ CLI_CASES = [
     ),
     pytest.param(["run", GOAL, "--collection", "../x"], {}, NAME_RULE, id="run-collection-../x"),
     pytest.param(
+        ["run", GOAL, "--collection", "nope"],
+        {},
+        "no collection 'nope' in TMP/data/collections (there are none yet); create it with "
+        "`celeriac index nope PATH...`",
+        id="run-collection-unknown",  # before a worker starts, not when its step fails
+    ),
+    pytest.param(
         ["submit", GOAL, "--collection", "/etc"], {}, NAME_RULE, id="submit-collection-/etc"
     ),
     pytest.param(["plan", GOAL, "--collection", "a/b"], {}, NAME_RULE, id="plan-collection-a/b"),

@@ -139,9 +139,7 @@ def test_invalid_documents_change_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "text": "fine"}\n{"id": "b"}\n')
-    assert (
-        refused(data, "kb", [bad]) == f'{bad} line 2: "text" must be a non-empty string, got None'
-    )
+    assert refused(data, "kb", [bad]) == f'{bad} line 2: "text" must be a string, got None'
     assert not collections_dir(data).exists()
 
     write_collection(data, "kb", docs("kept"))
@@ -246,4 +244,20 @@ def test_a_collection_with_an_unreadable_index_says_to_rebuild_it(tmp_path: Path
         load_collection(tmp_path, "kb")
     assert str(caught.value).startswith(
         f"collection 'kb' ({where}) is damaged: its index cannot be read ("
+    )
+
+
+def test_empty_documents_are_left_out_and_only_nothing_left_fails(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    corpus = tmp_path / "cran.jsonl"
+    corpus.write_text('{"id": "1", "text": "Flow."}\n{"id": "471", "text": ""}\n')
+    built = build_collection(data, "cran", [corpus])
+    assert (built.manifest.documents, built.empty) == (1, ["471"])
+    assert [d.id for d in load_collection(data, "cran").documents] == ["1"]
+
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text('{"id": "471", "text": ""}\n{"id": "995", "text": " "}\n')
+    assert refused(data, "blank", [blank]) == (
+        f"no documents in {blank} (skipped 2 empty documents): a collection needs .txt, "
+        ".md or .jsonl files"
     )

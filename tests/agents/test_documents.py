@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agents.documents import TITLE_MAX_CHARS, Document, read_documents
+from agents.documents import TITLE_MAX_CHARS, Document, empty_warning, read_documents
 from agents.errors import CollectionError
 
 
@@ -90,8 +90,8 @@ def test_jsonl_lines_are_documents(tmp_path: Path) -> None:
         ('{"text": "no id"}', '"id" must be a non-empty string, got None'),
         ('{"id": " ", "text": "x"}', "\"id\" must be a non-empty string, got ' '"),
         ('{"id": true, "text": "x"}', '"id" must be a non-empty string, got True'),
-        ('{"id": "a"}', '"text" must be a non-empty string, got None'),
-        ('{"id": "a", "text": "  "}', "\"text\" must be a non-empty string, got '  '"),
+        ('{"id": "a"}', '"text" must be a string, got None'),
+        ('{"id": "a", "text": 3}', '"text" must be a string, got 3'),
         ('{"id": "a", "text": "x", "title": 3}', '"title" must be a string, got 3'),
     ],
 )
@@ -137,9 +137,24 @@ def test_an_unsupported_file_given_by_name(tmp_path: Path) -> None:
     )
 
 
-def test_an_empty_text_file(tmp_path: Path) -> None:
-    path = write(tmp_path / "blank.md", " \n\n")
-    assert refused(path) == f"{path}: the document is empty"
+def test_empty_documents_are_skipped_and_named(tmp_path: Path) -> None:
+    blank = write(tmp_path / "blank.md", " \n\n")
+    lines = jsonl(
+        tmp_path / "cran.jsonl",
+        {"id": "470", "text": "Flow over a wedge."},
+        {"id": "471", "text": ""},
+        {"id": "472", "title": "no text", "text": " \n "},
+    )
+    gathered = read_documents([blank, lines])
+    assert [d.id for d in gathered.documents] == ["470"]
+    assert gathered.empty == ["blank", "471", "472"]
+
+
+def test_the_warning_counts_empty_documents_and_names_the_first_few() -> None:
+    assert empty_warning(["471"]) == "skipped 1 empty document (nothing to index): 471"
+    assert empty_warning([str(i) for i in range(1, 8)]) == (
+        "skipped 7 empty documents (nothing to index): 1, 2, 3, 4, 5 and 2 more"
+    )
 
 
 def test_a_text_file_that_is_not_utf8(tmp_path: Path) -> None:

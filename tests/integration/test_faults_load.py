@@ -9,6 +9,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import pytest
@@ -28,6 +29,9 @@ from tests.integration.test_jobs import runs
 from tests.sample_agents import TEST_PREFIX
 
 pytestmark = pytest.mark.faults
+# What a loaded 2-core machine may add to a recovery beyond the sweeper's requeue: a worker
+# taking the message and starting the step while others compete for the CPU.
+LOADED_MARGIN_SECONDS = 10.0
 
 
 def diamond(tag: str, seconds: float) -> dict[str, Any]:
@@ -75,6 +79,7 @@ def test_workers_killed_again_and_again_under_load_lose_nothing(
     isolated: Callable[..., Settings],
     spawn: Callable[..., subprocess.Popen[bytes]],
     unique: Callable[[str], str],
+    measured: Callable[[str], None],
 ) -> None:
     """100 jobs run while the worker running the latest step is SIGKILLed, four times."""
     kills = 4
@@ -83,7 +88,6 @@ def test_workers_killed_again_and_again_under_load_lose_nothing(
     assert live.redis_url
     r = redis.Redis.from_url(live.redis_url, decode_responses=True)
     tag = unique("storm")
-    started = f"{TEST_PREFIX}:started:{tag}"
 
     def agent_worker() -> subprocess.Popen[bytes]:
         process = spawn(live, "worker", "--no-orchestrator", "--loglevel", "WARNING")
@@ -92,12 +96,18 @@ def test_workers_killed_again_and_again_under_load_lose_nothing(
 
     workers = {process.pid: process for process in (agent_worker(), agent_worker())}
     killed_at: list[float] = []
+    jobs: list[JobHandle] = []
     with Client(live) as client:
-        jobs = [client.submit(plan=diamond(tag, 0.3)) for _ in range(100)]
-        for round in range(1, kills + 1):
-            # Kill whoever started a step last, once the run has moved on since the last kill.
-            wait_for(reaches(r, started, 60 * round), timeout=60, what="steps to start")
-            busy = wait_for(lambda: last_busy(r, started, workers), what="a live worker's step")
+        for wave in range(kills):
+            # A wave of 25 jobs for each kill, sent once two workers serve: its kill comes
+            # while its steps run. With all 100 sent at once, a replacement that took long
+            # to start on a loaded machine found the run over, and no live worker to kill.
+            wave_tag = f"{tag}-{wave}"
+            jobs += [client.submit(plan=diamond(wave_tag, 0.3)) for _ in range(25)]
+            started = f"{TEST_PREFIX}:started:{wave_tag}"
+            wait_for(reaches(r, started, 30), timeout=60, what=f"wave {wave}'s steps to start")
+            # Whoever started a step last: every step of the wave ran on a live worker.
+            busy = wait_for(partial(last_busy, r, started, workers), what="a live worker's step")
             victim = workers.pop(busy)
             victim.kill()
             killed_at.append(time.time())
@@ -125,9 +135,20 @@ def test_workers_killed_again_and_again_under_load_lose_nothing(
                 recoveries.append(at - max(k for k in killed_at if k <= at))
 
     assert retried >= kills  # each kill caught at least one step mid-run
-    # The sweeper requeues a dead worker's steps within about two lease periods.
-    print(f"steps run again: {retried}; slowest back {max(recoveries):.2f}s after a kill")
-    assert max(recoveries) < 2 * live.step_lease_seconds + 2.0
+    # A dead worker's lease runs out within a lease of its last renewal, and the sweeper
+    # looks every sweep interval: by then the step is queued again. Picking it up and
+    # starting it is what a loaded machine stretches (6.7 s seen on a busy 2-core one), so
+    # the bound only tells the sweeper's requeue from the outbox's redelivery; the figure
+    # itself is reported.
+    requeued_by = live.step_lease_seconds + live.sweep_interval_seconds
+    assert requeued_by + LOADED_MARGIN_SECONDS < live.redeliver_seconds
+    slowest = max(recoveries)
+    measured(
+        f"workers killed again and again under load: {retried} steps ran again; the slowest "
+        f"started {slowest:.2f} s after its kill (lease {live.step_lease_seconds} s, "
+        f"sweep every {live.sweep_interval_seconds} s)"
+    )
+    assert slowest < requeued_by + LOADED_MARGIN_SECONDS
     r.close()
 
 

@@ -20,7 +20,8 @@ from tests.llm_server import LLMServer, Reply
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """examples/keywords, pip-installed into a folder of its own (for PYTHONPATH)."""
+    """examples/keywords, pip-installed into a folder of its own (for PYTHONPATH), offline:
+    built with this venv's setuptools and wheel (make install's), nothing fetched."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
         [
@@ -31,6 +32,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--quiet",
             "--no-deps",
             "--no-build-isolation",
+            "--no-index",
             "--target",
             str(target),
             str(ROOT / "examples" / "keywords"),

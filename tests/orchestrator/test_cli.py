@@ -168,6 +168,7 @@ def test_run_of_a_failing_plan_exits_1(tmp_path: Path) -> None:
     assert document["steps"]["bad"]["status"] == "failed"
     assert document["steps"]["bad"]["error"] == "disk on fire"
     assert document["steps"]["after"]["status"] == "skipped"
+    assert result.stderr.splitlines()[-1] == "error: step 'bad' failed: disk on fire"
 
 
 def test_run_without_json_shows_a_table(tmp_path: Path) -> None:
@@ -175,6 +176,30 @@ def test_run_without_json_shows_a_table(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "succeeded" in result.stdout
     assert "hello world" in result.stdout
+
+
+def test_piped_tables_are_not_cut_and_a_failure_is_one_line_on_stderr(tmp_path: Path) -> None:
+    long = "the disk is full, and this message is longer than any terminal of 80 columns is wide"
+    plan = {
+        "steps": [
+            {"id": "generation_of_a_long_answer", "agent": "echo", "input": {"text": "x"}},
+            {
+                "id": "bad",
+                "agent": "fail",
+                "input": {"message": long},
+                "depends_on": ["generation_of_a_long_answer"],
+            },
+        ]
+    }
+    env = {key: value for key, value in environment().items() if key != "COLUMNS"}
+    result = celeriac("run", "--plan", str(write_plan(tmp_path, plan)), env=env)
+    assert result.returncode == 1, result.stderr
+    assert "error" not in result.stdout.replace("worker / error", "")
+    assert result.stderr.splitlines()[-1] == f"error: step 'bad' failed: {long}"
+    progress = [line for line in result.stderr.splitlines() if "(echo)" in line]
+    assert progress and "generation_of_a_long_answer (echo)" in progress[0], result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("│ bad"))
+    assert long in row  # the whole error in its cell, on one line
 
 
 # --- bad input: exit 2, one line on stderr, nothing on stdout ------------------------------
@@ -412,6 +437,27 @@ def test_agents_lists_types_and_live_workers(live_env: dict[str, str]) -> None:
     assert served and all(agents == set(document["agents"]) for agents in served)
 
 
+def test_agents_shows_the_published_card_of_a_type_not_importable_here(
+    isolated: Callable[..., Settings],
+) -> None:
+    live = isolated(agent_modules=["examples.text_agents"])  # its worker serves shout and join
+    env = {**environment(**settings_env(live)), "CELERIAC_AGENT_MODULES": TEST_AGENTS}
+    listed = celeriac("agents", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    document = json.loads(listed.stdout)["agents"]
+    assert document["shout"] == {
+        "description": "Returns the text in upper case.",
+        "importable": False,
+    }
+    assert document["echo"]["importable"] is True  # registered here, served by no one
+
+    table = celeriac("agents", env=env)
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if "shout" in line)
+    cells = [cell.strip() for cell in row.split("│")[1:4]]
+    assert cells == ["shout", "1", "Returns the text in upper case. (not importable here)"]
+
+
 # --- Ctrl-C leaves nothing behind ----------------------------------------------------------
 
 
@@ -468,6 +514,10 @@ def gate_entered(r: redis.Redis, gate: str) -> bool:
         return False
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_run_exits_and_leaves_no_process(tmp_path: Path) -> None:
     plan = {"steps": [{"id": "stuck", "agent": "gate", "input": {"gate": "never", "timeout": 60}}]}
     path = write_plan(tmp_path, plan)
@@ -475,10 +525,13 @@ def test_interrupted_run_exits_and_leaves_no_process(tmp_path: Path) -> None:
         run = subprocess.Popen(
             [sys.executable, "-m", "orchestrator", "run", "--plan", str(path)],
             cwd=ROOT,
-            env=environment(),
+            env={**environment(), "PYTHONFAULTHANDLER": "1"},  # its stacks on SIGABRT
             stdout=out,
             stderr=err,
             start_new_session=True,  # a process group of its own, as a shell gives a command
+            # with Ctrl-C at its default too: a suite started in the background of a script
+            # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
+            preexec_fn=_default_sigint,
         )
         try:
             port = wait_for(lambda: private_redis_port(run.pid), what="the private redis-server")
@@ -491,7 +544,13 @@ def test_interrupted_run_exits_and_leaves_no_process(tmp_path: Path) -> None:
 
             os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
             # Promptly: the cancelled job's blocked step is not waited for.
-            code = run.wait(timeout=8)
+            try:
+                code = run.wait(timeout=8)
+            except subprocess.TimeoutExpired:  # where did it wait?
+                run.send_signal(signal.SIGABRT)
+                run.wait(timeout=10)
+                err.seek(0)
+                raise AssertionError(f"still running 8 s after Ctrl-C:\n{err.read()}") from None
         finally:
             if run.poll() is None:  # the test failed: take down what it started
                 for pid in descendants(run.pid):

@@ -421,3 +421,13 @@ def test_eval_translation_counts_a_refused_batch_as_failed_lines(tmp_path: Path)
     assert report["metrics"]["chrf"] == pytest.approx(
         sacrebleu.corpus_chrf([lines[0], *lines[2:]], [references]).score, abs=1e-4
     )
+
+
+def test_eval_retrieval_leaves_empty_documents_out_with_one_warning(tmp_path: Path) -> None:
+    args = smart(tmp_path)
+    (tmp_path / "docs").write_text(DOCS + ".I 5\n.T\n.A\n.W\n.I 6\n.W\n")
+    result = celeriac("eval", "retrieval", *args, "-k", "2", "--json", env=offline(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "skipped 2 empty documents (nothing to index): 5, 6\n" in result.stderr
+    report = json.loads(result.stdout)
+    assert (report["documents"], report["failed"]) == (4, 0)

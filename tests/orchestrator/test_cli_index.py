@@ -51,6 +51,24 @@ def test_index_then_list(tmp_path: Path, env: dict[str, str]) -> None:
     assert [cell.strip() for cell in row.split("│")[1:4]] == ["support", "3", built_at.isoformat()]
 
 
+def test_index_skips_empty_documents_with_one_warning(tmp_path: Path, env: dict[str, str]) -> None:
+    corpus = tmp_path / "cran.jsonl"
+    records = [
+        {"id": str(i), "text": "" if i in (471, 995) else f"wing {i}"} for i in range(1, 1001)
+    ]
+    corpus.write_text("".join(json.dumps(record) + "\n" for record in records))
+    made = celeriac("index", "cran", str(corpus), "--no-dense", env=env)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("indexed 998 documents as 'cran'")
+    assert made.stderr == "skipped 2 empty documents (nothing to index): 471, 995\n"
+
+    corpus.write_text('{"id": "471", "text": ""}\n')
+    assert fails(celeriac("index", "cran", str(corpus), env=env), 2) == (
+        f"no documents in {corpus} (skipped 1 empty document): a collection needs .txt, .md "
+        "or .jsonl files"
+    )
+
+
 @needs_dense
 def test_index_stores_embeddings_where_the_dense_extra_is_installed(
     tmp_path: Path, env: dict[str, str]

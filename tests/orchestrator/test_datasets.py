@@ -298,6 +298,21 @@ def test_a_smart_corpus_without_records(tmp_path: Path) -> None:
     assert message == f"no documents in {corpus} (read as SMART)"
 
 
+def test_empty_smart_documents_are_left_out_and_listed(tmp_path: Path) -> None:
+    # Cranfield's 471 and 995 are records with nothing in their .T and .W fields.
+    docs = (SMART / "docs.all").read_text() + ".I 471\n.T\n.A\n.B\n.W\n"
+    corpus = write(tmp_path, "docs.all", docs)
+    found = load_retrieval(corpus, SMART / "queries.qry", SMART / "cranfield.rel", "smart")
+    assert found.empty == ["471"] and "471" not in {d.id for d in found.documents}
+    assert found.documents
+
+    only_empty = write(tmp_path, "empty.all", ".I 471\n.T\n.W\n.I 995\n.W\n")
+    message = raised(
+        lambda: load_retrieval(only_empty, SMART / "queries.qry", SMART / "cranfield.rel", "smart")
+    )
+    assert message == f"no documents in {only_empty} (read as SMART, only 2 empty ones)"
+
+
 # -- TREC ---------------------------------------------------------------------------
 
 
