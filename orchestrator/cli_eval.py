@@ -277,7 +277,13 @@ def relevance(
         questions = [q for q in questions if start <= int(q.paragraph.split("-")[0]) < end]
     if not questions:
         raise UserError(f"{squad}: no questions in articles {articles}")
-    report = evaluate_answer_relevance(list(cases(paragraphs, questions)))
+    found = list(cases(paragraphs, questions))
+    if not found:
+        raise UserError(
+            f"{squad}: no question can be labelled (its answer in one sentence of its "
+            "paragraph, and another article to ask it of): give at least two articles"
+        )
+    report = evaluate_answer_relevance(found)
     _finish(report, as_json, report_file)
 
 

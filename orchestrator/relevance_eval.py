@@ -73,6 +73,8 @@ def cases(paragraphs: Sequence[Document], questions: Sequence[Question]) -> Iter
     for q in questions:
         own = by_id[q.paragraph]
         ranked = [n for n, _ in index.search(terms(q.question), len(paragraphs))]
+        seen = set(ranked)
+        ranked += [n for n in range(len(paragraphs)) if n not in seen]  # sharing no word
         away = [n for n in ranked if article[paragraphs[n].id] != article[q.paragraph]]
         units = split_sentences([(q.paragraph, "", paragraphs[own].text)])
         holder = next((u.text for u in units if any(a in u.text for a in q.answers)), None)
