@@ -34,6 +34,7 @@ from orchestrator.eval_runs import (
 )
 from orchestrator.metrics import (
     per_query_metrics,
+    roc_auc,
     rouge_l,
     squad_exact_match,
     squad_f1,
@@ -434,8 +435,6 @@ def _mean(values: Sequence[float]) -> float:
 def evaluate_faithfulness(claims: Sequence[tuple[str, str, bool]]) -> Report:
     """The faithfulness score of each claim against its document, by label, and the ROC
     AUC of telling the two apart (0.5 = chance)."""
-    from scipy.stats import mannwhitneyu
-
     from agents.generation import Passage
     from orchestrator.scorers.generation import faithfulness
 
@@ -443,7 +442,7 @@ def evaluate_faithfulness(claims: Sequence[tuple[str, str, bool]]) -> Report:
     scores = [(faithfulness(claim, [Passage(id="d", text=doc)]), ok) for doc, claim, ok in claims]
     good = [value for value, ok in scores if ok]
     bad = [value for value, ok in scores if not ok]
-    auc = float(mannwhitneyu(good, bad).statistic) / (len(good) * len(bad)) if good and bad else 0.5
+    auc = roc_auc(good, bad)
     return Report(
         task="faithfulness",
         metrics={"auc": auc, "mean_consistent": _mean(good), "mean_inconsistent": _mean(bad)},

@@ -105,3 +105,12 @@ def squad_f1(prediction: str, answers: Sequence[str]) -> float:
         return 2 * precision * recall / (precision + recall)
 
     return max(f1(answer) for answer in answers)
+
+
+def roc_auc(good: Sequence[float], bad: Sequence[float]) -> float:
+    """ROC AUC of telling ``good`` from ``bad`` by value (0.5 = chance, or when one is empty)."""
+    from scipy.stats import mannwhitneyu
+
+    if not good or not bad:
+        return 0.5
+    return float(mannwhitneyu(good, bad).statistic) / (len(good) * len(bad))

@@ -31,6 +31,7 @@ from agents.documents import Document
 from agents.generation import GenerationOutput, Passage
 from orchestrator.datasets import Question
 from orchestrator.evaluation import Report
+from orchestrator.metrics import roc_auc
 
 PASSAGES = 3
 WRAP = 60
@@ -128,7 +129,7 @@ def evaluate_answer_relevance(found: Sequence[Case]) -> Report:
     answerable = _answerability(found)
     return Report(
         task="relevance",
-        metrics={"auc": _auc(good, bad), **means, **answerable},
+        metrics={"auc": roc_auc(good, bad), **means, **answerable},
         items=len(items),
         details={
             "questions": len(found),
@@ -158,20 +159,11 @@ def _answerability(found: Sequence[Case]) -> dict[str, float]:
 
     steps = [n / 100 for n in range(5, 96)]
     return {
-        "answerable_auc_other_articles": _auc(own, others),
-        "answerable_auc_without_its_paragraph": _auc(own, without),
+        "answerable_auc_other_articles": roc_auc(own, others),
+        "answerable_auc_without_its_paragraph": roc_auc(own, without),
         "answered_with_its_paragraph": sum(v >= ANSWERABLE for v in own) / len(own),
         "abstained_without_it": sum(v < ANSWERABLE for v in without) / len(without),
         "abstained_on_other_articles": sum(v < ANSWERABLE for v in others) / len(others),
         "threshold": ANSWERABLE,
         "best_threshold_without_it": max(steps, key=balanced) if own else ANSWERABLE,
     }
-
-
-def _auc(good: Sequence[float], bad: Sequence[float]) -> float:
-    """ROC AUC of telling ``good`` from ``bad`` by value (0.5 = chance)."""
-    from scipy.stats import mannwhitneyu
-
-    if not good or not bad:
-        return 0.5
-    return float(mannwhitneyu(good, bad).statistic) / (len(good) * len(bad))
