@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -10,6 +12,8 @@ from agents.base import Agent, StepContext
 from agents.errors import PermanentError
 from agents.extractive import answer
 from agents.llm import Message
+from agents.scoring import Score, ScoreContext
+from agents.scoring import generation as scoring
 
 
 class Passage(BaseModel):
@@ -107,6 +111,15 @@ class Generation(Agent):
     )
     Input = GenerationInput
     Output = GenerationOutput
+
+    def score(
+        self,
+        input: GenerationInput,
+        output: GenerationOutput,
+        reference: Mapping[str, Any] | None,
+        context: ScoreContext,
+    ) -> list[Score]:
+        return scoring.score(input, output, reference, context)
 
     def run(self, input: GenerationInput, context: StepContext) -> GenerationOutput:
         passages = input.passages()

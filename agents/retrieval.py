@@ -30,6 +30,8 @@ from agents.collections import (
 )
 from agents.errors import AgentError, CollectionError, PermanentError
 from agents.llm import ChatModel, Message
+from agents.scoring import Score, ScoreContext
+from agents.scoring import retrieval as scoring
 
 MAX_QUERY_CHARS = 10_000
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
@@ -178,6 +180,15 @@ class Retrieval(Agent):
         from agents import dense
 
         return None if input.mode == "bm25" or capabilities.get("dense", True) else dense.MISSING
+
+    def score(
+        self,
+        input: RetrievalInput,
+        output: RetrievalOutput,
+        reference: Mapping[str, Any] | None,
+        context: ScoreContext,
+    ) -> list[Score]:
+        return scoring.score(input, output, reference, context)
 
     def run(self, input: RetrievalInput, context: StepContext) -> RetrievalOutput:
         from agents import dense  # numpy only in processes that search

@@ -21,6 +21,8 @@ from agents.base import Agent, StepContext
 from agents.errors import PermanentError
 from agents.languages import apertium_package, known, name, normalize
 from agents.llm import ChatModel, Message
+from agents.scoring import Score, ScoreContext
+from agents.scoring import translation as scoring
 
 MAX_CHARS = 2_000_000
 SEGMENT_CHARS = 2_000  # a longer line is cut at sentence ends, else at spaces
@@ -147,7 +149,7 @@ class Translation(Agent):
         "Translates a text into a target language (ISO 639-1 or 639-3 code, e.g. 'es'), "
         "keeping its lines and paragraphs; the source language is detected when not given. "
         "Without a language model it uses Apertium, which knows only the language pairs "
-        "installed on the worker (e.g. English-Spanish): its card's `offers` lists them as "
+        "installed on the worker (e.g. English-Spanish): its card's `offers` list them as "
         "`pairs` (SOURCE-TARGET), or names the `models` that translate any language. "
         "`citations` pass through unchanged, so a translated answer keeps its sources."
     )
@@ -156,13 +158,14 @@ class Translation(Agent):
 
     @classmethod
     def capabilities(cls, model: ChatModel | None) -> dict[str, Any]:
-        """The model's name, else Apertium's installed pairs (or why it cannot run)."""
+        """The model that translates any language celeriac knows, else Apertium's installed
+        pairs (none, and why, when its programs are missing)."""
         if model is not None:
-            return {"engine": f"llm:{model.model}"}
+            return {"engine": f"llm:{model.model}", "models": [model.model]}
         try:
             apertium.check_installed()
         except PermanentError as exc:
-            return {"engine": "apertium", "missing": str(exc)}
+            return {"engine": "apertium", "missing": str(exc), "pairs": []}
         return {"engine": "apertium", "pairs": sorted(f"{s}-{t}" for s, t in apertium.pairs())}
 
     @classmethod
@@ -181,15 +184,14 @@ class Translation(Agent):
             return None
         return _no_pair(input.source_lang, target, ", ".join(installed) or "none")
 
-    @classmethod
-    def offers(cls, model: ChatModel | None) -> dict[str, list[str]]:
-        """A model translates between any languages celeriac knows; Apertium, the pairs
-        installed here (none if its programs are missing)."""
-        if model is not None:
-            return {"models": [model.model]}
-        if not apertium.is_installed():
-            return {"pairs": []}
-        return {"pairs": sorted(f"{s}-{t}" for s, t in apertium.pairs())}
+    def score(
+        self,
+        input: TranslationInput,
+        output: TranslationOutput,
+        reference: Mapping[str, Any] | None,
+        context: ScoreContext,
+    ) -> list[Score]:
+        return scoring.score(input, output, reference, context, translate=self.run)
 
     def run(self, input: TranslationInput, context: StepContext) -> TranslationOutput:
         segments, glue = split_segments(input.text)

@@ -16,9 +16,9 @@ from typing import Any
 
 from agents.errors import CeleriacError
 from orchestrator.client import Client, JobHandle
-from orchestrator.embedded import Embedded
+from orchestrator.embedded.deployment import Embedded
+from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.models import Event, JobResult
-from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
 from tests.llm_server import LLMServer, Reply
 

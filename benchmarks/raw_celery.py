@@ -21,7 +21,7 @@ import openai
 from celery import Celery
 
 from benchmarks.deployment import BenchmarkError, repo_root
-from orchestrator.procs import stop_process
+from orchestrator.embedded.procs import stop_process
 
 QUEUE = "raw"
 TASK = "raw.noop"

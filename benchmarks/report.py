@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 
-from orchestrator.redis_server import RedisServer, find_redis_server
+from orchestrator.embedded.redis_server import RedisServer, find_redis_server
 
 
 def median(values: Sequence[float]) -> float:

@@ -20,9 +20,9 @@ import urllib.request
 from pathlib import Path
 
 from orchestrator.client import Client
-from orchestrator.embedded import Embedded, settings_env
-from orchestrator.procs import stop_process
-from orchestrator.redis_server import RedisServer, free_port
+from orchestrator.embedded.deployment import Embedded, settings_env
+from orchestrator.embedded.procs import stop_process
+from orchestrator.embedded.redis_server import RedisServer, free_port
 from orchestrator.settings import Settings
 
 LOGIN = "demo:demo"

@@ -16,7 +16,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from agents.registry import load_registry
-from orchestrator.cards import AgentCard
 from orchestrator.errors import JobTimeout, UserError
 from orchestrator.llm import build_chat_model
 from orchestrator.models import (
@@ -28,10 +27,11 @@ from orchestrator.models import (
     JobResult,
     Plan,
 )
+from orchestrator.planning.cards import AgentCard
 from orchestrator.plans import AgentTypes, check_plan_size, format_errors
-from orchestrator.redis_conn import redis_errors
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings, read_settings
+from orchestrator.store.connection import redis_errors
 
 
 class JobHandle:
@@ -140,7 +140,7 @@ class Client:
     def check_ready(self, plan: Plan) -> None:
         """Raise ``NotReady`` (saying what to install) when no live worker can run a step
         of ``plan`` because its engine, model or extra is missing there."""
-        from orchestrator.readiness import unready
+        from orchestrator.planning.readiness import unready
 
         problem = unready(plan, self.runtime.engine.local_agents, self.live_workers().values())
         if problem is not None:

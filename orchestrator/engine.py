@@ -20,20 +20,20 @@ from agents.errors import CeleriacError, TransientError
 from agents.llm import ChatModel
 from agents.llm.retrying import after_retry_after
 from orchestrator import names
-from orchestrator.cards import AgentCard, Cards, joined_offers
 from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
-from orchestrator.goal_text import target_languages, unknown_languages
-from orchestrator.metering import StepMeter, metered
-from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan
-from orchestrator.planner import Check, Planner, build_planner, check_goal, checker, plan_for
+from orchestrator.llm.metering import StepMeter, metered
+from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan, job_score
+from orchestrator.planning.base import Check, Planner, check_goal, checker, plan_for
+from orchestrator.planning.build import build_planner
+from orchestrator.planning.cards import AgentCard, Cards, joined_offers
+from orchestrator.planning.goal_text import target_languages, unknown_languages
+from orchestrator.planning.readiness import unready
+from orchestrator.planning.replan import check_merged, merge, record, replaced_steps
+from orchestrator.planning.translators import check_languages
 from orchestrator.plans import AgentTypes, dependencies, validate_plan
-from orchestrator.readiness import unready
-from orchestrator.records import Followups, StepMessage
-from orchestrator.replan import check_merged, merge, record, replaced_steps
-from orchestrator.scoring import job_score
 from orchestrator.settings import Settings
-from orchestrator.store import Store
-from orchestrator.translators import check_languages
+from orchestrator.store.jobs import Store
+from orchestrator.store.records import Followups, StepMessage
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class Engine:
         published = self.store.roster.cards()
         cards = {}
         for name in sorted(served):
-            offers = joined_offers(info.get("offers", {}).get(name, {}) for info in live)
+            offers = joined_offers(info.get("capabilities", {}).get(name, {}) for info in live)
             if name in published:
                 cards[name] = published[name].model_copy(update={"offers": offers})
             elif name in self.local_agents:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from agents.scoring import Score as Score  # a step's scores are the agent's
 
 JobStatus = Literal["pending", "running", "succeeded", "partial", "failed", "cancelled"]
 StepStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "skipped", "cancelled"]
@@ -75,22 +79,6 @@ class Replan(BaseModel):
     error: str
     replaced: list[str] = Field(description="The failed step and the steps it had skipped.")
     added: list[str] = Field(description="The steps the planner added in their place.")
-
-
-class Score(BaseModel):
-    """One measurement of a step's output, in [0, 1] (higher is better).
-
-    ``method`` says how it was measured (``sacrebleu``, ``trec_eval``, ``lexical``,
-    ``llm:MODEL``...); ``proxy`` marks an indirect estimate, such as word overlap
-    standing in for relevance.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    value: float
-    method: str
-    proxy: bool = False
 
 
 class ScoredAttempt(BaseModel):
@@ -228,3 +216,13 @@ def from_timestamp(value: str | bytes | float | None) -> datetime | None:
     if value is None or value in ("", b""):
         return None
     return datetime.fromtimestamp(float(value), tz=UTC)
+
+
+def job_score(result: JobResult, skip: Collection[str] = ()) -> float | None:
+    """The mean of the main scores of the job's succeeded, scored steps (except ``skip``)."""
+    mains = [
+        step.scores[0].value
+        for step_id, step in result.steps.items()
+        if step.status == "succeeded" and step.scores and step_id not in skip
+    ]
+    return round(statistics.fmean(mains), 6) if mains else None

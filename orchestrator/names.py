@@ -2,7 +2,7 @@
 
 All keys of one job share the hash tag ``{JOB_ID}``, so a job lives in one
 Redis Cluster slot and the Lua scripts may touch any of its keys. The Lua
-scripts in ``orchestrator/lua`` build a job's keys from ``job_key(job_id)``
+scripts in ``orchestrator/store/lua`` build a job's keys from ``job_key(job_id)``
 plus the suffixes below; keep the two in step.
 """
 

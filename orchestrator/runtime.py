@@ -9,12 +9,12 @@ import redis
 from celery import Celery
 
 from agents.base import Agent
-from orchestrator.celery_app import CeleryDispatcher, make_app
 from orchestrator.engine import Engine
 from orchestrator.errors import ConfigError
-from orchestrator.redis_conn import connect
 from orchestrator.settings import Settings
-from orchestrator.store import Store
+from orchestrator.store.connection import connect
+from orchestrator.store.jobs import Store
+from orchestrator.transport.celery_app import CeleryDispatcher, make_app
 
 
 @dataclass

@@ -20,9 +20,9 @@ import redis
 
 from agents import apertium, dense
 from orchestrator.client import Client
-from orchestrator.embedded import Embedded, settings_env
-from orchestrator.procs import stop_process
-from orchestrator.redis_server import RedisServer
+from orchestrator.embedded.deployment import Embedded, settings_env
+from orchestrator.embedded.procs import stop_process
+from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.settings import Settings
 from tests.llm_server import LLMServer
 

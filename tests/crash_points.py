@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import signal
 
-from orchestrator.cli import main
+from orchestrator.cli.main import main
 from orchestrator.engine import Engine
-from orchestrator.records import Followups
+from orchestrator.store.records import Followups
 
 _deliver = Engine.deliver
 

@@ -25,7 +25,7 @@ from kombu import Queue
 from agents.errors import CeleriacError, RegistryError
 from orchestrator import names
 from orchestrator.client import Client
-from orchestrator.embedded import settings_env
+from orchestrator.embedded.deployment import settings_env
 from orchestrator.errors import ConfigError, PlanError, UserError
 from orchestrator.settings import Settings
 from tests.conftest import wait_for

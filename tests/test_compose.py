@@ -17,8 +17,8 @@ import redis
 import yaml
 
 from orchestrator.client import Client
-from orchestrator.procs import stop_process
-from orchestrator.redis_server import find_redis_server, free_port
+from orchestrator.embedded.procs import stop_process
+from orchestrator.embedded.redis_server import find_redis_server, free_port
 from orchestrator.settings import Settings
 from tests.conftest import ROOT, http_get, wait_for
 

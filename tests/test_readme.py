@@ -30,8 +30,8 @@ import yaml
 
 from agents import apertium
 from orchestrator.client import Client
-from orchestrator.procs import stop_process
-from orchestrator.redis_server import RedisServer
+from orchestrator.embedded.procs import stop_process
+from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.settings import Settings
 from tests.conftest import ROOT, wait_for
 from tests.orchestrator.test_cli_eval import DOCS, QRELS, QUERIES

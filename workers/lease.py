@@ -8,7 +8,7 @@ import threading
 import time
 from collections import defaultdict
 
-from orchestrator.store import Store
+from orchestrator.store.jobs import Store
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from agents.registry import Registry, load_registry
 from orchestrator import names
-from orchestrator.cards import AgentCard
 from orchestrator.errors import ConfigError
-from orchestrator.readiness import published
+from orchestrator.planning.cards import AgentCard
+from orchestrator.planning.readiness import published
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
 from workers.step import StepRunner
@@ -139,9 +139,6 @@ def run_worker(
     register_tasks(runtime.app, runtime, runner)
     # What the served types do, for planners anywhere (they may not import these agents).
     runtime.store.roster.publish_cards([AgentCard.of(registry[name]) for name in served])
-    # What they can do here (translation's installed pairs), with every heartbeat: the
-    # planner joins the offers of the live workers only.
-    offers = {name: registry[name].offers(runner.model) for name in served}
     queues = [names.agent_queue(name) for name in served]
     if orchestrator:
         queues.append(names.ORCHESTRATOR_QUEUE)
@@ -150,10 +147,11 @@ def run_worker(
         "hostname": hostname,
         "pid": os.getpid(),
         "agents": served,
-        "offers": {name: offer for name, offer in offers.items() if offer},
         "orchestrator": orchestrator,
         "pool": pool,
         "concurrency": concurrency,
+        # What they can do here (translation's installed pairs), with every heartbeat:
+        # clients check inputs against it; the planner joins it over the live workers.
         "capabilities": published(registry, served, runner.model),
     }
     if settings.metrics_port:

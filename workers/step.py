@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -13,14 +13,13 @@ from pydantic import BaseModel, ValidationError
 from agents.base import Agent, StepContext
 from agents.errors import PermanentError, StepCancelled, TransientError
 from agents.registry import Registry
+from agents.scoring import Score, ScoreContext
 from orchestrator.engine import retry_delay
 from orchestrator.llm import build_chat_model
-from orchestrator.metering import StepMeter, metered
-from orchestrator.models import Score
+from orchestrator.llm.metering import StepMeter, metered
 from orchestrator.plans import ReferenceResolutionError, format_errors, iter_refs, resolve
-from orchestrator.records import Claim
 from orchestrator.runtime import Runtime
-from orchestrator.scoring import ScoreContext, score_step
+from orchestrator.store.records import Claim
 from workers.lease import LeaseKeeper
 from workers.telemetry import Telemetry
 
@@ -202,11 +201,29 @@ class StepRunner:
             raise PermanentError(
                 f"input is invalid for agent {agent_name!r}: {format_errors(exc.errors())}"
             ) from exc
+        context = StepContext(
+            job_id=job_id,
+            step_id=step_id,
+            attempt=claim.attempt,
+            agent=agent_name,
+            worker=worker,
+            data_dir=self.settings.data_dir,
+            model=metered(self.model, meter),
+            report=self._reporter(job_id, step_id, dispatch, on_progress),
+            is_cancelled=lambda: self.leases.is_cancelled(job_id),
+        )
+        output = _as_output(agent, agent.run(validated, context))
+        return output.model_dump(mode="json"), self._score(
+            agent, validated, output, claim.reference, context
+        )
 
+    def _reporter(
+        self, job_id: str, step_id: str, dispatch: int, on_progress: Progress | None
+    ) -> Progress:
+        """Progress reports to Redis, at most ten a second but always the last one (1.0)."""
         last_report = 0.0
 
         def report(fraction: float | None, message: str) -> None:
-            # At most ten reports a second reach Redis, but always the last one (1.0).
             nonlocal last_report
             now = time.monotonic()
             if fraction == 1.0 or now - last_report >= 0.1:
@@ -215,32 +232,37 @@ class StepRunner:
                 if on_progress is not None:
                     on_progress(fraction, message)
 
-        model = metered(self.model, meter)
-        context = StepContext(
-            job_id=job_id,
-            step_id=step_id,
-            attempt=claim.attempt,
-            agent=agent_name,
-            worker=worker,
-            data_dir=self.settings.data_dir,
-            model=model,
-            report=report,
-            is_cancelled=lambda: self.leases.is_cancelled(job_id),
+        return report
+
+    def _score(
+        self,
+        agent: Agent,
+        input: BaseModel,
+        output: BaseModel,
+        reference: Mapping[str, Any] | None,
+        context: StepContext,
+    ) -> list[Score]:
+        """The agent's scores of its output; none when scoring is off or the hook fails."""
+        if not self.settings.scoring:
+            return []
+        judge = context.model if self.settings.scoring_judge else None
+        try:
+            return agent.score(input, output, reference, ScoreContext(step=context, model=judge))
+        except Exception:
+            log.warning("scoring step %s (%s) failed", context.step_id, agent.name, exc_info=True)
+            return []
+
+
+def _as_output(agent: Agent, output: Any) -> BaseModel:
+    """``output`` as the agent's ``Output``, or a permanent error saying why it is not."""
+    if isinstance(output, agent.Output):
+        return output
+    try:
+        return agent.Output.model_validate(
+            output.model_dump() if isinstance(output, BaseModel) else output
         )
-        output = agent.run(validated, context)
-        if not isinstance(output, agent.Output):
-            try:
-                output = agent.Output.model_validate(
-                    output.model_dump() if isinstance(output, BaseModel) else output
-                )
-            except ValidationError as exc:
-                raise PermanentError(
-                    f"agent {agent_name!r} returned output that is not its Output: "
-                    + format_errors(exc.errors())
-                ) from exc
-        scores: list[Score] = []
-        if self.settings.scoring:
-            judge = model if self.settings.scoring_judge else None
-            scoring = ScoreContext(agent=agent, step=context, model=judge)
-            scores = score_step(agent_name, validated, output, claim.reference, scoring)
-        return output.model_dump(mode="json"), scores
+    except ValidationError as exc:
+        raise PermanentError(
+            f"agent {agent.name!r} returned output that is not its Output: "
+            + format_errors(exc.errors())
+        ) from exc

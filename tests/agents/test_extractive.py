@@ -12,7 +12,7 @@ import pytest
 from agents.bm25 import Bm25Index, terms
 from agents.documents import read_documents
 from agents.extractive import answer
-from orchestrator.scorers.generation import answer_relevance
+from agents.scoring.generation import answer_relevance
 
 KB = read_documents([Path(__file__).parent.parent / "data" / "kb"]).documents
 INDEX = Bm25Index.build([f"{d.title} {d.text}" for d in KB])

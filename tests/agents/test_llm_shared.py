@@ -15,7 +15,7 @@ from agents.llm.cache import CachedChatModel
 from agents.llm.errors import RateLimitFull
 from agents.llm.ratelimit import RateLimitedChatModel
 from agents.llm.retrying import RetryingChatModel
-from orchestrator.redis_server import RedisServer, free_port
+from orchestrator.embedded.redis_server import RedisServer, free_port
 
 ASK = [Message(role="user", content="hello")]
 

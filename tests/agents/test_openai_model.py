@@ -21,7 +21,7 @@ from agents.llm import (
     OpenAIChatModel,
 )
 from agents.llm.retrying import RetryingChatModel
-from orchestrator.redis_server import free_port
+from orchestrator.embedded.redis_server import free_port
 from tests.llm_server import (
     ErrorReply,
     Hang,

@@ -145,18 +145,21 @@ def test_a_pair_debian_packages_is_named_with_its_package() -> None:
 
 @needs_apertium
 def test_the_installed_pairs_are_what_translation_offers_offline() -> None:
-    assert Translation.offers(None) == {"pairs": ["eng-spa", "spa-eng"]}
+    assert Translation.capabilities(None)["pairs"] == ["eng-spa", "spa-eng"]
 
 
 def test_with_a_model_translation_offers_the_model_not_pairs() -> None:
-    assert Translation.offers(ScriptedChatModel([], model="m1")) == {"models": ["m1"]}
+    assert Translation.capabilities(ScriptedChatModel([], model="m1")) == {
+        "engine": "llm:m1",
+        "models": ["m1"],
+    }
 
 
 def test_without_apertium_translation_offers_no_pairs(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert Translation.offers(None) == {"pairs": []}
+    assert Translation.capabilities(None)["pairs"] == []
 
 
 def test_citations_pass_through_a_translation_unchanged() -> None:

@@ -14,8 +14,8 @@ import pytest
 import redis
 
 from orchestrator.client import Client
-from orchestrator.embedded import settings_env
-from orchestrator.redis_server import free_port
+from orchestrator.embedded.deployment import settings_env
+from orchestrator.embedded.redis_server import free_port
 from orchestrator.settings import Settings
 from tests.conftest import http_get, wait_for
 from tests.sample_agents import TEST_PREFIX

@@ -14,8 +14,8 @@ import redis
 
 from orchestrator import names
 from orchestrator.client import Client
-from orchestrator.embedded import Embedded
-from orchestrator.redis_server import RedisServer
+from orchestrator.embedded.deployment import Embedded
+from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.settings import Settings
 from tests.conftest import make_settings, wait_for
 from tests.integration.test_jobs import open_gate, runs

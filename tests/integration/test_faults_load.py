@@ -17,11 +17,11 @@ import redis
 
 from orchestrator import names
 from orchestrator.client import Client, JobHandle
-from orchestrator.embedded import Embedded, settings_env
+from orchestrator.embedded.deployment import Embedded, settings_env
+from orchestrator.embedded.procs import stop_process
+from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.errors import JobTimeout
 from orchestrator.models import TERMINAL_JOB, JobResult
-from orchestrator.procs import stop_process
-from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
 from tests.conftest import ROOT, make_settings, wait_for
 from tests.integration.test_faults import serving

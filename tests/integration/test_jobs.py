@@ -14,8 +14,8 @@ from orchestrator import names
 from orchestrator.client import Client
 from orchestrator.errors import JobNotFound, JobTimeout
 from orchestrator.models import JobResult
-from orchestrator.records import StepMessage
 from orchestrator.settings import Settings
+from orchestrator.store.records import StepMessage
 from tests.conftest import wait_for
 from tests.sample_agents import TEST_PREFIX
 

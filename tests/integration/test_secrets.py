@@ -14,9 +14,9 @@ import pytest
 import redis
 
 from orchestrator.client import Client
-from orchestrator.embedded import Embedded, settings_env
-from orchestrator.procs import stop_process
-from orchestrator.redis_server import RedisServer, free_port
+from orchestrator.embedded.deployment import Embedded, settings_env
+from orchestrator.embedded.procs import stop_process
+from orchestrator.embedded.redis_server import RedisServer, free_port
 from tests.conftest import ROOT, TEST_AGENTS, http_get, make_settings, wait_for
 from tests.llm_server import ErrorReply, LLMServer, Reply
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.client import Client
-from orchestrator.embedded import Embedded
+from orchestrator.embedded.deployment import Embedded
+from orchestrator.embedded.redis_server import RedisServer, find_redis_server
 from orchestrator.errors import RedisUnavailable
-from orchestrator.redis_server import RedisServer, find_redis_server
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.faults

@@ -13,7 +13,7 @@ import redis
 from kombu import Connection, Consumer, Producer, Queue
 from kombu.asynchronous import Hub, set_event_loop
 
-from orchestrator.redis_server import RedisServer
+from orchestrator.embedded.redis_server import RedisServer
 from tests.conftest import command_calls
 
 QUEUE = Queue("batch-test", routing_key="batch-test")
@@ -28,7 +28,7 @@ def server() -> Iterator[RedisServer]:
 def connect(server: RedisServer) -> Connection:
     return Connection(
         server.url,
-        transport="orchestrator.broker:Transport",
+        transport="orchestrator.transport.broker:Transport",
         transport_options={"priority_steps": [0]},
     )
 

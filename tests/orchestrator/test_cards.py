@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.registry import load_registry
-from orchestrator.cards import AgentCard, cards_of, joined_offers
+from orchestrator.planning.cards import AgentCard, cards_of, joined_offers
 
 
 def test_the_offers_of_several_workers_are_joined_list_by_list() -> None:

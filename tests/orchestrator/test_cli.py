@@ -23,8 +23,8 @@ import redis
 
 from orchestrator import names
 from orchestrator.client import Client
-from orchestrator.embedded import settings_env
-from orchestrator.redis_server import free_port
+from orchestrator.embedded.deployment import settings_env
+from orchestrator.embedded.redis_server import free_port
 from orchestrator.settings import Settings
 from tests.conftest import TEST_AGENTS, wait_for
 from tests.sample_agents import TEST_PREFIX

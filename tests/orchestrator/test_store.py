@@ -11,10 +11,10 @@ import pytest
 import redis
 
 from orchestrator import names
+from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.models import Plan
-from orchestrator.records import Followups, StepMessage
-from orchestrator.redis_server import RedisServer
-from orchestrator.store import Store
+from orchestrator.store.jobs import Store
+from orchestrator.store.records import Followups, StepMessage
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 import redis
 from celery import Celery
 
-from orchestrator.celery_app import make_app
-from orchestrator.redis_server import RedisServer
-from orchestrator.task_events import BatchingEventDispatcher
+from orchestrator.embedded.redis_server import RedisServer
+from orchestrator.transport.celery_app import make_app
+from orchestrator.transport.task_events import BatchingEventDispatcher
 from tests.conftest import command_calls, wait_for
 
 

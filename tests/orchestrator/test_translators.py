@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 
 from agents.registry import load_registry
-from orchestrator.cards import AgentCard, cards_of
 from orchestrator.errors import PlanError, PlanningError
-from orchestrator.goal_text import unknown_languages
 from orchestrator.models import Goal, Plan, Step
-from orchestrator.planner import checker, plan_for
-from orchestrator.rules import RulePlanner
-from orchestrator.translators import Translators, check_languages, check_translations
+from orchestrator.planning.base import checker, plan_for
+from orchestrator.planning.cards import AgentCard, cards_of
+from orchestrator.planning.goal_text import unknown_languages
+from orchestrator.planning.rules import RulePlanner
+from orchestrator.planning.translators import Translators, check_languages, check_translations
 
 BUILT_IN = load_registry()
 APERTIUM = {"pairs": ["eng-spa", "spa-eng"]}  # what this machine has installed

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agents.llm import Usage
 from orchestrator.client import Client
-from orchestrator.redis_server import free_port
+from orchestrator.embedded.redis_server import free_port
 from orchestrator.settings import Settings
 from tests.conftest import wait_for
 from workers.telemetry import Telemetry

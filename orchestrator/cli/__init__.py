@@ -1,0 +1,1 @@
+"""The ``celeriac`` command: jobs (main), deployment, indexing and evaluation commands."""

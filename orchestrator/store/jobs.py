@@ -1,0 +1,440 @@
+"""Job state in Redis: records, plans, step states, outputs, events.
+
+Every change of state is one Lua script (``orchestrator/store/lua``), so it is atomic
+and appends its events in the same step. Messages a change makes due are
+written to an outbox in that same script; whoever ran it publishes them and
+removes them, and the sweeper publishes whatever a crash left behind. What the
+scripts return, and how the records read back, is ``orchestrator.store.records``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Sequence
+from functools import cache
+from importlib import resources
+from typing import Any, cast
+
+import redis
+
+from orchestrator import names
+from orchestrator.errors import JobNotFound
+from orchestrator.models import (
+    Budget,
+    DeadLetter,
+    Event,
+    Goal,
+    JobResult,
+    Plan,
+    Replan,
+    Score,
+    Step,
+    TokenUsage,
+)
+from orchestrator.store.records import (
+    Claim,
+    Followups,
+    StepMessage,
+    dead_letter,
+    event,
+    job_result,
+    layout,
+)
+from orchestrator.store.roster import Roster
+
+STANDALONE_SCRIPTS = frozenset({"sent", "read"})
+
+
+@cache
+def _lua(name: str) -> str:
+    folder = resources.files("orchestrator.store") / "lua"
+    body = (folder / f"{name}.lua").read_text()
+    if name in STANDALONE_SCRIPTS:
+        return body
+    return (folder / "common.lua").read_text() + "\n" + body
+
+
+class Store:
+    """All reads and writes of celeriac's state in one Redis."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        grace_seconds: float,
+        result_ttl: int,
+        redeliver_seconds: float = 300.0,
+    ) -> None:
+        self.redis = client
+        self.grace_seconds = grace_seconds
+        self.result_ttl = result_ttl
+        self.redeliver_seconds = redeliver_seconds
+        self.roster = Roster(client)
+        self._scripts = {
+            name: client.register_script(_lua(name))
+            for name in (
+                "create",
+                "start",
+                "claim",
+                "complete",
+                "fail",
+                "expire",
+                "renew",
+                "sent",
+                "progress",
+                "finish",
+                "cancel",
+                "extend",
+                "stopped",
+                "read",
+            )
+        }
+
+    def _run(self, script: str, job_id: str, *args: Any, extra_keys: tuple[str, ...] = ()) -> Any:
+        keys = [names.job_key(job_id), names.OUTBOX_KEY, names.WATCH_KEY, names.LEASES_KEY]
+        return self._scripts[script](
+            keys=[*keys, *extra_keys], args=[job_id, self.grace_seconds, *args]
+        )
+
+    # -- jobs -------------------------------------------------------------
+
+    def create_job(
+        self,
+        job_id: str,
+        plan: Plan | None,
+        goal: Goal | None = None,
+        budget: Budget | None = None,
+        threshold: float | None = None,
+    ) -> Followups | None:
+        """A job for a plan, running at once (returns what its roots made due), or a pending
+        job for a goal the planner is to plan (``plan`` None; returns None)."""
+        budget = budget or Budget()
+        reply = self._run(
+            "create",
+            job_id,
+            plan.model_dump_json() if plan else "",
+            goal.model_dump_json() if goal else "",
+            "" if budget.tokens is None else budget.tokens,
+            "" if budget.cost is None else budget.cost,
+            "" if threshold is None else repr(threshold),
+            json.dumps(layout(plan.steps)) if plan else "",
+            (plan.answer_from or "") if plan else "",
+            extra_keys=(names.JOBS_KEY,),
+        )
+        if isinstance(reply, list):
+            return Followups([StepMessage.parse(raw) for raw in reply[1:]])
+        return None
+
+    def start_job(self, job_id: str, plan: Plan, planner: str = "") -> Followups | str:
+        """Write the steps of a pending job and queue its roots; else the job's status.
+
+        ``planner`` names who made ``plan`` for a goal; the plan is then recorded too.
+        """
+        reply = self._run(
+            "start",
+            job_id,
+            json.dumps(layout(plan.steps)),
+            plan.answer_from or "",
+            plan.model_dump_json() if planner else "",
+            planner,
+        )
+        if reply[0] != "ok":
+            return str(reply[0])
+        return Followups([StepMessage.parse(raw) for raw in reply[1:]])
+
+    def extend_job(
+        self, job_id: str, plan: Plan, new: Sequence[Step], replans: Sequence[Replan]
+    ) -> Followups | str:
+        """Add ``new`` steps to a running job whose steps have all ended (a replanning):
+        ``plan`` is the job's plan with them, ``replans`` its replannings with this one.
+        Returns what became due, else why not (the job's status, or 'stale')."""
+        reply = self._run(
+            "extend",
+            job_id,
+            json.dumps(layout(new)),
+            plan.answer_from or "",
+            plan.model_dump_json(),
+            json.dumps([replan.model_dump() for replan in replans]),
+            len(replans) - 1,
+        )
+        if reply[0] != "ok":
+            return str(reply[0])
+        return Followups([StepMessage.parse(raw) for raw in reply[1:]])
+
+    def finish_job(
+        self, job_id: str, status: str, answer: Any, error: str = "", score: float | None = None
+    ) -> bool:
+        reply = self._run(
+            "finish",
+            job_id,
+            status,
+            json.dumps(answer),
+            error,
+            self.result_ttl,
+            "" if score is None else repr(score),
+        )
+        return bool(reply == "ok")
+
+    def cancel_job(self, job_id: str) -> str:
+        """Cancel a job that has not ended; return its status after the call."""
+        return str(self._run("cancel", job_id, self.result_ttl))
+
+    def job_fields(self, job_id: str) -> dict[str, str]:
+        fields = cast(dict[str, str], self.redis.hgetall(names.job_key(job_id)))
+        if not fields:
+            raise JobNotFound(job_id)
+        return fields
+
+    def job_status(self, job_id: str) -> str:
+        status = self.redis.hget(names.job_key(job_id), "status")
+        if status is None:
+            raise JobNotFound(job_id)
+        return str(status)
+
+    def plan(self, job_id: str) -> Plan | None:
+        """The job's plan; None for a goal not planned yet."""
+        raw = self.job_fields(job_id).get("plan")
+        return Plan.model_validate_json(raw) if raw else None
+
+    def goal(self, job_id: str) -> Goal | None:
+        raw = self.job_fields(job_id).get("goal")
+        return Goal.model_validate_json(raw) if raw else None
+
+    # -- steps ------------------------------------------------------------
+
+    def claim(
+        self,
+        job_id: str,
+        step_id: str,
+        dispatch: int,
+        agent: str,
+        worker: str,
+        lease: float,
+        *,
+        max_attempts: int,
+    ) -> Claim:
+        reply = self._run("claim", job_id, step_id, dispatch, worker, lease, agent, max_attempts)
+        if reply[0] == "ok":
+            return Claim(
+                True,
+                attempt=int(reply[1]),
+                agent=reply[2],
+                input=json.loads(reply[3]),
+                reference=json.loads(reply[4]) if reply[4] else None,
+                threshold=float(reply[5]) if reply[5] else None,
+                budgeted=bool(reply[6]),
+            )
+        if reply[0] == "succeeded":
+            return Claim(False, reason="succeeded", followups=Followups.parse(reply[1:]))
+        return Claim(False, reason=str(reply[0]))
+
+    def complete(
+        self,
+        job_id: str,
+        step_id: str,
+        output: Any,
+        scores: Sequence[Score] = (),
+        usage: TokenUsage | None = None,
+    ) -> Followups:
+        """Record the step's output (and what its model calls spent that is not yet
+        counted: ``usage``) and queue what became ready."""
+        scored = json.dumps([score.model_dump() for score in scores]) if scores else ""
+        spent = usage or TokenUsage()
+        reply = self._run(
+            "complete",
+            job_id,
+            step_id,
+            json.dumps(output),
+            scored,
+            spent.prompt_tokens,
+            spent.completion_tokens,
+            spent.cost,
+        )
+        return Followups.parse(reply)
+
+    def fail(
+        self,
+        job_id: str,
+        step_id: str,
+        dispatch: int,
+        error: str,
+        *,
+        retry_delay: float | None,
+        max_attempts: int,
+    ) -> Followups:
+        delay = -1 if retry_delay is None else retry_delay
+        reply = self._run(
+            "fail",
+            job_id,
+            step_id,
+            dispatch,
+            error,
+            delay,
+            max_attempts,
+            extra_keys=(names.DEAD_LETTERS_KEY,),
+        )
+        return Followups.parse(reply)
+
+    def keep_attempt(
+        self, job_id: str, step_id: str, attempt: int, output: Any, scores: Sequence[Score]
+    ) -> None:
+        """Record a scored attempt that did not count (it scored under the threshold):
+        its output and scores stand until a later attempt's replace them."""
+        key = names.step_key(job_id, step_id)
+        history = json.loads(cast(str | None, self.redis.hget(key, "history")) or "[]")
+        history.append({"attempt": attempt, "scores": [s.model_dump() for s in scores]})
+        scored = json.dumps([score.model_dump() for score in scores])
+        self.redis.hset(
+            key,
+            mapping={
+                "output": json.dumps(output),
+                "scores": scored,
+                "history": json.dumps(history),
+            },
+        )
+
+    def stopped(self, job_id: str, step_id: str, dispatch: int) -> bool:
+        """A running step of a cancelled job stopped early; True if it was recorded so."""
+        return bool(self._run("stopped", job_id, step_id, dispatch))
+
+    def expire(self, job_id: str, step_id: str, max_attempts: int) -> Followups:
+        return Followups.parse(
+            self._run("expire", job_id, step_id, max_attempts, extra_keys=(names.DEAD_LETTERS_KEY,))
+        )
+
+    def dead_letters(self, count: int = 100) -> list[DeadLetter]:
+        """The steps that failed for good, newest first."""
+        entries: Any = self.redis.xrevrange(names.DEAD_LETTERS_KEY, count=count)
+        return [dead_letter(data) for _, data in entries]
+
+    def renew(self, job_id: str, held: list[tuple[str, int]], lease: float) -> tuple[str, set[str]]:
+        """Extend leases; return the job's status and the steps no longer held."""
+        flat = [part for step_id, dispatch in held for part in (step_id, dispatch)]
+        reply = self._run("renew", job_id, lease, *flat)
+        return str(reply[0]), {str(step_id) for step_id in reply[1:]}
+
+    def progress(
+        self, job_id: str, step_id: str, dispatch: int, fraction: float | None, message: str
+    ) -> None:
+        self._run(
+            "progress", job_id, step_id, dispatch, "" if fraction is None else fraction, message
+        )
+
+    def add_usage(
+        self, job_id: str, step_id: str | None, prompt: int, completion: int, cost: float
+    ) -> None:
+        """Count a model call's tokens and cost for the step (if any) and for its job."""
+        pipe = self.redis.pipeline(transaction=True)
+        keys = [names.job_key(job_id)]
+        if step_id is not None:
+            keys.append(names.step_key(job_id, step_id))
+        for key in keys:
+            pipe.hincrby(key, "prompt_tokens", prompt)
+            pipe.hincrby(key, "completion_tokens", completion)
+            pipe.hincrbyfloat(key, "cost", cost)
+        pipe.execute()
+
+    def spending(self, job_id: str) -> tuple[TokenUsage, Budget]:
+        """What the job has spent on model calls so far, and its budget."""
+        fields = ("prompt_tokens", "completion_tokens", "cost", "budget_tokens", "budget_cost")
+        values: list[str | None] = cast(Any, self.redis.hmget(names.job_key(job_id), fields))
+        prompt, completion, cost, tokens, money = values
+        used = TokenUsage.of(int(prompt or 0), int(completion or 0), float(cost or 0))
+        budget = Budget(
+            tokens=int(tokens) if tokens else None, cost=float(money) if money else None
+        )
+        return used, budget
+
+    def outputs(self, job_id: str, step_ids: list[str]) -> dict[str, Any]:
+        if not step_ids:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for step_id in step_ids:
+            pipe.hget(names.step_key(job_id, step_id), "output")
+        raws = pipe.execute()
+        return {sid: json.loads(raw) for sid, raw in zip(step_ids, raws, strict=True) if raw}
+
+    def step_records(self, job_id: str, step_ids: list[str]) -> dict[str, dict[str, str]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for step_id in step_ids:
+            pipe.hgetall(names.step_key(job_id, step_id))
+        return dict(zip(step_ids, pipe.execute(), strict=True))
+
+    def result(self, job_id: str) -> JobResult:
+        """The job as it stands now: finished or not (read in one round trip)."""
+        reply = self._scripts["read"](keys=[names.job_key(job_id)])
+        if not reply:
+            raise JobNotFound(job_id)
+        return job_result(job_id, reply)
+
+    # -- events -----------------------------------------------------------
+
+    def read_events(
+        self, job_id: str, after: str = "0", block_ms: int | None = None
+    ) -> list[Event]:
+        key = names.events_key(job_id)
+        entries: list[tuple[str, dict[str, str]]]
+        if block_ms is None:
+            entries = cast(Any, self.redis.xrange(key, min=f"({after}" if after != "0" else "-"))
+        else:
+            reply: Any = self.redis.xread({key: after}, block=block_ms, count=1000)
+            entries = reply[0][1] if reply else []
+        return [event(job_id, entry_id, data) for entry_id, data in entries]
+
+    # -- the sweeper's view ----------------------------------------------
+
+    def now(self) -> float:
+        seconds, micros = self.redis.time()
+        return seconds + micros / 1_000_000
+
+    def due(self, key: str, now: float, limit: int = 500) -> list[str]:
+        return cast(list[str], self.redis.zrangebyscore(key, "-inf", now, start=0, num=limit))
+
+    def expired_leases(self, now: float) -> Iterator[tuple[str, str]]:
+        for member in self.due(names.LEASES_KEY, now):
+            job_id, _, step_id = member.partition(" ")
+            yield job_id, step_id
+
+    def unclaimed(self, now: float, agents: Collection[str] | None = None) -> list[StepMessage]:
+        """The step messages (for ``agents``, or all) published and not yet claimed, or
+        about to be published: those a worker that died may have taken with it."""
+        waiting = cast(list[str], self.redis.zrangebyscore(names.OUTBOX_KEY, f"({now}", "+inf"))
+        messages = [StepMessage.parse(raw) for raw in waiting]
+        return [m for m in messages if agents is None or m.agent in agents]
+
+    def restarted(self) -> bool:
+        """Whether Redis is another process than when this was last asked (by anyone).
+
+        A Redis that was killed may have lost replies on their way, messages being handed
+        to workers among them. False where the server does not say (a managed Redis may
+        refuse INFO or hide its run id)."""
+        try:
+            run_id = self.redis.info("server").get("run_id")
+        except redis.ResponseError:
+            return False
+        if not run_id:
+            return False
+        return self.redis.set(names.SERVER_KEY, run_id, get=True) not in (run_id, None)
+
+    def sent(self, messages: Sequence[StepMessage]) -> None:
+        """The messages are on their queues: send them again only if no worker claims them."""
+        if messages:
+            self._scripts["sent"](
+                keys=[names.OUTBOX_KEY],
+                args=[self.redeliver_seconds, *(message.raw for message in messages)],
+            )
+
+    def wait_end(self, job_id: str, block_ms: int | None) -> bool:
+        """Block until the job has ended (True) or ``block_ms`` passed (False); None:
+        whether it has ended, at once."""
+        return bool(self.redis.xread({names.end_key(job_id): "0"}, count=1, block=block_ms))
+
+    def planning_attempt(self, job_id: str) -> int:
+        """Count one more failed attempt at planning the job; return how many there were."""
+        return int(self.redis.hincrby(names.job_key(job_id), "planning_attempts", 1))
+
+    def rewatch(self, member: str, at: float) -> None:
+        self.redis.zadd(names.WATCH_KEY, {member: at}, xx=True)
+
+    def try_lock(self, key: str, seconds: float) -> bool:
+        return bool(self.redis.set(key, "1", nx=True, px=max(1, int(seconds * 1000))))

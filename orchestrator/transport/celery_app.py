@@ -1,0 +1,85 @@
+"""The Celery app celeriac runs on, and the dispatcher that publishes its tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from celery import Celery
+
+from orchestrator import names
+from orchestrator.store.records import StepMessage
+
+
+def make_app(redis_url: str) -> Celery:
+    """A Celery app on ``redis_url``: JSON only, acks late, prefetch 1, task events on."""
+    app = Celery(
+        "celeriac",
+        broker=redis_url,
+        events="orchestrator.transport.task_events:Events",
+        set_as_current=False,
+    )
+    app.conf.update(
+        broker_transport="orchestrator.transport.broker:Transport",
+        # One Redis list per queue, not four (kombu's emulated priorities, which celeriac
+        # does not use): a worker's BRPOP then watches a quarter of the keys.
+        # A quarter-second BRPOP (kombu: 1 s): an idle worker notices a warm shutdown
+        # that much sooner, which `celeriac run` waits for before it can exit.
+        broker_transport_options={"priority_steps": [0], "polling_interval": 0.25},
+        task_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        event_serializer="json",
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_send_task_events=True,
+        # No task-sent events: they carry the task's real name (celeriac.run_step), not the
+        # agent's name it is shadowed as, and when one reaches Flower after the worker's
+        # task-received event, Flower renames the step. Queue lengths show what waits.
+        task_send_sent_event=False,
+        task_default_queue=names.ORCHESTRATOR_QUEUE,
+        task_create_missing_queues=True,
+        broker_connection_retry_on_startup=True,
+        # Steps keep running through a broker blip: their results go to the store,
+        # which retries, and a redelivered message finds the step already done.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+    )
+    return app
+
+
+class CeleryDispatcher:
+    """Publishes celeriac's tasks by name, so publishers need no task code."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def send_steps(self, messages: Sequence[StepMessage]) -> None:
+        # One producer (one broker connection) for the whole batch.
+        with self.app.producer_or_acquire() as producer:
+            for message in messages:
+                # shadow: Flower and worker logs show the step under its agent's name.
+                self.app.send_task(
+                    names.TASK_RUN_STEP,
+                    kwargs={
+                        "job_id": message.job_id,
+                        "step_id": message.step_id,
+                        "dispatch": message.dispatch,
+                        "agent": message.agent,
+                    },
+                    queue=names.agent_queue(message.agent),
+                    shadow=message.agent,
+                    producer=producer,
+                )
+
+    def send_plan(self, job_id: str) -> None:
+        self.app.send_task(
+            names.TASK_PLAN, kwargs={"job_id": job_id}, queue=names.ORCHESTRATOR_QUEUE
+        )
+
+    def send_finalize(self, job_id: str) -> None:
+        self.app.send_task(
+            names.TASK_FINALIZE, kwargs={"job_id": job_id}, queue=names.ORCHESTRATOR_QUEUE
+        )
