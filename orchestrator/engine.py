@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
+from agents.backoff import backoff_delay
 from agents.base import Agent
 from agents.errors import CeleriacError, TransientError
 from agents.llm import ChatModel
-from agents.llm.retrying import after_retry_after
-from orchestrator import names
 from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
 from orchestrator.llm.metering import StepMeter, metered
 from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan, job_score
@@ -33,25 +30,10 @@ from orchestrator.planning.translators import check_languages
 from orchestrator.plans import AgentTypes, dependencies, validate_plan
 from orchestrator.settings import Settings
 from orchestrator.store.jobs import Store
-from orchestrator.store.records import Followups, StepMessage
+from orchestrator.store.records import Followups
+from orchestrator.transport.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
-
-
-class Dispatcher(Protocol):
-    """Publishes celeriac's task messages."""
-
-    def send_steps(self, messages: Sequence[StepMessage]) -> None: ...
-    def send_plan(self, job_id: str) -> None: ...
-    def send_finalize(self, job_id: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class SweepReport:
-    expired: int = 0
-    resent: int = 0
-    rewatched: int = 0
-    lost_workers: int = 0
 
 
 def summarize(plan: Plan, result: JobResult) -> tuple[str, Any, str]:
@@ -84,15 +66,6 @@ def summarize(plan: Plan, result: JobResult) -> tuple[str, Any, str]:
         status = "failed"
     errors = [f"step {sid!r} failed: {steps[sid].error}" for sid in failed]
     return status, answer, "; ".join(errors)
-
-
-def retry_delay(
-    settings_base: float, settings_max: float, attempt: int, retry_after: float | None
-) -> float:
-    """Exponential backoff with jitter, never sooner than ``retry_after`` (and a little
-    later, so that steps told the same do not all come back at once)."""
-    delay = min(settings_max, settings_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-    return after_retry_after(delay, retry_after)
 
 
 class Engine:
@@ -261,7 +234,7 @@ class Engine:
                 job_id, "failed", None, f"planning failed after {attempt} attempts: {exc}"
             )
             return
-        delay = retry_delay(
+        delay = backoff_delay(
             self.settings.retry_backoff_seconds,
             self.settings.retry_backoff_max_seconds,
             attempt,
@@ -351,49 +324,3 @@ class Engine:
     def cancel(self, job_id: str) -> str:
         self.store.job_status(job_id)
         return self.store.cancel_job(job_id)
-
-    def sweep(self) -> SweepReport:
-        """Recover from crashes: requeue steps whose lease expired, send stranded messages."""
-        now = self.store.now()
-        expired = 0
-        for job_id, step_id in self.store.expired_leases(now):
-            followups = self.store.expire(job_id, step_id, self.settings.step_max_attempts)
-            if followups.messages or followups.finalize:
-                expired += 1
-                log.warning("step %s/%s lost its worker; requeued or failed", job_id, step_id)
-            self.deliver(job_id, followups)
-        stranded = [StepMessage.parse(raw) for raw in self.store.due(names.OUTBOX_KEY, now)]
-        # A worker that died had its steps' leases (above) and maybe messages it took from
-        # the broker and had not claimed yet: gone with it, or kept by kombu for an hour.
-        # Send again every unclaimed message of the types it served; a copy that arrives
-        # second finds its step claimed and is dropped.
-        lost = self.store.roster.take_lost(3 * self.settings.worker_heartbeat_seconds)
-        for worker_id, info in lost.items():
-            orphans = self.store.unclaimed(now, info.get("agents", []))
-            log.warning(
-                "worker %s stopped without a word; sending its types' %d unclaimed messages again",
-                worker_id,
-                len(orphans),
-            )
-            stranded += orphans
-        # So may a Redis that crashed, with the messages it was handing out.
-        if self.store.restarted():
-            orphans = self.store.unclaimed(now)
-            log.warning("Redis restarted; sending its %d unclaimed messages again", len(orphans))
-            stranded += orphans
-        if stranded:
-            # One copy each: several lost workers, or a restart too, may name the same one.
-            stranded = list({message.raw: message for message in stranded}.values())
-            self.dispatcher.send_steps(stranded)
-            self.store.sent(stranded)
-        resent = len(stranded)
-        rewatched = 0
-        for member in self.store.due(names.WATCH_KEY, now):
-            kind, _, job_id = member.partition(" ")
-            if kind == "plan":
-                self.dispatcher.send_plan(job_id)
-            else:
-                self.dispatcher.send_finalize(job_id)
-            self.store.rewatch(member, now + 4 * self.store.grace_seconds)
-            rewatched += 1
-        return SweepReport(expired, resent, rewatched, len(lost))

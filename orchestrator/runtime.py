@@ -14,6 +14,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings
 from orchestrator.store.connection import connect
 from orchestrator.store.jobs import Store
+from orchestrator.sweeper import Sweeper
 from orchestrator.transport.celery_app import CeleryDispatcher, make_app
 
 
@@ -24,6 +25,7 @@ class Runtime:
     store: Store
     app: Celery
     engine: Engine
+    sweeper: Sweeper
 
     @classmethod
     def build(
@@ -47,8 +49,10 @@ class Runtime:
             redeliver_seconds=settings.redeliver_seconds,
         )
         app = make_app(settings.redis_url)
-        engine = Engine(store, CeleryDispatcher(app), agents, settings)
-        return cls(settings, client, store, app, engine)
+        dispatcher = CeleryDispatcher(app)
+        engine = Engine(store, dispatcher, agents, settings)
+        sweeper = Sweeper(store, dispatcher, settings, engine.deliver)
+        return cls(settings, client, store, app, engine, sweeper)
 
     @property
     def url(self) -> str:

@@ -81,7 +81,7 @@ class Background:
                 if self.orchestrator and self.runtime.store.try_lock(
                     names.SWEEP_LOCK_KEY, settings.sweep_interval_seconds
                 ):
-                    self.runtime.engine.sweep()
+                    self.runtime.sweeper.sweep()
             except Exception:
                 log.exception("background duty failed; will try again")
             self._stop.wait(period)

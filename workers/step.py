@@ -10,11 +10,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from agents.backoff import backoff_delay
 from agents.base import Agent, StepContext
 from agents.errors import PermanentError, StepCancelled, TransientError
 from agents.registry import Registry
 from agents.scoring import Score, ScoreContext
-from orchestrator.engine import retry_delay
 from orchestrator.llm import build_chat_model
 from orchestrator.llm.metering import StepMeter, metered
 from orchestrator.plans import ReferenceResolutionError, format_errors, iter_refs, resolve
@@ -133,7 +133,7 @@ class StepRunner:
             self.store.stopped(job_id, step_id, dispatch)
             return "cancelled", "stopped: the job was cancelled"
         if isinstance(exc, TransientError):
-            delay = retry_delay(
+            delay = backoff_delay(
                 self.settings.retry_backoff_seconds,
                 self.settings.retry_backoff_max_seconds,
                 claim.attempt,

@@ -42,4 +42,4 @@ def register_tasks(app: Celery, runtime: Runtime, runner: StepRunner) -> None:
 
     @app.task(name=names.TASK_SWEEP)
     def sweep() -> dict[str, int]:
-        return dataclasses.asdict(runtime.engine.sweep())
+        return dataclasses.asdict(runtime.sweeper.sweep())

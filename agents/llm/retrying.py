@@ -6,7 +6,6 @@ around the endpoint, every request the endpoint receives, retries included, is c
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from typing import Unpack
 
@@ -15,19 +14,11 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_random_exponential,
 )
 
+from agents.backoff import backoff_delay
 from agents.llm.base import ChatModel, ChatModelWrapper, ChatOptions, Message, Reply
 from agents.llm.errors import LLMTransientError, RateLimitFull
-
-
-def after_retry_after(delay: float, retry_after: float | None) -> float:
-    """``delay``, but never sooner than the endpoint asked, plus up to a fifth more, so
-    clients told the same ``Retry-After`` do not all come back at the same moment."""
-    if retry_after is None:
-        return delay
-    return max(delay, retry_after * random.uniform(1.0, 1.2))
 
 
 def _worth_retrying(error: BaseException) -> bool:
@@ -36,16 +27,16 @@ def _worth_retrying(error: BaseException) -> bool:
 
 
 class _WaitRetryAfter:
-    """Exponential backoff with jitter, honouring the endpoint's ``Retry-After``."""
+    """The retry policy (``agents.backoff``), honouring the endpoint's ``Retry-After``."""
 
     def __init__(self, initial: float, maximum: float) -> None:
-        self.backoff = wait_random_exponential(multiplier=initial, max=maximum)
+        self.initial, self.maximum = initial, maximum
 
     def __call__(self, state: RetryCallState) -> float:
         outcome = state.outcome
         error = outcome.exception() if outcome is not None else None
         retry_after = error.retry_after if isinstance(error, LLMTransientError) else None
-        return after_retry_after(float(self.backoff(state)), retry_after)
+        return backoff_delay(self.initial, self.maximum, state.attempt_number, retry_after)
 
 
 class RetryingChatModel(ChatModelWrapper):

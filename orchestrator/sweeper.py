@@ -1,0 +1,91 @@
+"""Crash recovery: what a dead worker, a lost message or a restarted Redis left behind.
+
+Every worker with the orchestrator role sweeps now and then (``celeriac worker``,
+``Sweeper.sweep``), and one sweep at a time does (a lock in the store): steps whose
+lease expired are requeued or failed, messages the outbox still holds are sent again,
+the unclaimed messages of a worker that vanished or of a Redis that restarted are sent
+again, and plan and finalize tasks whose time came are resent. Sending twice is safe:
+a copy that arrives second finds its step claimed and is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from orchestrator import names
+from orchestrator.settings import Settings
+from orchestrator.store.jobs import Store
+from orchestrator.store.records import Followups, StepMessage
+from orchestrator.transport.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    expired: int = 0
+    resent: int = 0
+    rewatched: int = 0
+    lost_workers: int = 0
+
+
+class Sweeper:
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        settings: Settings,
+        deliver: Callable[[str, Followups], None],
+    ) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.settings = settings
+        self.deliver = deliver  # the engine's: publish what a change made due
+
+    def sweep(self) -> SweepReport:
+        """Recover from crashes: requeue steps whose lease expired, send stranded messages."""
+        now = self.store.now()
+        expired = 0
+        for job_id, step_id in self.store.expired_leases(now):
+            followups = self.store.expire(job_id, step_id, self.settings.step_max_attempts)
+            if followups.messages or followups.finalize:
+                expired += 1
+                log.warning("step %s/%s lost its worker; requeued or failed", job_id, step_id)
+            self.deliver(job_id, followups)
+        stranded = [StepMessage.parse(raw) for raw in self.store.due(names.OUTBOX_KEY, now)]
+        # A worker that died had its steps' leases (above) and maybe messages it took from
+        # the broker and had not claimed yet: gone with it, or kept by kombu for an hour.
+        # Send again every unclaimed message of the types it served; a copy that arrives
+        # second finds its step claimed and is dropped.
+        lost = self.store.roster.take_lost(3 * self.settings.worker_heartbeat_seconds)
+        for worker_id, info in lost.items():
+            orphans = self.store.unclaimed(now, info.get("agents", []))
+            log.warning(
+                "worker %s stopped without a word; sending its types' %d unclaimed messages again",
+                worker_id,
+                len(orphans),
+            )
+            stranded += orphans
+        # So may a Redis that crashed, with the messages it was handing out.
+        if self.store.restarted():
+            orphans = self.store.unclaimed(now)
+            log.warning("Redis restarted; sending its %d unclaimed messages again", len(orphans))
+            stranded += orphans
+        if stranded:
+            # One copy each: several lost workers, or a restart too, may name the same one.
+            stranded = list({message.raw: message for message in stranded}.values())
+            self.dispatcher.send_steps(stranded)
+            self.store.sent(stranded)
+        resent = len(stranded)
+        rewatched = 0
+        for member in self.store.due(names.WATCH_KEY, now):
+            kind, _, job_id = member.partition(" ")
+            if kind == "plan":
+                self.dispatcher.send_plan(job_id)
+            else:
+                self.dispatcher.send_finalize(job_id)
+            self.store.rewatch(member, now + 4 * self.store.grace_seconds)
+            rewatched += 1
+        return SweepReport(expired, resent, rewatched, len(lost))
