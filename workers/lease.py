@@ -53,11 +53,11 @@ class LeaseKeeper:
                     by_job[job_id].append((step_id, dispatch))
             for job_id, held in by_job.items():
                 try:
-                    status, lost = self.store.renew(job_id, held, self.lease_seconds)
+                    renewal = self.store.renew(job_id, held, self.lease_seconds)
                 except Exception:
                     log.exception("renewing leases of job %s failed; will try again", job_id)
                     continue
-                if status == "cancelled":
+                if renewal.status == "cancelled":
                     self._cancelled.add(job_id)
-                for step_id in lost:
+                for step_id in renewal.lost:
                     log.warning("step %s/%s is no longer leased to this worker", job_id, step_id)

@@ -34,6 +34,7 @@ from orchestrator.models import (
 from orchestrator.store.records import (
     Claim,
     Followups,
+    Renewal,
     StepMessage,
     dead_letter,
     event,
@@ -77,6 +78,7 @@ class Store:
                 "start",
                 "claim",
                 "complete",
+                "keep",
                 "fail",
                 "expire",
                 "renew",
@@ -121,8 +123,10 @@ class Store:
             (plan.answer_from or "") if plan else "",
             extra_keys=(names.JOBS_KEY,),
         )
-        if isinstance(reply, list):
-            return Followups([StepMessage.parse(raw) for raw in reply[1:]])
+        if isinstance(reply, list):  # with a plan: start.lua's reply, which cannot fail here
+            started = Followups.parse_started(reply)
+            assert isinstance(started, Followups), started
+            return started
         return None
 
     def start_job(self, job_id: str, plan: Plan, planner: str = "") -> Followups | str:
@@ -138,9 +142,7 @@ class Store:
             plan.model_dump_json() if planner else "",
             planner,
         )
-        if reply[0] != "ok":
-            return str(reply[0])
-        return Followups([StepMessage.parse(raw) for raw in reply[1:]])
+        return Followups.parse_started(reply)
 
     def extend_job(
         self, job_id: str, plan: Plan, new: Sequence[Step], replans: Sequence[Replan]
@@ -157,9 +159,7 @@ class Store:
             json.dumps([replan.model_dump() for replan in replans]),
             len(replans) - 1,
         )
-        if reply[0] != "ok":
-            return str(reply[0])
-        return Followups([StepMessage.parse(raw) for raw in reply[1:]])
+        return Followups.parse_started(reply)
 
     def finish_job(
         self, job_id: str, status: str, answer: Any, error: str = "", score: float | None = None
@@ -213,20 +213,9 @@ class Store:
         *,
         max_attempts: int,
     ) -> Claim:
-        reply = self._run("claim", job_id, step_id, dispatch, worker, lease, agent, max_attempts)
-        if reply[0] == "ok":
-            return Claim(
-                True,
-                attempt=int(reply[1]),
-                agent=reply[2],
-                input=json.loads(reply[3]),
-                reference=json.loads(reply[4]) if reply[4] else None,
-                threshold=float(reply[5]) if reply[5] else None,
-                budgeted=bool(reply[6]),
-            )
-        if reply[0] == "succeeded":
-            return Claim(False, reason="succeeded", followups=Followups.parse(reply[1:]))
-        return Claim(False, reason=str(reply[0]))
+        return Claim.parse(
+            self._run("claim", job_id, step_id, dispatch, worker, lease, agent, max_attempts)
+        )
 
     def complete(
         self,
@@ -280,17 +269,13 @@ class Store:
     ) -> None:
         """Record a scored attempt that did not count (it scored under the threshold):
         its output and scores stand until a later attempt's replace them."""
-        key = names.step_key(job_id, step_id)
-        history = json.loads(cast(str | None, self.redis.hget(key, "history")) or "[]")
-        history.append({"attempt": attempt, "scores": [s.model_dump() for s in scores]})
-        scored = json.dumps([score.model_dump() for score in scores])
-        self.redis.hset(
-            key,
-            mapping={
-                "output": json.dumps(output),
-                "scores": scored,
-                "history": json.dumps(history),
-            },
+        self._run(
+            "keep",
+            job_id,
+            step_id,
+            attempt,
+            json.dumps(output),
+            json.dumps([score.model_dump() for score in scores]),
         )
 
     def stopped(self, job_id: str, step_id: str, dispatch: int) -> bool:
@@ -307,11 +292,10 @@ class Store:
         entries: Any = self.redis.xrevrange(names.DEAD_LETTERS_KEY, count=count)
         return [dead_letter(data) for _, data in entries]
 
-    def renew(self, job_id: str, held: list[tuple[str, int]], lease: float) -> tuple[str, set[str]]:
+    def renew(self, job_id: str, held: list[tuple[str, int]], lease: float) -> Renewal:
         """Extend leases; return the job's status and the steps no longer held."""
         flat = [part for step_id, dispatch in held for part in (step_id, dispatch)]
-        reply = self._run("renew", job_id, lease, *flat)
-        return str(reply[0]), {str(step_id) for step_id in reply[1:]}
+        return Renewal.parse(self._run("renew", job_id, lease, *flat))
 
     def progress(
         self, job_id: str, step_id: str, dispatch: int, fraction: float | None, message: str

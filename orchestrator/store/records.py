@@ -1,6 +1,11 @@
 """celeriac's records in Redis as Python reads them: what the store's scripts return
-(messages due, followups, claims), how a plan's steps are written for them, and how a
-job's hashes and streams read back as results, events and dead letters."""
+(messages due, followups, claims, renewals), how a plan's steps are written for them,
+and how a job's hashes and streams read back as results, events and dead letters.
+
+A script replies with a flat list, for speed; this module is the one place that knows
+each reply's fields by position (as the script's header comment lists them) and turns
+them into named, typed values. Nothing else reads a reply by index.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, cast
 
 from orchestrator.models import (
     DeadLetter,
     Event,
     Goal,
     JobResult,
+    JobStatus,
     Plan,
     Replan,
     Score,
@@ -56,9 +62,19 @@ class Followups:
 
     @classmethod
     def parse(cls, reply: list[Any]) -> Followups:
+        """``{finalize (0/1), messages...}``, or ``{-1}``: nothing due (complete, fail,
+        expire)."""
         if not reply or int(reply[0]) < 0:
             return cls()
         return cls([StepMessage.parse(raw) for raw in reply[1:]], bool(int(reply[0])))
+
+    @classmethod
+    def parse_started(cls, reply: list[Any]) -> Followups | str:
+        """``{'ok', messages...}``: the roots queued; else ``{why}``, the job's status or
+        'stale' (start, extend, and create with a plan)."""
+        if reply[0] != "ok":
+            return str(reply[0])
+        return cls([StepMessage.parse(raw) for raw in reply[1:]])
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,41 @@ class Claim:
     budgeted: bool = False  # the job has a budget of tokens or cost
     reason: str = ""
     followups: Followups = field(default_factory=Followups)
+
+    @classmethod
+    def parse(cls, reply: list[Any]) -> Claim:
+        """``{'ok', attempt, agent, input, reference, threshold, budgeted}``; for a step
+        that already succeeded ``{'succeeded', finalize, messages...}``; else ``{why}``
+        ('stale', 'missing', 'exhausted', the step's status, or 'job-' and the job's)."""
+        why = str(reply[0])
+        if why == "ok":
+            _, attempt, agent, input, reference, threshold, budgeted = reply
+            return cls(
+                True,
+                attempt=int(attempt),
+                agent=str(agent),
+                input=json.loads(input),
+                reference=json.loads(reference) if reference else None,
+                threshold=float(threshold) if threshold else None,
+                budgeted=bool(budgeted),
+            )
+        if why == "succeeded":
+            return cls(False, reason=why, followups=Followups.parse(reply[1:]))
+        return cls(False, reason=why)
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """The job's status, and the steps whose lease this worker no longer holds."""
+
+    status: JobStatus | Literal["missing"]
+    lost: set[str]
+
+    @classmethod
+    def parse(cls, reply: list[Any]) -> Renewal:
+        """``{job status, lost steps...}`` (renew)."""
+        status = cast(JobStatus | Literal["missing"], str(reply[0]))
+        return cls(status, {str(step_id) for step_id in reply[1:]})
 
 
 def layout(steps: Sequence[Step]) -> list[dict[str, Any]]:
