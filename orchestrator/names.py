@@ -34,6 +34,8 @@ WORKERS_KEY = f"{PREFIX}:workers"  # zset worker id -> last heartbeat
 WORKER_INFO_KEY = f"{PREFIX}:workers:info"  # hash worker id -> JSON
 CARDS_KEY = f"{PREFIX}:agents:cards"  # hash agent type -> its capability card (JSON)
 DEAD_LETTERS_KEY = f"{PREFIX}:dead-letters"  # stream of steps that failed for good
+LLM_CACHE_PREFIX = f"{PREFIX}:llm:cache:"  # + digest of a call: its reply (JSON), with a TTL
+LLM_BUCKET_PREFIX = f"{PREFIX}:llm:bucket:"  # + endpoint and model digest: the rate limit
 
 
 def agent_queue(agent: str) -> str:

@@ -13,7 +13,6 @@ import redis
 from agents.llm.base import ChatModel, ChatModelWrapper, ChatOptions, Message, Reply, Usage
 
 log = logging.getLogger(__name__)
-KEY_PREFIX = "celeriac:llm:cache:"
 # Options left out of a call take these values: the key spells every one out.
 DEFAULTS: ChatOptions = {
     "temperature": 0.0,
@@ -32,10 +31,11 @@ class CachedChatModel(ChatModelWrapper):
     spent) and ``cached=True``. Redis trouble never fails a call: it is a miss.
     """
 
-    def __init__(self, inner: ChatModel, client: redis.Redis, *, ttl: int) -> None:
+    def __init__(self, inner: ChatModel, client: redis.Redis, *, ttl: int, prefix: str) -> None:
         super().__init__(inner)
         self.redis = client
         self.ttl = ttl
+        self.prefix = prefix  # of the entries' keys: the deployment names them
 
     def key(self, messages: Sequence[Message], params: dict[str, Any]) -> str:
         document = {
@@ -45,7 +45,7 @@ class CachedChatModel(ChatModelWrapper):
             **params,
         }
         digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
-        return KEY_PREFIX + digest
+        return self.prefix + digest
 
     def chat(self, messages: Sequence[Message], **options: Unpack[ChatOptions]) -> Reply:
         params: dict[str, Any] = {**DEFAULTS, **options}

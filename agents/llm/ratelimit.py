@@ -26,8 +26,6 @@ from agents.llm.base import (
 )
 from agents.llm.errors import LLMTransientError, RateLimitFull
 
-KEY_PREFIX = "celeriac:llm:bucket:"
-
 # KEYS[1] bucket; ARGV: requests/min, tokens/min (0 = no limit), requests, tokens wanted.
 # Takes them and returns "0", or takes nothing and returns the seconds to wait.
 _TAKE = """
@@ -76,6 +74,7 @@ class RateLimitedChatModel(ChatModelWrapper):
         *,
         rpm: int,
         tpm: int,
+        prefix: str,
         max_wait: float = 60.0,
         on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
@@ -86,7 +85,7 @@ class RateLimitedChatModel(ChatModelWrapper):
         self.max_wait = max_wait
         self.on_wait = on_wait  # (model, seconds): told of every wait, e.g. for metrics
         name = hashlib.sha256(f"{inner.endpoint} {inner.model}".encode()).hexdigest()[:24]
-        self.key = KEY_PREFIX + name
+        self.key = prefix + name  # one bucket per endpoint and model
         self._take = client.register_script(_TAKE)
         self._shut = client.register_script(_SHUT)
 

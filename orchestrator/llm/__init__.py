@@ -11,6 +11,7 @@ from agents.llm import ChatModel
 from agents.llm.cache import CachedChatModel
 from agents.llm.ratelimit import RateLimitedChatModel
 from agents.llm.retrying import RetryingChatModel
+from orchestrator import names
 from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings
 
@@ -60,10 +61,13 @@ def build_chat_model(
             client,
             rpm=settings.llm_requests_per_minute,
             tpm=settings.llm_tokens_per_minute,
+            prefix=names.LLM_BUCKET_PREFIX,
             max_wait=settings.llm_rate_limit_max_wait_seconds,
             on_wait=on_wait,
         )
     model = RetryingChatModel(model, attempts=settings.llm_attempts)
     if client is not None and settings.llm_cache:
-        model = CachedChatModel(model, client, ttl=settings.llm_cache_ttl_seconds)
+        model = CachedChatModel(
+            model, client, ttl=settings.llm_cache_ttl_seconds, prefix=names.LLM_CACHE_PREFIX
+        )
     return model

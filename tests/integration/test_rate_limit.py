@@ -13,6 +13,7 @@ import pytest
 
 from agents.llm import OpenAIChatModel
 from agents.llm.ratelimit import RateLimitedChatModel
+from orchestrator import names
 from orchestrator.client import Client
 from orchestrator.settings import Settings
 from tests.conftest import TEST_AGENTS, wait_for
@@ -67,7 +68,9 @@ def test_a_429_storm_across_four_workers_keeps_to_the_shared_limit(
     with Client(live) as client:
         # Start from an empty bucket, so that every request below is paced by the limit.
         endpoint = OpenAIChatModel("test-model", base_url=llm_server.base_url)
-        bucket = RateLimitedChatModel(endpoint, client.runtime.redis, rpm=RPM, tpm=0)
+        bucket = RateLimitedChatModel(
+            endpoint, client.runtime.redis, prefix=names.LLM_BUCKET_PREFIX, rpm=RPM, tpm=0
+        )
         while bucket.acquire(0) == 0:
             pass
         drained = time.monotonic()
