@@ -206,8 +206,8 @@ class Engine:
             if goal is None or self.store.job_status(job_id) != "pending":
                 return
             # Planning may take a while (a model, repairs): the sweeper waits that long.
-            self.store.rewatch(
-                f"plan {job_id}", self.store.now() + self.settings.planner_timeout_seconds
+            self.store.outbox.rewatch(
+                f"plan {job_id}", self.store.outbox.now() + self.settings.planner_timeout_seconds
             )
             try:
                 plan, planner = self.plan_goal(goal, job_id)
@@ -241,14 +241,14 @@ class Engine:
             exc.retry_after,
         )
         log.warning("job %s: planning failed (%s); trying again in %.1fs", job_id, exc, delay)
-        self.store.rewatch(f"plan {job_id}", self.store.now() + delay)
+        self.store.outbox.rewatch(f"plan {job_id}", self.store.outbox.now() + delay)
 
     def deliver(self, job_id: str, followups: Followups) -> None:
         """Publish what a change of state made due, then clear it from the outbox; finalize
         a job whose steps have all ended, here unless it may be replanned."""
         if followups.messages:
             self.dispatcher.send_steps(followups.messages)
-            self.store.sent(followups.messages)
+            self.store.outbox.sent(followups.messages)
         if followups.finalize and not self.finalize(job_id, replanning=False):
             self.dispatcher.send_finalize(job_id)
 
@@ -301,8 +301,8 @@ class Engine:
         cards = self.available_cards()
         check = self.checker(cards)
         planner = self._planner(job_id)
-        self.store.rewatch(
-            f"finalize {job_id}", self.store.now() + self.settings.planner_timeout_seconds
+        self.store.outbox.rewatch(
+            f"finalize {job_id}", self.store.outbox.now() + self.settings.planner_timeout_seconds
         )
         try:
             new = planner.replan(

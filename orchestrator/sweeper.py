@@ -46,22 +46,22 @@ class Sweeper:
 
     def sweep(self) -> SweepReport:
         """Recover from crashes: requeue steps whose lease expired, send stranded messages."""
-        now = self.store.now()
+        now = self.store.outbox.now()
         expired = 0
-        for job_id, step_id in self.store.expired_leases(now):
+        for job_id, step_id in self.store.outbox.expired_leases(now):
             followups = self.store.expire(job_id, step_id, self.settings.step_max_attempts)
             if followups.messages or followups.finalize:
                 expired += 1
                 log.warning("step %s/%s lost its worker; requeued or failed", job_id, step_id)
             self.deliver(job_id, followups)
-        stranded = [StepMessage.parse(raw) for raw in self.store.due(names.OUTBOX_KEY, now)]
+        stranded = [StepMessage.parse(raw) for raw in self.store.outbox.due(names.OUTBOX_KEY, now)]
         # A worker that died had its steps' leases (above) and maybe messages it took from
         # the broker and had not claimed yet: gone with it, or kept by kombu for an hour.
         # Send again every unclaimed message of the types it served; a copy that arrives
         # second finds its step claimed and is dropped.
         lost = self.store.roster.take_lost(3 * self.settings.worker_heartbeat_seconds)
         for worker_id, info in lost.items():
-            orphans = self.store.unclaimed(now, info.get("agents", []))
+            orphans = self.store.outbox.unclaimed(now, info.get("agents", []))
             log.warning(
                 "worker %s stopped without a word; sending its types' %d unclaimed messages again",
                 worker_id,
@@ -69,23 +69,23 @@ class Sweeper:
             )
             stranded += orphans
         # So may a Redis that crashed, with the messages it was handing out.
-        if self.store.restarted():
-            orphans = self.store.unclaimed(now)
+        if self.store.outbox.restarted():
+            orphans = self.store.outbox.unclaimed(now)
             log.warning("Redis restarted; sending its %d unclaimed messages again", len(orphans))
             stranded += orphans
         if stranded:
             # One copy each: several lost workers, or a restart too, may name the same one.
             stranded = list({message.raw: message for message in stranded}.values())
             self.dispatcher.send_steps(stranded)
-            self.store.sent(stranded)
+            self.store.outbox.sent(stranded)
         resent = len(stranded)
         rewatched = 0
-        for member in self.store.due(names.WATCH_KEY, now):
+        for member in self.store.outbox.due(names.WATCH_KEY, now):
             kind, _, job_id = member.partition(" ")
             if kind == "plan":
                 self.dispatcher.send_plan(job_id)
             else:
                 self.dispatcher.send_finalize(job_id)
-            self.store.rewatch(member, now + 4 * self.store.grace_seconds)
+            self.store.outbox.rewatch(member, now + 4 * self.store.grace_seconds)
             rewatched += 1
         return SweepReport(expired, resent, rewatched, len(lost))

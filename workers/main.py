@@ -78,7 +78,7 @@ class Background:
                     )
                     last_beat = time.monotonic()
                 # One sweep per interval across all orchestrator workers.
-                if self.orchestrator and self.runtime.store.try_lock(
+                if self.orchestrator and self.runtime.store.outbox.try_lock(
                     names.SWEEP_LOCK_KEY, settings.sweep_interval_seconds
                 ):
                     self.runtime.sweeper.sweep()
@@ -124,12 +124,8 @@ def run_worker(
 
     Blocks until the worker shuts down.
     """
-    if pool not in POOLS:
-        raise ConfigError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
     registry = load_registry(settings.agent_modules)
-    served = select_agents(registry, agents) if serve_agents else []
-    if not served and not orchestrator:
-        raise ConfigError("this worker would serve nothing: name an --agent or keep --orchestrator")
+    served = _served(registry, agents, serve_agents, orchestrator, pool)
     concurrency = concurrency or settings.worker_concurrency
     # Every thread may hold a connection at once, plus the background threads'.
     # Enough retries (about half a minute) to carry running steps through a Redis restart.
@@ -137,7 +133,9 @@ def run_worker(
     runner = StepRunner(runtime, registry)
     runtime.engine.model = runner.model  # planning and replanning on this worker use it
     register_tasks(runtime.app, runtime, runner)
-    # What the served types do, for planners anywhere (they may not import these agents).
+    # What the served types do, for planners anywhere (they may not import these agents);
+    # what they can do here (translation's installed pairs) goes with every heartbeat
+    # (``capabilities``): clients check inputs against it, the planner joins it.
     runtime.store.roster.publish_cards([AgentCard.of(registry[name]) for name in served])
     queues = [names.agent_queue(name) for name in served]
     if orchestrator:
@@ -150,8 +148,6 @@ def run_worker(
         "orchestrator": orchestrator,
         "pool": pool,
         "concurrency": concurrency,
-        # What they can do here (translation's installed pairs), with every heartbeat:
-        # clients check inputs against it; the planner joins it over the live workers.
         "capabilities": published(registry, served, runner.model),
     }
     if settings.metrics_port:
@@ -162,3 +158,15 @@ def run_worker(
     worker_process_init.connect(tune_gc, weak=False)  # each prefork child
     worker_shutdown.connect(background.stop, weak=False)
     runtime.app.worker_main(worker_argv(queues, concurrency, pool, loglevel, hostname))
+
+
+def _served(
+    registry: Registry, agents: list[str], serve_agents: bool, orchestrator: bool, pool: str
+) -> list[str]:
+    """The agent types the worker serves; a ``ConfigError`` if it would serve nothing."""
+    if pool not in POOLS:
+        raise ConfigError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
+    served = select_agents(registry, agents) if serve_agents else []
+    if not served and not orchestrator:
+        raise ConfigError("this worker would serve nothing: name an --agent or keep --orchestrator")
+    return served

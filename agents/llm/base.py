@@ -114,22 +114,11 @@ class ChatModel(ABC):
         problem = ""
         for _ in range(repairs + 1):
             try:
-                reply = self.chat(
-                    conversation,
-                    temperature=temperature,
-                    max_tokens=max_tokens,
-                    response_format=mode,
-                    json_schema=schema,
-                )
+                reply = self._ask(conversation, mode, schema, temperature, max_tokens)
             except StructuredOutputUnsupported:
                 mode = "json_object"
                 conversation = [*conversation, _schema_instruction(output)]
-                reply = self.chat(
-                    conversation,
-                    temperature=temperature,
-                    max_tokens=max_tokens,
-                    response_format=mode,
-                )
+                reply = self._ask(conversation, mode, schema, temperature, max_tokens)
             usage += reply.usage
             try:
                 value = output.model_validate_json(_strip_fences(reply.text))
@@ -138,21 +127,36 @@ class ChatModel(ABC):
                 problem = _describe(exc)
             except ValueError as exc:  # from check
                 problem = str(exc)
-            conversation = [
-                *conversation,
-                Message(role="assistant", content=reply.text),
-                Message(
-                    role="user",
-                    content=(
-                        f"That reply is not valid: {problem}. Answer again with only a JSON "
-                        "object that matches the schema."
-                    ),
-                ),
-            ]
+            conversation = [*conversation, *_repair(reply.text, problem)]
         raise InvalidModelOutput(
             f"model {self.model!r} gave no valid {output.__name__} after {repairs} repairs: "
             f"{problem}"
         )
+
+    def _ask(
+        self,
+        conversation: Sequence[Message],
+        mode: ResponseFormat,
+        schema: dict[str, Any],
+        temperature: float,
+        max_tokens: int | None,
+    ) -> Reply:
+        return self.chat(
+            conversation,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            response_format=mode,
+            json_schema=schema if mode == "json_schema" else None,
+        )
+
+
+def _repair(text: str, problem: str) -> list[Message]:
+    """The invalid reply, and the request to answer again, saying what was wrong."""
+    again = (
+        f"That reply is not valid: {problem}. Answer again with only a JSON object that "
+        "matches the schema."
+    )
+    return [Message(role="assistant", content=text), Message(role="user", content=again)]
 
 
 def _schema_instruction(output: type[BaseModel]) -> Message:

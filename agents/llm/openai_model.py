@@ -173,17 +173,7 @@ class OpenAIChatModel(ChatModel):
         response_format: ResponseFormat = "text",
         json_schema: dict[str, Any] | None = None,
     ) -> Reply:
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": [message.model_dump() for message in messages],
-            "temperature": temperature,
-        }
-        if max_tokens is not None:
-            request["max_tokens"] = max_tokens
-        if response_format == "json_schema":
-            request["response_format"] = {"type": "json_schema", "json_schema": json_schema}
-        elif response_format == "json_object":
-            request["response_format"] = {"type": "json_object"}
+        request = self._request(messages, temperature, max_tokens, response_format, json_schema)
         wanted_schema = response_format == "json_schema"
         client = self.client
         try:
@@ -213,6 +203,30 @@ class OpenAIChatModel(ChatModel):
                 f"{self.endpoint} did not answer with a chat completion; is it an "
                 f"OpenAI-compatible endpoint? It sent: {str(completion)[:200]!r}"
             )
+        return self._reply(completion)
+
+    def _request(
+        self,
+        messages: Sequence[Message],
+        temperature: float,
+        max_tokens: int | None,
+        response_format: ResponseFormat,
+        json_schema: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": [message.model_dump() for message in messages],
+            "temperature": temperature,
+        }
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        if response_format == "json_schema":
+            request["response_format"] = {"type": "json_schema", "json_schema": json_schema}
+        elif response_format == "json_object":
+            request["response_format"] = {"type": "json_object"}
+        return request
+
+    def _reply(self, completion: ChatCompletion) -> Reply:
         if not completion.choices:
             raise LLMTransientError("the model endpoint returned no choices")
         usage = completion.usage

@@ -23,6 +23,7 @@ from agents.documents import empty_warning
 from orchestrator.cli.common import err, errors_to_exit_codes, out, print_warning
 from orchestrator.client import Client
 from orchestrator.errors import UserError
+from orchestrator.eval.answers import evaluate_qa, evaluate_summarization
 from orchestrator.eval.datasets import (
     DatasetError,
     load_jsonl_pairs,
@@ -30,18 +31,14 @@ from orchestrator.eval.datasets import (
     load_squad,
     read_lines,
 )
-from orchestrator.eval.runner import (
+from orchestrator.eval.retrieval import MAX_DEPTH, evaluate_retrieval
+from orchestrator.eval.runs import Over, Report, deployment
+from orchestrator.eval.translation import (
     BATCH_CHARS,
     IN_FLIGHT,
-    MAX_DEPTH,
-    Report,
-    evaluate_qa,
-    evaluate_retrieval,
-    evaluate_summarization,
     evaluate_translation,
     translation_step,
 )
-from orchestrator.eval.runs import Over, deployment
 from orchestrator.models import Plan
 from orchestrator.settings import read_settings
 
@@ -246,8 +243,8 @@ def faithfulness(
 ) -> None:
     """How well the faithfulness score separates claims consistent with their document
     (label 1) from inconsistent ones (label 0): the mean of each, and ROC AUC."""
+    from orchestrator.eval.answers import evaluate_faithfulness
     from orchestrator.eval.datasets import load_claims
-    from orchestrator.eval.runner import evaluate_faithfulness
 
     report = evaluate_faithfulness(load_claims(claims))
     _finish(report, as_json, report_file)

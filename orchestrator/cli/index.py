@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from agents.collections import build_collection, collections_dir, list_collections
+from agents.collections import Built, build_collection, collections_dir, list_collections
 from agents.documents import empty_warning
 from agents.errors import CeleriacError, CollectionError
 from orchestrator.cli.common import err, errors_to_exit_codes, out, print_warning
@@ -61,6 +61,13 @@ def index(
         raise UserError(str(exc)) from None
     except OSError as exc:
         raise CeleriacError(f"cannot write under {collections_dir(data_dir)}: {exc}") from None
+    _report_built(built, name, wanted_dense=not no_dense)
+
+
+def _report_built(built: Built, name: str, *, wanted_dense: bool) -> None:
+    """What was indexed, skipped, and whether it has embeddings."""
+    from agents import dense
+
     count = built.manifest.documents
     out.print(
         escape(f"indexed {count} document{'s' * (count != 1)} as {name!r} in {built.path}"),
@@ -71,7 +78,7 @@ def index(
         err.print(f"skipped {len(built.skipped)} files that are not .txt, .md or .jsonl")
     if built.empty:
         print_warning(empty_warning(built.empty))
-    if not embeddings and not no_dense:
+    if wanted_dense and not built.manifest.embeddings:
         err.print(
             escape(f"no embeddings (BM25 only): for dense and hybrid retrieval, {dense.INSTALL}"),
             highlight=False,

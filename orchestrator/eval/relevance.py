@@ -31,7 +31,7 @@ from agents.documents import Document
 from agents.generation import GenerationOutput, Passage
 from agents.scoring.metrics import roc_auc
 from orchestrator.eval.datasets import Question
-from orchestrator.eval.runner import Report
+from orchestrator.eval.runs import Report
 
 PASSAGES = 3
 WRAP = 60

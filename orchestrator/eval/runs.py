@@ -174,3 +174,42 @@ def step_output(ran: Ran, step_id: str) -> tuple[dict[str, Any] | None, str]:
     if step is not None and step.status != "succeeded":
         return None, ran.error or f"step {step_id} was {step.status}"
     return None, ran.error or f"the job ended {ran.status} without an output of {step_id}"
+
+
+@dataclass
+class Report:
+    """What an evaluation measured: metrics, per-item values for plots, counts, and why
+    the items that failed did."""
+
+    task: str
+    metrics: dict[str, float]
+    items: int
+    failures: Failures = field(default_factory=Failures)
+    over: Over = "all"
+    details: dict[str, Any] = field(default_factory=dict)
+    per_item: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return self.failures.count
+
+    @property
+    def scored_items(self) -> int:
+        return self.items - (self.failed if self.over == "succeeded" else 0)
+
+    def over_text(self) -> str:
+        return describe_over(self.items, self.failed, self.over)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "metrics": {name: round(value, 4) for name, value in self.metrics.items()},
+            "items": self.items,
+            "failed": self.failed,
+            "errors": self.failures.reasons(),
+            "metrics_over": self.over,
+            "scored_items": self.scored_items,
+            "seconds": round(self.seconds, 2),
+            **self.details,
+        }

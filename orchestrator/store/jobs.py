@@ -10,7 +10,7 @@ scripts return, and how the records read back, is ``orchestrator.store.records``
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any, cast
@@ -31,11 +31,11 @@ from orchestrator.models import (
     Step,
     TokenUsage,
 )
+from orchestrator.store.outbox import Outbox
 from orchestrator.store.records import (
     Claim,
     Followups,
     Renewal,
-    StepMessage,
     dead_letter,
     event,
     job_result,
@@ -91,6 +91,7 @@ class Store:
                 "read",
             )
         }
+        self.outbox = Outbox(client, self._scripts["sent"], redeliver_seconds)
 
     def _run(self, script: str, job_id: str, *args: Any, extra_keys: tuple[str, ...] = ()) -> Any:
         keys = [names.job_key(job_id), names.OUTBOX_KEY, names.WATCH_KEY, names.LEASES_KEY]
@@ -365,49 +366,6 @@ class Store:
             entries = reply[0][1] if reply else []
         return [event(job_id, entry_id, data) for entry_id, data in entries]
 
-    # -- the sweeper's view ----------------------------------------------
-
-    def now(self) -> float:
-        seconds, micros = self.redis.time()
-        return seconds + micros / 1_000_000
-
-    def due(self, key: str, now: float, limit: int = 500) -> list[str]:
-        return cast(list[str], self.redis.zrangebyscore(key, "-inf", now, start=0, num=limit))
-
-    def expired_leases(self, now: float) -> Iterator[tuple[str, str]]:
-        for member in self.due(names.LEASES_KEY, now):
-            job_id, _, step_id = member.partition(" ")
-            yield job_id, step_id
-
-    def unclaimed(self, now: float, agents: Collection[str] | None = None) -> list[StepMessage]:
-        """The step messages (for ``agents``, or all) published and not yet claimed, or
-        about to be published: those a worker that died may have taken with it."""
-        waiting = cast(list[str], self.redis.zrangebyscore(names.OUTBOX_KEY, f"({now}", "+inf"))
-        messages = [StepMessage.parse(raw) for raw in waiting]
-        return [m for m in messages if agents is None or m.agent in agents]
-
-    def restarted(self) -> bool:
-        """Whether Redis is another process than when this was last asked (by anyone).
-
-        A Redis that was killed may have lost replies on their way, messages being handed
-        to workers among them. False where the server does not say (a managed Redis may
-        refuse INFO or hide its run id)."""
-        try:
-            run_id = self.redis.info("server").get("run_id")
-        except redis.ResponseError:
-            return False
-        if not run_id:
-            return False
-        return self.redis.set(names.SERVER_KEY, run_id, get=True) not in (run_id, None)
-
-    def sent(self, messages: Sequence[StepMessage]) -> None:
-        """The messages are on their queues: send them again only if no worker claims them."""
-        if messages:
-            self._scripts["sent"](
-                keys=[names.OUTBOX_KEY],
-                args=[self.redeliver_seconds, *(message.raw for message in messages)],
-            )
-
     def wait_end(self, job_id: str, block_ms: int | None) -> bool:
         """Block until the job has ended (True) or ``block_ms`` passed (False); None:
         whether it has ended, at once."""
@@ -416,9 +374,3 @@ class Store:
     def planning_attempt(self, job_id: str) -> int:
         """Count one more failed attempt at planning the job; return how many there were."""
         return int(self.redis.hincrby(names.job_key(job_id), "planning_attempts", 1))
-
-    def rewatch(self, member: str, at: float) -> None:
-        self.redis.zadd(names.WATCH_KEY, {member: at}, xx=True)
-
-    def try_lock(self, key: str, seconds: float) -> bool:
-        return bool(self.redis.set(key, "1", nx=True, px=max(1, int(seconds * 1000))))

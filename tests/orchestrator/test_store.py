@@ -94,7 +94,7 @@ def test_duplicate_completion_does_not_queue_again(store: Store) -> None:
     job_id, _ = start(store, DIAMOND)
     first = run_step(store, job_id, "a")
     assert len(first.messages) == 2
-    store.sent(first.messages)
+    store.outbox.sent(first.messages)
     # A redelivered message: the claim refuses, and the completion is not counted twice.
     claim = store.claim(job_id, "a", 1, "echo", "w2", 30, max_attempts=3)
     assert not claim.ok and claim.reason == "succeeded"
@@ -181,20 +181,20 @@ def test_a_message_stays_in_the_outbox_until_a_worker_claims_it(store: Store) ->
     job_id, _ = start(store, [{"id": "a", "agent": "echo"}])
     [raw] = [m for m in store.redis.zrange(names.OUTBOX_KEY, 0, -1) if job_id in str(m)]
     message = StepMessage.parse(str(raw))
-    store.sent([message])
+    store.outbox.sent([message])
     resend_at = store.redis.zscore(names.OUTBOX_KEY, message.raw)
-    assert resend_at is not None and resend_at >= store.now() + store.redeliver_seconds - 5
+    assert resend_at is not None and resend_at >= store.outbox.now() + store.redeliver_seconds - 5
     assert store.claim(job_id, "a", 1, "echo", "w", 30, max_attempts=3).ok
     assert store.redis.zscore(names.OUTBOX_KEY, message.raw) is None
 
 
 def test_a_redis_restart_is_noticed_once(store: Store) -> None:
     store.redis.delete(names.SERVER_KEY)
-    assert not store.restarted()  # the first look: nothing to compare with
-    assert not store.restarted()  # the same server
+    assert not store.outbox.restarted()  # the first look: nothing to compare with
+    assert not store.outbox.restarted()  # the same server
     store.redis.set(names.SERVER_KEY, "the run id of a server before a restart")
-    assert store.restarted()
-    assert not store.restarted()  # told once, to one sweeper
+    assert store.outbox.restarted()
+    assert not store.outbox.restarted()  # told once, to one sweeper
 
 
 def test_a_restart_is_never_claimed_where_redis_will_not_say(store: Store) -> None:
@@ -205,7 +205,7 @@ def test_a_restart_is_never_claimed_where_redis_will_not_say(store: Store) -> No
     guarded = Store(
         Guarded(connection_pool=store.redis.connection_pool), grace_seconds=30, result_ttl=3600
     )
-    assert not guarded.restarted()
+    assert not guarded.outbox.restarted()
 
 
 def test_a_silent_worker_is_taken_off_the_roster_by_one_sweeper(store: Store) -> None:

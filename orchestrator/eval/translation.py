@@ -1,0 +1,107 @@
+"""``celeriac eval translation``: corpus BLEU and chrF of the translation agent's output."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from agents.scoring.metrics import translation_metrics
+from orchestrator.client import Client
+from orchestrator.eval.runs import (
+    Failures,
+    Over,
+    Ran,
+    Report,
+    even_batches,
+    run_jobs,
+    scored,
+    step_output,
+)
+from orchestrator.models import Plan, Step
+
+# Translation steps of about this many characters, this many at a time: each step is one
+# run of Apertium's pipeline (~0.1 s to start, then ~1,000 segments a second), and a few
+# in flight keep both cores busy while a run starts (benchmarks/evals.py).
+BATCH_CHARS = 20_000
+IN_FLIGHT = 4
+
+
+def translation_step(
+    text: str, source_lang: str, target_lang: str, references: Sequence[str] = ()
+) -> Step:
+    data = {"text": text, "source_lang": source_lang, "target_lang": target_lang}
+    # Scored against references: without them, a step is scored by translating it back,
+    # which takes as long as translating it.
+    reference = {"texts": list(references)} if references else None
+    return Step(id="translate", agent="translation", input=data, reference=reference)
+
+
+def evaluate_translation(
+    client: Client,
+    sources: Sequence[str],
+    references: Sequence[Sequence[str]],
+    *,
+    source_lang: str,
+    target_lang: str,
+    batch_chars: int = BATCH_CHARS,
+    in_flight: int = IN_FLIGHT,
+    over: Over = "all",
+    console: Console,
+) -> tuple[Report, list[str]]:
+    """Corpus BLEU and chrF of the translations; the translations, line by line (a line
+    of a failed batch is empty)."""
+    started = time.monotonic()
+    chunks = even_batches(sources, batch_chars)
+    starts = [0, *itertools.accumulate(map(len, chunks))]
+    plans = []
+    for chunk, start in zip(chunks, starts, strict=False):
+        refs = ["\n".join(ref[start : start + len(chunk)]) for ref in references]
+        step = translation_step("\n".join(chunk), source_lang, target_lang, refs)
+        plans.append(Plan(steps=[step]))
+    if plans:
+        client.check_ready(plans[0])
+    label = f"batches of ~{batch_chars:,} characters"
+    results = run_jobs(client, plans, console, label, in_flight=in_flight)
+    hypotheses, ok, failures = _hypotheses(chunks, results)
+    failures.require_some(len(sources), "lines")
+    measured = translation_metrics(
+        scored(hypotheses, ok, over), [scored(ref, ok, over) for ref in references]
+    )
+    return Report(
+        task="translation",
+        metrics=measured,
+        items=len(sources),
+        failures=failures,
+        over=over,
+        details={
+            "source_lang": source_lang,
+            "target_lang": target_lang,
+            "references": len(references),
+            "steps": len(plans),
+        },
+        seconds=time.monotonic() - started,
+    ), hypotheses
+
+
+def _hypotheses(
+    chunks: Sequence[Sequence[str]], results: Sequence[Ran]
+) -> tuple[list[str], list[bool], Failures]:
+    """The translated lines (empty for a line of a batch that failed), whether each line's
+    batch succeeded, and why those failed."""
+    hypotheses: list[str] = []
+    ok: list[bool] = []
+    failures = Failures()
+    for chunk, result in zip(chunks, results, strict=True):
+        output, error = step_output(result, "translate")
+        lines = str(output["text"]).split("\n") if output else []
+        if output and len(lines) != len(chunk):
+            error = f"the translation of {len(chunk)} lines came back with {len(lines)}"
+        if error:
+            failures.add(error, len(chunk))
+            lines = [""] * len(chunk)
+        hypotheses.extend(lines)
+        ok.extend([not error] * len(chunk))
+    return hypotheses, ok, failures
