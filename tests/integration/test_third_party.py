@@ -90,6 +90,10 @@ def test_a_worker_serving_it_makes_it_plannable_and_it_runs(
     result = run_goal(planning, "What are the keywords of: Sync notes. Sync often. Notes!")
     assert result.status == "succeeded", result.error
     assert result.answer == {"keywords": ["sync", "notes"], "text": "sync, notes"}
+    # The package's own score hook ran on its worker: each sentence has a keyword.
+    (coverage,) = result.steps["kw"].scores
+    assert (coverage.name, coverage.value, coverage.proxy) == ("sentence_coverage", 1.0, True)
+    assert result.score == 1.0
     card = cards_sent(llm_server.chat_requests[0])["keywords"]
     assert card["input_schema"]["properties"]["k"]["default"] == 5
     assert result.steps["kw"].worker is not None

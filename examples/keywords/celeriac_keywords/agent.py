@@ -1,17 +1,22 @@
 """The ``keywords`` agent: the words that say what a text is about, offline.
 
 Words are ranked by how often they occur in the text, leaving out English function
-words; ties keep the order in which the words first appear.
+words; ties keep the order in which the words first appear. The agent scores its own
+output (``score``): against reference keywords when the plan gives them, else by the
+share of the text's sentences that the keywords touch.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from agents import Agent, StepContext
+from agents.scoring import Score, ScoreContext
 
 # A few English function words; a real package would use a library's list.
 STOPWORDS = frozenset(
@@ -77,9 +82,33 @@ class Keywords(Agent):
     Output = KeywordsOutput
 
     def run(self, input: KeywordsInput, context: StepContext) -> KeywordsOutput:
-        words = [w for w in re.findall(r"[a-z][a-z'-]+", input.text.lower()) if w not in STOPWORDS]
+        words = [w for w in _words(input.text) if w not in STOPWORDS]
         first = {word: i for i, word in reversed(list(enumerate(words)))}
         counts = Counter(words)
         ranked = sorted(counts, key=lambda word: (-counts[word], first[word]))[: input.k]
         context.progress(1.0, f"{len(ranked)} keywords")
         return KeywordsOutput(keywords=ranked, text=", ".join(ranked))
+
+    def score(
+        self,
+        input: KeywordsInput,
+        output: KeywordsOutput,
+        reference: Mapping[str, Any] | None,
+        context: ScoreContext,
+    ) -> list[Score]:
+        """``keyword_f1`` against the plan's reference ``{"keywords": [...]}``; without
+        one, ``sentence_coverage``: the share of sentences with a keyword (a proxy)."""
+        found = set(output.keywords)
+        if reference and reference.get("keywords"):
+            wanted = {str(word).lower() for word in reference["keywords"]}
+            both = len(found & wanted)
+            f1 = 2 * both / (len(found) + len(wanted)) if found or wanted else 1.0
+            return [Score(name="keyword_f1", value=f1, method="exact match")]
+        sentences = [s for s in re.split(r"[.!?]+", input.text) if s.strip()]
+        touched = sum(bool(found & set(_words(sentence))) for sentence in sentences)
+        coverage = touched / len(sentences) if sentences else 0.0
+        return [Score(name="sentence_coverage", value=coverage, method="lexical", proxy=True)]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z][a-z'-]+", text.lower())
