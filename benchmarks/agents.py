@@ -3,7 +3,7 @@
 ``noop`` returns its input; ``gather`` counts the texts it is given, the fan-in
 step of a fan-out (its input is a list of ``{"$from": ...}`` references).
 
-``echo`` in ``tests.sample_agents`` also counts its runs in Redis (on a new
+``echo`` in ``tests.support.sample_agents`` also counts its runs in Redis (on a new
 connection each time) and reports progress: two more Redis round trips and one
 more event per step.
 """

@@ -1,7 +1,7 @@
 """I/O concurrency: ONE worker process running one job of N parallel model calls.
 
-Every step is one ``ask`` (tests/llm_agents.py) through the real openai SDK to the
-OpenAI-compatible test server (tests/llm_server.py, in this process), which answers
+Every step is one ``ask`` (tests/support/llm_agents.py) through the real openai SDK to the
+OpenAI-compatible test server (tests/support/llm_server.py, in this process), which answers
 each call after ``MODEL_SECONDS``. All N steps could run at once, so the ideal wall
 time is one call. Targets (issue 8): 1,000 steps within 3 s, 300 within 2 s, and the
 worker's peak RSS under 400 MB.
@@ -47,7 +47,7 @@ from benchmarks.deployment import (
 from benchmarks.memory import cpu_seconds, status_fields
 from benchmarks.report import Column, Table, fixed, median, wall_stats
 from orchestrator.models import Event
-from tests.llm_server import LLMServer
+from tests.support.llm_server import LLMServer
 
 MODEL_SECONDS = 1.0
 TARGET_S = {300: 2.0, 1000: 3.0}  # issue 8; quick sizes have none
@@ -292,7 +292,7 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
                 if concurrency == sizes.concurrencies[0]:
                     kept.rows.append(sustained(live, *sizes.sustained))
     table.notes += [
-        f"each step: `ask` through the openai SDK to tests/llm_server.py on 127.0.0.1 "
+        f"each step: `ask` through the openai SDK to tests/support/llm_server.py on 127.0.0.1 "
         f"(answers after {MODEL_SECONDS:g} s); llm_cache off, scoring_judge off; ideal = one "
         "call, as every step could run at once; both sides warmed up first with one run of "
         "the largest N (the pool's threads, the SDK's connections)",

@@ -1,7 +1,7 @@
 """Critical path: DAGs of model-calling steps, against the sum of their model calls' latency.
 
-Every step is one ``ask`` (tests/llm_agents.py) through the real openai SDK to
-the OpenAI-compatible test server (tests/llm_server.py), which answers each
+Every step is one ``ask`` (tests/support/llm_agents.py) through the real openai SDK to
+the OpenAI-compatible test server (tests/support/llm_server.py), which answers each
 call after ``MODEL_SECONDS``. A shape is a list of level widths; each step of a
 level depends on every step of the one before. The critical path is
 depth x ``MODEL_SECONDS``; the target is a wall time (submit to result) within
@@ -187,7 +187,8 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
     table.notes += [
         "critical path = depth x model latency; target: wall <= 1.1 x critical path + 50 ms; "
         "overhead = wall - critical path; per level = overhead / depth",
-        "each step: `ask` (tests/llm_agents.py) through the openai SDK to tests/llm_server.py "
+        "each step: `ask` (tests/support/llm_agents.py) through the openai SDK to "
+        "tests/support/llm_server.py "
         "on 127.0.0.1; llm_cache off, scoring_judge off; worker defaults (threads, 256)",
     ]
     split.notes += [

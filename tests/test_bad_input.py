@@ -28,9 +28,9 @@ from orchestrator.client import Client
 from orchestrator.embedded.deployment import settings_env
 from orchestrator.errors import ConfigError, PlanError, UserError
 from orchestrator.settings import Settings
-from tests.conftest import wait_for
-from tests.orchestrator.test_cli import celeriac, environment, is_running
-from tests.sample_agents import TEST_PREFIX
+from tests.support.cli import celeriac, is_running
+from tests.support.helpers import wait_for
+from tests.support.sample_agents import TEST_PREFIX
 
 
 def echo(step_id: str, text: Any = "hi", **extra: Any) -> dict[str, Any]:
@@ -402,11 +402,6 @@ def refused(result: subprocess.CompletedProcess[str]) -> str:
     else:
         assert "Try 'python -m orchestrator " in result.stderr and "--help" in result.stderr
     return result.stderr
-
-
-@pytest.fixture
-def live_env(deployment: Settings) -> dict[str, str]:
-    return environment(**settings_env(deployment))
 
 
 @pytest.mark.parametrize(("args", "env", "message"), CLI_CASES)

@@ -20,7 +20,7 @@ from orchestrator.client import Client
 from orchestrator.embedded.procs import stop_process
 from orchestrator.embedded.redis_server import find_redis_server, free_port
 from orchestrator.settings import Settings
-from tests.conftest import ROOT, http_get, wait_for
+from tests.support.helpers import ROOT, http_get, wait_for
 
 COMPOSE = ROOT / "docker-compose.yml"
 VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?::(?P<op>[?-])(?P<arg>[^}]*))?\}")

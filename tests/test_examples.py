@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import needs_apertium
+from tests.support.cli import celeriac
+from tests.support.helpers import needs_apertium
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def celeriac(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 def test_the_toy_diamond_runs() -> None:

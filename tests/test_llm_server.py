@@ -14,8 +14,8 @@ import pytest
 from openai.types.chat import ChatCompletion
 from openai.types.shared_params import ResponseFormatJSONSchema
 
-from tests.conftest import wait_for
-from tests.llm_server import (
+from tests.support.helpers import wait_for
+from tests.support.llm_server import (
     UNSUPPORTED_JSON_SCHEMA,
     ErrorReply,
     Hang,

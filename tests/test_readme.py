@@ -33,8 +33,8 @@ from orchestrator.client import Client
 from orchestrator.embedded.procs import stop_process
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.settings import Settings
-from tests.conftest import ROOT, wait_for
-from tests.orchestrator.test_cli_eval import DOCS, QRELS, QUERIES
+from tests.orchestrator.cli.test_eval import DOCS, QRELS, QUERIES
+from tests.support.helpers import ROOT, wait_for
 
 README = ROOT / "README.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)

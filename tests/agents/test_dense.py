@@ -16,7 +16,7 @@ from agents.collections import EMBEDDINGS, current_version, load_collection, wri
 from agents.documents import Document
 from agents.errors import CollectionError, PermanentError
 from agents.retrieval import RRF_K, Retrieval, RetrievalInput, RetrievalOutput, fuse
-from tests.conftest import needs_dense
+from tests.support.helpers import needs_dense
 
 KB = [
     Document("reset", "Reset a password", "Reset a forgotten password with the email link."),

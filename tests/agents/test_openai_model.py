@@ -22,7 +22,7 @@ from agents.llm import (
 )
 from agents.llm.retrying import RetryingChatModel
 from orchestrator.embedded.redis_server import free_port
-from tests.llm_server import (
+from tests.support.llm_server import (
     ErrorReply,
     Hang,
     LLMServer,

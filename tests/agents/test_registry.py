@@ -15,7 +15,7 @@ import pytest
 
 from agents.errors import RegistryError
 from agents.registry import ENTRY_POINT_GROUP, load_registry
-from tests import sample_agents
+from tests.support import sample_agents
 
 SAMPLE_NAMES = {
     "barrier",
@@ -111,7 +111,7 @@ def broken(modules: list[str], *, use_entry_points: bool = True) -> str:
 
 
 def test_loads_every_agent_of_a_module(installed: Callable[..., None]) -> None:
-    registry = load_registry(["tests.sample_agents"])
+    registry = load_registry(["tests.support.sample_agents"])
     assert set(registry) == SAMPLE_NAMES
     assert registry["echo"] is sample_agents.Echo
     assert registry["gate"] is sample_agents.Gate
@@ -122,7 +122,7 @@ def test_nothing_named_nothing_found(installed: Callable[..., None]) -> None:
 
 
 def test_a_module_named_twice_is_loaded_once(installed: Callable[..., None]) -> None:
-    registry = load_registry(["tests.sample_agents", "tests.sample_agents"])
+    registry = load_registry(["tests.support.sample_agents", "tests.support.sample_agents"])
     assert set(registry) == SAMPLE_NAMES
 
 
@@ -131,7 +131,7 @@ def test_only_concrete_agents_defined_in_the_module_count(
 ) -> None:
     module = make_module(
         HEADER
-        + "from tests.sample_agents import Echo  # imported: not this module's\n"
+        + "from tests.support.sample_agents import Echo  # imported: not this module's\n"
         + "\n\nclass Base(Agent):  # no run: a base class, not an agent\n"
         + "    description = 'shared'\n"
         + agent_source("Shout", "shout")
@@ -145,7 +145,7 @@ def test_only_concrete_agents_defined_in_the_module_count(
 def test_a_module_with_no_agents(
     installed: Callable[..., None], make_module: Callable[[str], str]
 ) -> None:
-    module = make_module("from tests.sample_agents import Echo\n\nVALUE = 1\n")
+    module = make_module("from tests.support.sample_agents import Echo\n\nVALUE = 1\n")
     assert broken([module]) == (
         f"CELERIAC_AGENT_MODULES: module {module!r} defines no concrete Agent"
     )
@@ -231,8 +231,9 @@ def test_a_name_taken_in_another_module(
     installed: Callable[..., None], make_module: Callable[[str], str]
 ) -> None:
     module = make_module(HEADER + agent_source("MyEcho", "echo"))
-    assert broken(["tests.sample_agents", module]) == (
-        f"agent name 'echo' is defined twice: by tests.sample_agents.Echo and by {module}.MyEcho "
+    assert broken(["tests.support.sample_agents", module]) == (
+        "agent name 'echo' is defined twice: by tests.support.sample_agents.Echo and by "
+        f"{module}.MyEcho "
         "(CELERIAC_AGENT_MODULES)"
     )
 
@@ -241,14 +242,14 @@ def test_a_name_taken_in_another_module(
 
 
 def test_an_entry_point_to_a_module(installed: Callable[..., None]) -> None:
-    installed(FakeEntryPoint("samples", "tests.sample_agents"))
+    installed(FakeEntryPoint("samples", "tests.support.sample_agents"))
     registry = load_registry()
     assert set(registry) == SAMPLE_NAMES
     assert registry["concat"] is sample_agents.Concat
 
 
 def test_an_entry_point_to_a_class(installed: Callable[..., None]) -> None:
-    installed(FakeEntryPoint("echo", "tests.sample_agents:Echo"))
+    installed(FakeEntryPoint("echo", "tests.support.sample_agents:Echo"))
     assert load_registry() == {"echo": sample_agents.Echo}
 
 
@@ -256,33 +257,34 @@ def test_entry_points_and_modules_together(
     installed: Callable[..., None], make_module: Callable[[str], str]
 ) -> None:
     module = make_module(HEADER + agent_source("Shout", "shout"))
-    installed(FakeEntryPoint("echo", "tests.sample_agents:Echo"))
+    installed(FakeEntryPoint("echo", "tests.support.sample_agents:Echo"))
     assert set(load_registry([module])) == {"echo", "shout"}
 
 
 def test_entry_points_can_be_left_out(installed: Callable[..., None]) -> None:
-    installed(FakeEntryPoint("echo", "tests.sample_agents:Echo"))
+    installed(FakeEntryPoint("echo", "tests.support.sample_agents:Echo"))
     assert load_registry(use_entry_points=False) == {}
 
 
 def test_an_entry_point_and_a_module_that_agree(installed: Callable[..., None]) -> None:
-    installed(FakeEntryPoint("echo", "tests.sample_agents:Echo"))
-    assert set(load_registry(["tests.sample_agents"])) == SAMPLE_NAMES
+    installed(FakeEntryPoint("echo", "tests.support.sample_agents:Echo"))
+    assert set(load_registry(["tests.support.sample_agents"])) == SAMPLE_NAMES
 
 
 def test_an_entry_point_that_cannot_load(installed: Callable[..., None]) -> None:
-    installed(FakeEntryPoint("gone", "tests.sample_agents:Gone"))
+    installed(FakeEntryPoint("gone", "tests.support.sample_agents:Gone"))
     assert broken([]) == (
         f"entry point 'gone' of group {ENTRY_POINT_GROUP!r}: cannot load "
-        "'tests.sample_agents:Gone': module 'tests.sample_agents' has no attribute 'Gone'"
+        "'tests.support.sample_agents:Gone': module 'tests.support.sample_agents' has no "
+        "attribute 'Gone'"
     )
 
 
 def test_an_entry_point_to_something_else(installed: Callable[..., None]) -> None:
-    installed(FakeEntryPoint("record", "tests.sample_agents:record_run"))
+    installed(FakeEntryPoint("record", "tests.support.sample_agents:record_run"))
     assert broken([]) == (
         f"entry point 'record' of group {ENTRY_POINT_GROUP!r}: "
-        "'tests.sample_agents:record_run' is neither a module nor an Agent"
+        "'tests.support.sample_agents:record_run' is neither a module nor an Agent"
     )
 
 
@@ -321,9 +323,9 @@ def test_an_entry_point_clashing_with_a_module(
 ) -> None:
     module = make_module(HEADER + agent_source("MyEcho", "echo"))
     installed(FakeEntryPoint("theirs", f"{module}:MyEcho"))
-    assert broken(["tests.sample_agents"]) == (
+    assert broken(["tests.support.sample_agents"]) == (
         f"agent name 'echo' is defined twice: by {module}.MyEcho and by "
-        "tests.sample_agents.Echo (CELERIAC_AGENT_MODULES)"
+        "tests.support.sample_agents.Echo (CELERIAC_AGENT_MODULES)"
     )
 
 
@@ -332,10 +334,11 @@ def test_two_entry_points_clashing(
 ) -> None:
     module = make_module(HEADER + agent_source("MyEcho", "echo"))
     installed(
-        FakeEntryPoint("ours", "tests.sample_agents:Echo"),
+        FakeEntryPoint("ours", "tests.support.sample_agents:Echo"),
         FakeEntryPoint("theirs", f"{module}:MyEcho"),
     )
     assert broken([]) == (
-        f"agent name 'echo' is defined twice: by tests.sample_agents.Echo and by {module}.MyEcho "
+        "agent name 'echo' is defined twice: by tests.support.sample_agents.Echo and by "
+        f"{module}.MyEcho "
         f"(entry point 'theirs' of group {ENTRY_POINT_GROUP!r})"
     )

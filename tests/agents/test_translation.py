@@ -21,7 +21,7 @@ from agents.translation import (
     join_segments,
     split_segments,
 )
-from tests.conftest import needs_apertium
+from tests.support.helpers import needs_apertium
 
 ARTICLE = """\
 Reset a forgotten password

@@ -17,8 +17,8 @@ from orchestrator.client import Client
 from orchestrator.embedded.deployment import settings_env
 from orchestrator.embedded.redis_server import free_port
 from orchestrator.settings import Settings
-from tests.conftest import http_get, wait_for
-from tests.sample_agents import TEST_PREFIX
+from tests.support.helpers import http_get, wait_for
+from tests.support.sample_agents import TEST_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ def test_a_type_added_by_a_new_worker_is_usable_without_changing_anything(
     with Client(live) as client:
         assert "double" not in client.known_agents()
         extra = live.model_copy(
-            update={"agent_modules": [*live.agent_modules, "tests.remote_agents"]}
+            update={"agent_modules": [*live.agent_modules, "tests.support.remote_agents"]}
         )
         spawn(extra, "worker", "--agent", "double", "--no-orchestrator")
         wait_for(lambda: "double" in client.known_agents(), what="the new worker's heartbeat")

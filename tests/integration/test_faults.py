@@ -17,9 +17,9 @@ from orchestrator.client import Client
 from orchestrator.embedded.deployment import Embedded
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.settings import Settings
-from tests.conftest import make_settings, wait_for
 from tests.integration.test_jobs import open_gate, runs
-from tests.sample_agents import TEST_PREFIX
+from tests.support.helpers import make_settings, wait_for
+from tests.support.sample_agents import TEST_PREFIX
 
 pytestmark = pytest.mark.faults
 
@@ -173,7 +173,9 @@ def test_a_worker_killed_between_recording_and_publishing_is_covered_by_the_swee
     live = isolated(workers=1, worker_args=[embedded])
     assert live.redis_url
     r = redis.Redis.from_url(live.redis_url, decode_responses=True)
-    doomed = spawn(live, "worker", crashing, "--loglevel", "WARNING", module="tests.crash_points")
+    doomed = spawn(
+        live, "worker", crashing, "--loglevel", "WARNING", module="tests.support.crash_points"
+    )
     wait_for(lambda: serving(live, doomed), what="the doomed worker to start")
     with Client(live) as client:
         job = client.submit(**submitted)

@@ -23,10 +23,10 @@ from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.errors import JobTimeout
 from orchestrator.models import TERMINAL_JOB, JobResult
 from orchestrator.settings import Settings
-from tests.conftest import ROOT, make_settings, wait_for
 from tests.integration.test_faults import serving
 from tests.integration.test_jobs import runs
-from tests.sample_agents import TEST_PREFIX
+from tests.support.helpers import ROOT, make_settings, wait_for
+from tests.support.sample_agents import TEST_PREFIX
 
 pytestmark = pytest.mark.faults
 # What a loaded 2-core machine may add to a recovery beyond the sweeper's requeue: a worker

@@ -13,7 +13,7 @@ from agents.collections import write_collection
 from agents.documents import Document
 from orchestrator.client import Client
 from orchestrator.settings import Settings
-from tests.llm_server import LLMServer, Reply
+from tests.support.llm_server import LLMServer, Reply
 
 KB = [
     Document(

@@ -11,7 +11,7 @@ from orchestrator import names
 from orchestrator.client import Client
 from orchestrator.errors import PlanningError, UserError
 from orchestrator.settings import Settings
-from tests.conftest import needs_apertium
+from tests.support.helpers import needs_apertium
 
 
 def job_count(r: redis.Redis) -> int:

@@ -16,8 +16,8 @@ from orchestrator.errors import JobNotFound, JobTimeout
 from orchestrator.models import JobResult
 from orchestrator.settings import Settings
 from orchestrator.store.records import StepMessage
-from tests.conftest import wait_for
-from tests.sample_agents import TEST_PREFIX
+from tests.support.helpers import wait_for
+from tests.support.sample_agents import TEST_PREFIX
 
 
 def runs(r: redis.Redis, job_id: str, step_id: str) -> int:

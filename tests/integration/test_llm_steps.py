@@ -9,8 +9,16 @@ import pytest
 from orchestrator.client import Client
 from orchestrator.models import Budget
 from orchestrator.settings import Settings
-from tests.conftest import TEST_AGENTS
-from tests.llm_server import Hang, LLMServer, MalformedJSON, RateLimited, Reply, ServerError, Usage
+from tests.support.helpers import TEST_AGENTS
+from tests.support.llm_server import (
+    Hang,
+    LLMServer,
+    MalformedJSON,
+    RateLimited,
+    Reply,
+    ServerError,
+    Usage,
+)
 
 
 @pytest.fixture
@@ -21,7 +29,7 @@ def llm_deployment(
     monkeypatch.setenv("OPENAI_API_KEY", "test")
     return isolated(
         workers=1,
-        agent_modules=[TEST_AGENTS, "tests.llm_agents"],
+        agent_modules=[TEST_AGENTS, "tests.support.llm_agents"],
         llm_backend="auto",  # the openai backend, since OPENAI_BASE_URL is set
         llm_model="test-model",
         llm_attempts=2,
@@ -127,7 +135,7 @@ def test_a_hanging_model_times_out_and_the_worker_carries_on(
     monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
     live = isolated(
         workers=1,
-        agent_modules=[TEST_AGENTS, "tests.llm_agents"],
+        agent_modules=[TEST_AGENTS, "tests.support.llm_agents"],
         llm_backend="openai",
         llm_model="test-model",
         llm_timeout_seconds=0.5,

@@ -15,9 +15,9 @@ from orchestrator.client import Client
 from orchestrator.errors import PlanningError
 from orchestrator.models import JobResult, Plan
 from orchestrator.settings import Settings
-from tests.conftest import WITH_TEST_MODEL, needs_apertium, wait_for
-from tests.llm_agents import Ask, Question
-from tests.llm_server import LLMServer, MalformedJSON, RateLimited, RecordedRequest, Reply
+from tests.support.helpers import WITH_TEST_MODEL, needs_apertium, wait_for
+from tests.support.llm_agents import Ask, Question
+from tests.support.llm_server import LLMServer, MalformedJSON, RateLimited, RecordedRequest, Reply
 
 
 def run_goal(settings: Settings, goal: str, **options: Any) -> JobResult:
@@ -113,7 +113,7 @@ def test_a_type_only_a_new_worker_can_import_is_in_the_cards_and_gets_planned(
     planning: Settings, llm_server: LLMServer, spawn: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
     extra = planning.model_copy(
-        update={"agent_modules": [*planning.agent_modules, "tests.remote_agents"]}
+        update={"agent_modules": [*planning.agent_modules, "tests.support.remote_agents"]}
     )
     spawn(extra, "worker", "--agent", "double", "--no-orchestrator")
     with Client(planning) as client:

@@ -16,8 +16,8 @@ from agents.llm.ratelimit import RateLimitedChatModel
 from orchestrator import names
 from orchestrator.client import Client
 from orchestrator.settings import Settings
-from tests.conftest import TEST_AGENTS, wait_for
-from tests.llm_server import LLMServer, RateLimited, RecordedRequest, Respond
+from tests.support.helpers import TEST_AGENTS, wait_for
+from tests.support.llm_server import LLMServer, RateLimited, RecordedRequest, Respond
 
 pytestmark = pytest.mark.faults
 
@@ -47,7 +47,7 @@ def test_a_429_storm_across_four_workers_keeps_to_the_shared_limit(
     llm_server.default = Respond(answer)
     live = isolated(
         workers=4,
-        agent_modules=[TEST_AGENTS, "tests.llm_agents"],
+        agent_modules=[TEST_AGENTS, "tests.support.llm_agents"],
         llm_backend="auto",
         llm_model="test-model",
         llm_cache=False,

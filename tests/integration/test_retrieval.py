@@ -13,7 +13,7 @@ from agents.documents import Document
 from orchestrator.client import Client
 from orchestrator.errors import PlanError
 from orchestrator.settings import Settings
-from tests.conftest import needs_dense
+from tests.support.helpers import needs_dense
 
 KB = [
     Document("reset", "Reset a password", "Reset a forgotten password with the emailed link."),

@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.client import Client
 from orchestrator.settings import Settings
-from tests.llm_server import LLMServer, Reply
+from tests.support.llm_server import LLMServer, Reply
 
 SEARCH_AND_ANSWER = {
     "steps": [

@@ -17,8 +17,8 @@ from orchestrator.client import Client
 from orchestrator.embedded.deployment import Embedded, settings_env
 from orchestrator.embedded.procs import stop_process
 from orchestrator.embedded.redis_server import RedisServer, free_port
-from tests.conftest import ROOT, TEST_AGENTS, http_get, make_settings, wait_for
-from tests.llm_server import ErrorReply, LLMServer, Reply
+from tests.support.helpers import ROOT, TEST_AGENTS, http_get, make_settings, wait_for
+from tests.support.llm_server import ErrorReply, LLMServer, Reply
 
 API_KEY = "sk-celeriac-test-KEY-4f9c2a71"
 PASSWORD = "redis-PASSWORD-8d1e77b3"
@@ -63,7 +63,7 @@ def secured(
     with RedisServer(password=PASSWORD) as server:
         settings = make_settings(
             server.url,
-            agent_modules=[TEST_AGENTS, "tests.llm_agents"],
+            agent_modules=[TEST_AGENTS, "tests.support.llm_agents"],
             llm_backend="openai",
             llm_model="test-model",
             llm_attempts=1,

@@ -13,9 +13,9 @@ import pytest
 
 from orchestrator.client import Client
 from orchestrator.settings import Settings
-from tests.conftest import ROOT, wait_for
 from tests.integration.test_planner import cards_sent, run_goal
-from tests.llm_server import LLMServer, Reply
+from tests.support.helpers import ROOT, wait_for
+from tests.support.llm_server import LLMServer, Reply
 
 
 @pytest.fixture(scope="module")

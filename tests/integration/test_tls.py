@@ -13,7 +13,7 @@ from orchestrator.client import Client
 from orchestrator.embedded.deployment import Embedded
 from orchestrator.embedded.redis_server import RedisServer, find_redis_server
 from orchestrator.errors import RedisUnavailable
-from tests.conftest import make_settings
+from tests.support.helpers import make_settings
 
 pytestmark = pytest.mark.faults
 

@@ -12,8 +12,8 @@ from orchestrator.client import Client
 from orchestrator.errors import NotReady
 from orchestrator.models import Plan
 from orchestrator.settings import Settings
-from tests.conftest import needs_apertium
-from tests.llm_server import LLMServer, Reply
+from tests.support.helpers import needs_apertium
+from tests.support.llm_server import LLMServer, Reply
 
 TEXT = "Invoices and billing\nThe red car is fast.\n\nThank you"
 

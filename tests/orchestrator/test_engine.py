@@ -15,8 +15,8 @@ from orchestrator.planning.cards import Cards
 from orchestrator.store.connection import connect
 from orchestrator.store.jobs import Store
 from orchestrator.store.records import StepMessage
-from tests.conftest import make_settings
-from tests.sample_agents import Echo
+from tests.support.helpers import make_settings
+from tests.support.sample_agents import Echo
 
 
 class Unsent:

@@ -22,9 +22,9 @@ from orchestrator.plans import (
     resolve,
     validate_plan,
 )
-from tests.sample_agents import Text
+from tests.support.sample_agents import Text
 
-REGISTRY: Registry = load_registry(["tests.sample_agents"], use_entry_points=False)
+REGISTRY: Registry = load_registry(["tests.support.sample_agents"], use_entry_points=False)
 
 
 def echo(step_id: str, text: Any = "hi", **extra: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def test_defaults_with_nothing_set() -> None:
 @pytest.mark.parametrize(
     ("value", "modules"),
     [
-        ("tests.sample_agents", ["tests.sample_agents"]),
+        ("tests.support.sample_agents", ["tests.support.sample_agents"]),
         ("a.b,c", ["a.b", "c"]),
         (" a.b , c ,, d_e.f2 ,", ["a.b", "c", "d_e.f2"]),
         ("", []),

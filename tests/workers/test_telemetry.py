@@ -12,7 +12,7 @@ from agents.llm import Usage
 from orchestrator.client import Client
 from orchestrator.embedded.redis_server import free_port
 from orchestrator.settings import Settings
-from tests.conftest import wait_for
+from tests.support.helpers import wait_for
 from workers.telemetry import Telemetry
 
 

@@ -13,7 +13,7 @@ from celery import Celery
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.transport.celery_app import make_app
 from orchestrator.transport.task_events import BatchingEventDispatcher
-from tests.conftest import command_calls, wait_for
+from tests.support.helpers import command_calls, wait_for
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from orchestrator.eval.datasets import (
     read_lines,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 SMART = DATA / "smart"
 TREC = DATA / "trec"
 BEIR = DATA / "beir"

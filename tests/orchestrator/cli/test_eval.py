@@ -14,8 +14,8 @@ import sacrebleu
 from orchestrator import names
 from orchestrator.embedded.deployment import settings_env
 from orchestrator.settings import Settings
-from tests.conftest import needs_apertium, needs_dense
-from tests.orchestrator.test_cli import celeriac, environment, fails
+from tests.support.cli import celeriac, environment, fails
+from tests.support.helpers import needs_apertium, needs_dense
 
 DOCS = """.I 1
 .T

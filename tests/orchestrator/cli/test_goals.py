@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.embedded.deployment import settings_env
 from orchestrator.models import Plan
-from orchestrator.settings import Settings
-from tests.conftest import needs_apertium
-from tests.orchestrator.test_cli import celeriac, environment, fails
-
-
-@pytest.fixture
-def live_env(deployment: Settings) -> dict[str, str]:
-    return environment(**settings_env(deployment))
+from tests.support.cli import celeriac, environment, fails
+from tests.support.helpers import needs_apertium
 
 
 def offline(tmp_path: Path) -> dict[str, str]:

@@ -26,10 +26,11 @@ from orchestrator.client import Client
 from orchestrator.embedded.deployment import settings_env
 from orchestrator.embedded.redis_server import free_port
 from orchestrator.settings import Settings
-from tests.conftest import TEST_AGENTS, wait_for
-from tests.sample_agents import TEST_PREFIX
+from tests.support.cli import celeriac, environment, fails, is_running, stat_fields
+from tests.support.helpers import TEST_AGENTS, wait_for
+from tests.support.sample_agents import TEST_PREFIX
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 JOB_KEYS = ("job_id", "status", "answer", "usage", "steps")
 USAGE_KEYS = {"prompt_tokens", "completion_tokens", "total_tokens", "cost"}
 STEP_KEYS = {
@@ -60,32 +61,6 @@ DIAMOND = {
 }
 
 
-def environment(**settings: str) -> dict[str, str]:
-    """The test process's environment (already free of CELERIAC_*) plus these settings."""
-    return {**os.environ, "CELERIAC_AGENT_MODULES": TEST_AGENTS, **settings}
-
-
-def celeriac(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator", *args],
-        cwd=ROOT,
-        env=env or environment(),
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-
-
-def fails(result: subprocess.CompletedProcess[str], code: int) -> str:
-    """The one-line error of a command that exited with ``code`` and printed nothing."""
-    assert result.returncode == code, result
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0].removeprefix("error: ")
-
-
 def write_plan(tmp_path: Path, plan: Any, name: str = "plan.json") -> Path:
     path = tmp_path / name
     path.write_text(json.dumps(plan))
@@ -110,12 +85,6 @@ def check_result_json(document: dict[str, Any]) -> None:
         for key in ("started_at", "finished_at"):
             if step[key] is not None:
                 utc(step[key])
-
-
-@pytest.fixture
-def live_env(deployment: Settings) -> dict[str, str]:
-    """Environment for commands against the shared test deployment."""
-    return environment(**settings_env(deployment))
 
 
 def job_count(deployment: Settings) -> int:
@@ -461,19 +430,10 @@ def test_agents_shows_the_published_card_of_a_type_not_importable_here(
 # --- Ctrl-C leaves nothing behind ----------------------------------------------------------
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (which may hold spaces), or None."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2 :].split()
-
-
 def descendants(pid: int) -> set[int]:
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))):
+        if entry.name.isdigit() and (fields := stat_fields(int(entry.name))):
             parents[int(entry.name)] = int(fields[1])
     found: set[int] = set()
     frontier = {pid}
@@ -481,11 +441,6 @@ def descendants(pid: int) -> set[int]:
         frontier = {child for child, parent in parents.items() if parent in frontier} - found
         found |= frontier
     return found
-
-
-def is_running(pid: int) -> bool:
-    fields = _stat_fields(pid)
-    return fields is not None and fields[0] != "Z"  # a zombie has ended
 
 
 def command_line(pid: int) -> str:

@@ -14,7 +14,7 @@ from kombu import Connection, Consumer, Producer, Queue
 from kombu.asynchronous import Hub, set_event_loop
 
 from orchestrator.embedded.redis_server import RedisServer
-from tests.conftest import command_calls
+from tests.support.helpers import command_calls
 
 QUEUE = Queue("batch-test", routing_key="batch-test")
 

@@ -1,4 +1,4 @@
-"""``python -m tests.crash_points worker ...``: a worker that dies at a chosen point.
+"""``python -m tests.support.crash_points worker ...``: a worker that dies at a chosen point.
 
 It runs the ``celeriac`` command line, but its process SIGKILLs itself the first time
 it is about to publish what a change of state made due (the steps a job's start or a

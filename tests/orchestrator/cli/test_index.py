@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from agents.collections import load_collection
-from tests.conftest import needs_dense
-from tests.orchestrator.test_cli import celeriac, environment, fails
+from tests.support.cli import celeriac, environment, fails
+from tests.support.helpers import needs_dense
 
 
 @pytest.fixture
