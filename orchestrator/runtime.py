@@ -16,6 +16,7 @@ from orchestrator.store.connection import connect
 from orchestrator.store.jobs import Store
 from orchestrator.sweeper import Sweeper
 from orchestrator.transport.celery_app import CeleryDispatcher, make_app
+from orchestrator.transport.dispatch import Dispatcher
 
 
 @dataclass
@@ -35,7 +36,10 @@ class Runtime:
         *,
         connections: int = 50,
         retries: int = 3,
+        dispatcher: Dispatcher | None = None,
     ) -> Runtime:
+        """``dispatcher`` publishes the engine's messages: Celery's, unless a test gives
+        a ``RecordingDispatcher`` (``workers.inline`` then runs what it records)."""
         if not settings.redis_url:
             raise ConfigError(
                 "CELERIAC_REDIS_URL is not set: point it at the deployment's Redis "
@@ -49,7 +53,7 @@ class Runtime:
             redeliver_seconds=settings.redeliver_seconds,
         )
         app = make_app(settings.redis_url)
-        dispatcher = CeleryDispatcher(app)
+        dispatcher = dispatcher or CeleryDispatcher(app)
         engine = Engine(store, dispatcher, agents, settings)
         sweeper = Sweeper(store, dispatcher, settings, engine.deliver)
         return cls(settings, client, store, app, engine, sweeper)

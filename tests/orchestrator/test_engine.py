@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,25 +13,9 @@ from orchestrator.planning.base import Check, Planner
 from orchestrator.planning.cards import Cards
 from orchestrator.store.connection import connect
 from orchestrator.store.jobs import Store
-from orchestrator.store.records import StepMessage
+from orchestrator.transport.dispatch import RecordingDispatcher
 from tests.support.helpers import make_settings
 from tests.support.sample_agents import Echo
-
-
-class Unsent:
-    """A dispatcher that only remembers what it was asked to send."""
-
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-
-    def send_steps(self, messages: Sequence[StepMessage]) -> None:
-        self.sent.extend(messages)
-
-    def send_plan(self, job_id: str) -> None:
-        self.sent.append(("plan", job_id))
-
-    def send_finalize(self, job_id: str) -> None:
-        self.sent.append(("finalize", job_id))
 
 
 class Broken(Planner):
@@ -48,7 +31,7 @@ def engine() -> Iterator[Engine]:
         client = connect(server.url)
         store = Store(client, grace_seconds=1, result_ttl=60)
         store.roster.heartbeat("w1", {"hostname": "w1", "agents": ["echo"]}, forget_after=60)
-        yield Engine(store, Unsent(), {"echo": Echo}, make_settings(server.url))
+        yield Engine(store, RecordingDispatcher(), {"echo": Echo}, make_settings(server.url))
         client.close()
 
 
