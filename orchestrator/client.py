@@ -25,6 +25,7 @@ from orchestrator.models import (
     Event,
     Goal,
     JobResult,
+    JobStatus,
     Plan,
 )
 from orchestrator.planning.cards import AgentCard
@@ -98,7 +99,7 @@ class JobHandle:
                     result = store.result(self.id)
             return result
 
-    def cancel(self) -> str:
+    def cancel(self) -> JobStatus:
         """Stop dispatching the job's steps; return its status afterwards."""
         with redis_errors(self.client.url):
             return self.client.runtime.engine.cancel(self.id)

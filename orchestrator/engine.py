@@ -19,7 +19,7 @@ from agents.errors import CeleriacError, TransientError
 from agents.llm import ChatModel
 from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
 from orchestrator.llm.metering import StepMeter, metered
-from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan, job_score
+from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, JobStatus, Plan, job_score
 from orchestrator.planning.base import Check, Planner, check_goal, checker, plan_for
 from orchestrator.planning.build import build_planner
 from orchestrator.planning.cards import AgentCard, Cards, joined_offers
@@ -36,7 +36,7 @@ from orchestrator.transport.dispatch import Dispatcher
 log = logging.getLogger(__name__)
 
 
-def summarize(plan: Plan, result: JobResult) -> tuple[str, Any, str]:
+def summarize(plan: Plan, result: JobResult) -> tuple[JobStatus, Any, str]:
     """A finished job's status, answer and error, from its steps.
 
     The answer is ``answer_from``'s output; without one, the output of the one
@@ -58,6 +58,7 @@ def summarize(plan: Plan, result: JobResult) -> tuple[str, Any, str]:
         answer = steps[answer_ids[0]].output if good else None
     else:
         answer = {sid: steps[sid].output for sid in good}
+    status: JobStatus
     if len(good) == len(answer_ids) and not failed:
         status = "succeeded"
     elif good:
@@ -321,6 +322,6 @@ class Engine:
         self.deliver(job_id, extended)
         return True
 
-    def cancel(self, job_id: str) -> str:
+    def cancel(self, job_id: str) -> JobStatus:
         self.store.job_status(job_id)
         return self.store.cancel_job(job_id)

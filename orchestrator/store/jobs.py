@@ -25,6 +25,7 @@ from orchestrator.models import (
     Event,
     Goal,
     JobResult,
+    JobStatus,
     Plan,
     Replan,
     Score,
@@ -163,7 +164,12 @@ class Store:
         return Followups.parse_started(reply)
 
     def finish_job(
-        self, job_id: str, status: str, answer: Any, error: str = "", score: float | None = None
+        self,
+        job_id: str,
+        status: JobStatus,
+        answer: Any,
+        error: str = "",
+        score: float | None = None,
     ) -> bool:
         reply = self._run(
             "finish",
@@ -176,9 +182,12 @@ class Store:
         )
         return bool(reply == "ok")
 
-    def cancel_job(self, job_id: str) -> str:
+    def cancel_job(self, job_id: str) -> JobStatus:
         """Cancel a job that has not ended; return its status after the call."""
-        return str(self._run("cancel", job_id, self.result_ttl))
+        status = str(self._run("cancel", job_id, self.result_ttl))
+        if status == "missing":
+            raise JobNotFound(job_id)
+        return cast(JobStatus, status)
 
     def job_fields(self, job_id: str) -> dict[str, str]:
         fields = cast(dict[str, str], self.redis.hgetall(names.job_key(job_id)))
@@ -186,11 +195,11 @@ class Store:
             raise JobNotFound(job_id)
         return fields
 
-    def job_status(self, job_id: str) -> str:
+    def job_status(self, job_id: str) -> JobStatus:
         status = self.redis.hget(names.job_key(job_id), "status")
         if status is None:
             raise JobNotFound(job_id)
-        return str(status)
+        return cast(JobStatus, status)
 
     def plan(self, job_id: str) -> Plan | None:
         """The job's plan; None for a goal not planned yet."""

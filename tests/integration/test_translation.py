@@ -102,7 +102,10 @@ def test_a_worker_with_a_model_is_ready_for_any_pair(
     live = isolated(workers=1, llm_backend="openai", llm_model="test-model")
     with Client(live) as client:
         [info] = client.live_workers().values()
-        assert info["capabilities"]["translation"] == {"engine": "llm:test-model"}
+        assert info["capabilities"]["translation"] == {
+            "engine": "llm:test-model",
+            "models": ["test-model"],
+        }
         client.check_ready(Plan.model_validate(plan(source_lang="en", target_lang="ja")))
     assert llm_server.chat_requests == []  # asking costs no model call
 
