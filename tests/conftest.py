@@ -25,6 +25,7 @@ from tests.support.helpers import (
     make_settings,
 )
 from tests.support.llm_server import LLMServer
+from tests.support.rabbitmq import RabbitNode, needs_rabbitmq
 
 _MEASURED: list[str] = []
 
@@ -56,6 +57,26 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def redis_server() -> Iterator[RedisServer]:
     with RedisServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[RabbitNode]:
+    """A private RabbitMQ node, started once for the session when a test first needs it."""
+    with RabbitNode() as node:
+        yield node
+
+
+@pytest.fixture(params=["redis", pytest.param("rabbitmq", marks=needs_rabbitmq)])
+def broker(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Each broker in turn, as settings for ``isolated``: the deployment's Redis, or a
+    virtual host of its own on the session's RabbitMQ node (``broker_url``)."""
+    if request.param == "redis":
+        yield {}
+        return
+    node: RabbitNode = request.getfixturevalue("rabbitmq")
+    url = node.vhost()
+    yield {"broker_url": url}
+    node.drop(url)
 
 
 @pytest.fixture(scope="session")

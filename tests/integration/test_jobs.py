@@ -75,7 +75,9 @@ def test_diamond_runs_middle_steps_at_the_same_time(
     assert a.finished_at <= b.started_at and max(b.finished_at, c.finished_at) <= d.started_at
     assert all(step.attempts == 1 and step.worker for step in result.steps.values())
     # Every message was claimed: nothing is left for the sweeper to send again.
-    assert not [m for m in redis_client.zrange(names.OUTBOX_KEY, 0, -1) if job.id in m]
+    assert not [
+        m for m in redis_client.zrange(names.job_index(names.OUTBOX, job.id), 0, -1) if job.id in m
+    ]
 
 
 def test_failed_step_skips_its_dependents_and_job_is_partial(client: Client) -> None:

@@ -21,13 +21,12 @@ from typing import Any
 import pytest
 import redis
 
-from orchestrator import names
 from orchestrator.client import Client
 from orchestrator.embedded.deployment import settings_env
 from orchestrator.embedded.redis_server import free_port
 from orchestrator.settings import Settings
 from tests.support.cli import celeriac, environment, fails, is_running, stat_fields
-from tests.support.helpers import TEST_AGENTS, wait_for
+from tests.support.helpers import TEST_AGENTS, indexed_jobs, wait_for
 from tests.support.sample_agents import TEST_PREFIX
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -90,7 +89,7 @@ def check_result_json(document: dict[str, Any]) -> None:
 def job_count(deployment: Settings) -> int:
     assert deployment.redis_url
     with redis.Redis.from_url(deployment.redis_url) as r:
-        return int(r.zcard(names.JOBS_KEY))
+        return len(indexed_jobs(r))
 
 
 # --- run: a whole job on a deployment of its own -------------------------------------------
