@@ -74,7 +74,7 @@ def test_a_step_message_the_broker_lost_is_sent_again(
         job = client.submit(
             plan={"steps": [{"id": "a", "agent": "echo", "input": {"text": "again"}}]}
         )
-        wait_for(lambda: queue_lengths(app, [queue]) == [1], what="the step message on its queue")
+        wait_for(lambda: queue_lengths(app, [queue])[0], what="the step message on its queue")
         with app.connection_for_write() as connection:
             connection.default_channel.queue_purge(queue)  # the broker loses it
         assert app.control.add_consumer(queue, reply=True, timeout=10, limit=1)
