@@ -250,8 +250,9 @@ def test_run_refuses_a_missing_file(tmp_path: Path) -> None:
 def test_an_invalid_setting_is_named(tmp_path: Path) -> None:
     env = environment(CELERIAC_STEP_LEASE_SECONDS="0", CELERIAC_REDIS_URL="localhost:6379")
     assert fails(celeriac("run", "--plan", str(write_plan(tmp_path, DIAMOND)), env=env), 2) == (
-        "invalid setting CELERIAC_REDIS_URL: must start with redis://, rediss://, unix:// "
-        "(e.g. redis://localhost:6379/0); CELERIAC_STEP_LEASE_SECONDS: "
+        "invalid setting CELERIAC_REDIS_URL: must start with redis://, rediss://, unix://, "
+        "redis+cluster://, rediss+cluster:// (e.g. redis://localhost:6379/0); "
+        "CELERIAC_STEP_LEASE_SECONDS: "
         "Input should be greater than 0"
     )
 
