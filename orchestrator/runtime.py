@@ -52,7 +52,7 @@ class Runtime:
             result_ttl=settings.result_ttl_seconds,
             redeliver_seconds=settings.redeliver_seconds,
         )
-        app = make_app(settings.redis_url)
+        app = make_app(settings.broker)
         dispatcher = dispatcher or CeleryDispatcher(app)
         engine = Engine(store, dispatcher, agents, settings)
         sweeper = Sweeper(store, dispatcher, settings, engine.deliver)

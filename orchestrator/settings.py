@@ -9,7 +9,13 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -17,6 +23,13 @@ from orchestrator.errors import ConfigError
 
 _MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")  # a Redis Cluster as the store
+BROKER_SCHEMES = ("redis://", "rediss://", "unix://", "amqp://", "amqps://")
+_NO_CLUSTER_BROKER = (
+    "Celery cannot use a Redis Cluster as its broker: with a cluster store, set "
+    "CELERIAC_BROKER_URL to RabbitMQ (amqp://user:password@host:5672/vhost) or to a separate, "
+    "plain Redis (redis://host:6379/0)"
+)
 _PRICES_RULE = (
     "must be a JSON object of each model's USD prices per million input and output tokens, "
     'e.g. {"gpt-4o-mini": [0.15, 0.6]}'
@@ -37,7 +50,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CELERIAC_", env_ignore_empty=True, frozen=True)
 
     redis_url: str | None = Field(
-        default=None, description="Redis for broker and state; unset = embedded (a private Redis)."
+        default=None,
+        description=(
+            "Redis for state (and the broker, unless broker_url says otherwise); "
+            "redis+cluster://host:port for a Redis Cluster; unset = embedded (a private Redis)."
+        ),
+    )
+    broker_url: str | None = Field(
+        default=None,
+        validate_default=True,
+        description="Celery's broker: amqp://... for RabbitMQ; unset = redis_url.",
     )
     agent_modules: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated modules to import for agent types."
@@ -169,11 +191,37 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(REDIS_SCHEMES):
+        if value is not None and not value.startswith(REDIS_SCHEMES + CLUSTER_SCHEMES):
+            schemes = ", ".join(REDIS_SCHEMES + CLUSTER_SCHEMES)
+            raise ValueError(f"must start with {schemes} (e.g. redis://localhost:6379/0)")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and value.startswith(CLUSTER_SCHEMES):
+            raise ValueError(_NO_CLUSTER_BROKER)
+        if value is not None and not value.startswith(BROKER_SCHEMES):
             raise ValueError(
-                f"must start with {', '.join(REDIS_SCHEMES)} (e.g. redis://localhost:6379/0)"
+                f"must start with {', '.join(BROKER_SCHEMES)} "
+                "(e.g. amqp://guest:guest@localhost:5672//)"
+            )
+        store = info.data.get("redis_url")
+        if value is None and store is not None and store.startswith(CLUSTER_SCHEMES):
+            raise ValueError(
+                "must be set when CELERIAC_REDIS_URL names a Redis Cluster. " + _NO_CLUSTER_BROKER
             )
         return value
+
+    @property
+    def broker(self) -> str:
+        """The broker's URL: ``broker_url``, else the store's Redis."""
+        return self.broker_url or self.redis_url or ""
+
+    @property
+    def clustered(self) -> bool:
+        """Whether the store is a Redis Cluster."""
+        return (self.redis_url or "").startswith(CLUSTER_SCHEMES)
 
 
 def read_settings() -> Settings:

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from orchestrator import names
 from orchestrator.settings import Settings
 from orchestrator.store.jobs import Store
 from orchestrator.store.records import Followups, StepMessage
@@ -46,31 +45,36 @@ class Sweeper:
 
     def sweep(self) -> SweepReport:
         """Recover from crashes: requeue steps whose lease expired, send stranded messages."""
-        now = self.store.outbox.now()
-        expired = 0
-        for job_id, step_id in self.store.outbox.expired_leases(now):
-            followups = self.store.expire(job_id, step_id, self.settings.step_max_attempts)
-            if followups.messages or followups.finalize:
-                expired += 1
-                log.warning("step %s/%s lost its worker; requeued or failed", job_id, step_id)
-            self.deliver(job_id, followups)
-        stranded = [StepMessage.parse(raw) for raw in self.store.outbox.due(names.OUTBOX_KEY, now)]
+        expired = rewatched = 0
+        stranded: list[StepMessage] = []
+        for shard in self.store.outbox.due():
+            expired += self._expire(shard.leases)
+            stranded += shard.messages
+            for member in shard.watched:
+                kind, _, job_id = member.partition(" ")
+                if kind == "plan":
+                    self.dispatcher.send_plan(job_id)
+                else:
+                    self.dispatcher.send_finalize(job_id)
+                self.store.outbox.rewatch(member, shard.now + 4 * self.store.grace_seconds)
+                rewatched += 1
         # A worker that died had its steps' leases (above) and maybe messages it took from
         # the broker and had not claimed yet: gone with it, or kept by kombu for an hour.
         # Send again every unclaimed message of the types it served; a copy that arrives
         # second finds its step claimed and is dropped.
         lost = self.store.roster.take_lost(3 * self.settings.worker_heartbeat_seconds)
         for worker_id, info in lost.items():
-            orphans = self.store.outbox.unclaimed(now, info.get("agents", []))
+            orphans = self.store.outbox.unclaimed(info.get("agents", []))
             log.warning(
                 "worker %s stopped without a word; sending its types' %d unclaimed messages again",
                 worker_id,
                 len(orphans),
             )
             stranded += orphans
-        # So may a Redis that crashed, with the messages it was handing out.
+        # So may a Redis that crashed (or a cluster primary that failed over), with the
+        # messages it was handing out.
         if self.store.outbox.restarted():
-            orphans = self.store.outbox.unclaimed(now)
+            orphans = self.store.outbox.unclaimed()
             log.warning("Redis restarted; sending its %d unclaimed messages again", len(orphans))
             stranded += orphans
         if stranded:
@@ -78,14 +82,15 @@ class Sweeper:
             stranded = list({message.raw: message for message in stranded}.values())
             self.dispatcher.send_steps(stranded)
             self.store.outbox.sent(stranded)
-        resent = len(stranded)
-        rewatched = 0
-        for member in self.store.outbox.due(names.WATCH_KEY, now):
-            kind, _, job_id = member.partition(" ")
-            if kind == "plan":
-                self.dispatcher.send_plan(job_id)
-            else:
-                self.dispatcher.send_finalize(job_id)
-            self.store.outbox.rewatch(member, now + 4 * self.store.grace_seconds)
-            rewatched += 1
-        return SweepReport(expired, resent, rewatched, len(lost))
+        return SweepReport(expired, len(stranded), rewatched, len(lost))
+
+    def _expire(self, leases: list[tuple[str, str]]) -> int:
+        """Requeue or fail the steps whose lease expired; how many were."""
+        expired = 0
+        for job_id, step_id in leases:
+            followups = self.store.expire(job_id, step_id, self.settings.step_max_attempts)
+            if followups.messages or followups.finalize:
+                expired += 1
+                log.warning("step %s/%s lost its worker; requeued or failed", job_id, step_id)
+            self.deliver(job_id, followups)
+        return expired

@@ -18,6 +18,7 @@ from orchestrator.embedded.deployment import Embedded, settings_env
 from orchestrator.embedded.procs import stop_process
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.settings import Settings
+from orchestrator.store.connection import connect
 from tests.support.cli import environment
 from tests.support.helpers import (
     ROOT,
@@ -25,6 +26,8 @@ from tests.support.helpers import (
     make_settings,
 )
 from tests.support.llm_server import LLMServer
+from tests.support.rabbitmq import RabbitNode, needs_rabbitmq
+from tests.support.redis_cluster import RedisClusterNodes
 
 _MEASURED: list[str] = []
 
@@ -59,6 +62,26 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[RabbitNode]:
+    """A private RabbitMQ node, started once for the session when a test first needs it."""
+    with RabbitNode() as node:
+        yield node
+
+
+@pytest.fixture(params=["redis", pytest.param("rabbitmq", marks=needs_rabbitmq)])
+def broker(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Each broker in turn, as settings for ``isolated``: the deployment's Redis, or a
+    virtual host of its own on the session's RabbitMQ node (``broker_url``)."""
+    if request.param == "redis":
+        yield {}
+        return
+    node: RabbitNode = request.getfixturevalue("rabbitmq")
+    url = node.vhost()
+    yield {"broker_url": url}
+    node.drop(url)
+
+
+@pytest.fixture(scope="session")
 def deployment(
     redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Settings]:
@@ -67,6 +90,30 @@ def deployment(
     settings = make_settings(redis_server.url, embedded_workers=2, data_dir=data_dir)
     with Embedded(settings) as live:
         yield live
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterNodes]:
+    """A private Redis Cluster (three primaries, three replicas), started once."""
+    with RedisClusterNodes() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def cluster_deployment(
+    redis_cluster: RedisClusterNodes, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """Shared worker processes on the cluster store, with a plain Redis of their own as
+    the broker (Celery's broker cannot be the cluster)."""
+    with RedisServer() as broker:
+        settings = make_settings(
+            redis_cluster.url,
+            broker_url=broker.url,
+            embedded_workers=2,
+            data_dir=tmp_path_factory.mktemp("data"),
+        )
+        with Embedded(settings) as live:
+            yield live
 
 
 @pytest.fixture
@@ -78,7 +125,7 @@ def client(deployment: Settings) -> Iterator[Client]:
 @pytest.fixture
 def redis_client(deployment: Settings) -> Iterator[redis.Redis]:
     assert deployment.redis_url
-    r = redis.Redis.from_url(deployment.redis_url, decode_responses=True)
+    r = connect(deployment.redis_url)  # a cluster client for a cluster store
     yield r
     r.close()
 

@@ -29,7 +29,7 @@ from orchestrator.embedded.deployment import settings_env
 from orchestrator.errors import ConfigError, PlanError, UserError
 from orchestrator.settings import Settings
 from tests.support.cli import celeriac, is_running
-from tests.support.helpers import wait_for
+from tests.support.helpers import indexed_jobs, wait_for
 from tests.support.sample_agents import TEST_PREFIX
 
 
@@ -44,8 +44,7 @@ def one(*steps: dict[str, Any], **plan: Any) -> dict[str, Any]:
 def job_ids(r: redis.Redis) -> set[str]:
     """Every job Redis holds anything of: in the jobs index or in any job key."""
     keys: list[str] = list(r.scan_iter(f"{names.PREFIX}:job:*", count=1000))
-    indexed: list[str] = cast(Any, r.zrange(names.JOBS_KEY, 0, -1))
-    return {key.split("{", 1)[1].split("}", 1)[0] for key in keys} | set(indexed)
+    return {key.rsplit("}:", 1)[1].split(":", 1)[0] for key in keys} | set(indexed_jobs(r))
 
 
 def files_under(root: Path) -> set[Path]:

@@ -218,3 +218,16 @@ def test_the_compose_services_run_a_job_together(compose: dict[str, Any]) -> Non
         lambda: _status(f"{flower}/metrics", DOTENV["CELERIAC_FLOWER_BASIC_AUTH"]) == 200,
         what="Flower's metrics with the login",
     )
+
+
+def test_the_rabbitmq_profile_runs_a_broker_behind_a_login() -> None:
+    spec = services()
+    rabbit = spec["rabbitmq"]
+    assert rabbit["profiles"] == ["rabbitmq"]
+    assert rabbit["environment"]["RABBITMQ_DEFAULT_USER"]
+    assert "RABBITMQ_PASSWORD" in rabbit["environment"]["RABBITMQ_DEFAULT_PASS"]
+    assert "rabbitmq-data:/var/lib/rabbitmq" in rabbit["volumes"]  # queues survive a restart
+    # Every celeriac service takes its broker from .env (empty: Redis, as before).
+    for name, service in spec.items():
+        if service.get("image") == "celeriac:latest":
+            assert service["environment"]["CELERIAC_BROKER_URL"] == "${CELERIAC_BROKER_URL:-}", name

@@ -151,7 +151,7 @@ def run_worker(
         "capabilities": published(registry, served, runner.model),
     }
     if settings.metrics_port:
-        runner.telemetry.serve(settings.metrics_port, runtime.redis, queues)
+        runner.telemetry.serve(settings.metrics_port, runtime.app, queues)
     background = Background(runtime, hostname, info, orchestrator)
     worker_ready.connect(background.start, weak=False)
     worker_ready.connect(tune_gc, weak=False)  # the threads and solo pools run steps here

@@ -10,7 +10,7 @@ Served at ``http://WORKER:CELERIAC_METRICS_PORT/metrics`` when the port is set:
 - ``celeriac_llm_rate_limit_wait_seconds_total{model}``: time spent waiting for the
   shared rate limit.
 - ``celeriac_queue_length{queue}``: messages waiting in each queue this worker serves, read
-  from Redis when scraped.
+  from the broker when scraped.
 
 With the threads (default) or solo pool, every step runs in the process that serves them.
 """
@@ -21,16 +21,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis
+from celery import Celery
+from kombu.exceptions import OperationalError
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from agents.llm import Usage
+from orchestrator.transport.celery_app import queue_lengths
 
 
 class _QueueLengths(Collector):
-    def __init__(self, client: redis.Redis, queues: Sequence[str]) -> None:
-        self.client = client
+    def __init__(self, app: Celery, queues: Sequence[str]) -> None:
+        self.app = app
         self.queues = list(queues)
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
@@ -38,9 +41,9 @@ class _QueueLengths(Collector):
             "celeriac_queue_length", "Messages waiting in a queue.", labels=["queue"]
         )
         try:
-            lengths = [int(self.client.llen(queue)) for queue in self.queues]
-        except redis.RedisError:
-            return  # no figure rather than a wrong one while Redis is away
+            lengths = queue_lengths(self.app, self.queues)
+        except (OSError, redis.RedisError, OperationalError):
+            return  # no figure rather than a wrong one while the broker is away
         for queue, length in zip(self.queues, lengths, strict=True):
             family.add_metric([queue], length)
         yield family
@@ -95,7 +98,7 @@ class Telemetry:
     def waited(self, model: str, seconds: float) -> None:
         self.waits.labels(model).inc(seconds)
 
-    def serve(self, port: int, client: redis.Redis, queues: Sequence[str]) -> Any:
-        """Serve /metrics on ``port`` (all addresses), with the queues' lengths."""
-        self.registry.register(_QueueLengths(client, queues))
+    def serve(self, port: int, app: Celery, queues: Sequence[str]) -> Any:
+        """Serve /metrics on ``port`` (all addresses), with the queues' lengths on the broker."""
+        self.registry.register(_QueueLengths(app, queues))
         return start_http_server(port, registry=self.registry)

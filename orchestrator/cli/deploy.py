@@ -102,7 +102,7 @@ def flower(
     if persistent:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         argv += ["--persistent=True", f"--db={settings.data_dir / 'flower.db'}"]
-    make_app(settings.redis_url).start(argv)
+    make_app(settings.broker).start(argv)
 
 
 @errors_to_exit_codes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -12,6 +13,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from orchestrator.errors import RedisUnavailable
+from orchestrator.settings import CLUSTER_SCHEMES
 
 
 def safe_url(url: str) -> str:
@@ -31,16 +33,30 @@ def connect(url: str, *, max_connections: int = 50, retries: int = 3) -> redis.R
     threads share ``max_connections`` connections. Failed commands are retried
     ``retries`` times with jittered backoff (0.1 s doubling to 2 s): workers
     pass enough to ride out a Redis restart.
+
+    A ``redis+cluster://`` (or ``rediss+cluster://``) URL names any node of a Redis
+    Cluster: the client is then redis-py's ``RedisCluster``, which finds the others, sends
+    each command to the node holding its key, and follows a failover. It answers the same
+    commands, so it stands in for ``redis.Redis`` here.
     """
-    pool = redis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=30,
-        decode_responses=True,
-        socket_connect_timeout=5,
-        health_check_interval=30,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.1, cap=2.0), retries),
-    )
+    options: dict[str, Any] = {
+        "max_connections": max_connections,
+        "timeout": 30,
+        "decode_responses": True,
+        "socket_connect_timeout": 5,
+        "health_check_interval": 30,
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.1, cap=2.0), retries),
+    }
+    if url.startswith(CLUSTER_SCHEMES):
+        # Per node: a pool that blocks as the plain one does; a failover takes a few
+        # seconds (cluster-node-timeout and an election), which the retries ride out.
+        cluster = redis.RedisCluster.from_url(
+            url.replace("+cluster://", "://", 1),
+            connection_pool_class=redis.BlockingConnectionPool,
+            **options,
+        )
+        return cast(redis.Redis, cluster)
+    pool = redis.BlockingConnectionPool.from_url(url, **options)
     return redis.Redis.from_pool(pool)  # closing the client closes its pool
 
 

@@ -44,7 +44,7 @@ from orchestrator.store.records import (
 )
 from orchestrator.store.roster import Roster
 
-STANDALONE_SCRIPTS = frozenset({"sent", "read"})
+STANDALONE_SCRIPTS = frozenset({"sent", "read", "scan"})
 
 
 @cache
@@ -90,15 +90,16 @@ class Store:
                 "extend",
                 "stopped",
                 "read",
+                "scan",
             )
         }
-        self.outbox = Outbox(client, self._scripts["sent"], redeliver_seconds)
+        self.outbox = Outbox(client, self._scripts, redeliver_seconds)
 
-    def _run(self, script: str, job_id: str, *args: Any, extra_keys: tuple[str, ...] = ()) -> Any:
-        keys = [names.job_key(job_id), names.OUTBOX_KEY, names.WATCH_KEY, names.LEASES_KEY]
-        return self._scripts[script](
-            keys=[*keys, *extra_keys], args=[job_id, self.grace_seconds, *args]
-        )
+    def _run(self, script: str, job_id: str, *args: Any, more: tuple[str, ...] = ()) -> Any:
+        # ``more``: more indexes of the job's shard (names.JOBS, ...), as KEYS[5...].
+        indexes = (names.OUTBOX, names.WATCH, names.LEASES, *more)
+        keys = [names.job_key(job_id), *(names.job_index(name, job_id) for name in indexes)]
+        return self._scripts[script](keys=keys, args=[job_id, self.grace_seconds, *args])
 
     # -- jobs -------------------------------------------------------------
 
@@ -123,7 +124,7 @@ class Store:
             "" if threshold is None else repr(threshold),
             json.dumps(layout(plan.steps)) if plan else "",
             (plan.answer_from or "") if plan else "",
-            extra_keys=(names.JOBS_KEY,),
+            more=(names.JOBS,),
         )
         if isinstance(reply, list):  # with a plan: start.lua's reply, which cannot fail here
             started = Followups.parse_started(reply)
@@ -270,7 +271,7 @@ class Store:
             error,
             delay,
             max_attempts,
-            extra_keys=(names.DEAD_LETTERS_KEY,),
+            more=(names.DEAD_LETTERS,),
         )
         return Followups.parse(reply)
 
@@ -294,13 +295,12 @@ class Store:
 
     def expire(self, job_id: str, step_id: str, max_attempts: int) -> Followups:
         return Followups.parse(
-            self._run("expire", job_id, step_id, max_attempts, extra_keys=(names.DEAD_LETTERS_KEY,))
+            self._run("expire", job_id, step_id, max_attempts, more=(names.DEAD_LETTERS,))
         )
 
     def dead_letters(self, count: int = 100) -> list[DeadLetter]:
-        """The steps that failed for good, newest first."""
-        entries: Any = self.redis.xrevrange(names.DEAD_LETTERS_KEY, count=count)
-        return [dead_letter(data) for _, data in entries]
+        """The steps that failed for good, newest first (across every shard)."""
+        return [dead_letter(data) for data in self.outbox.newest(names.DEAD_LETTERS, count)]
 
     def renew(self, job_id: str, held: list[tuple[str, int]], lease: float) -> Renewal:
         """Extend leases; return the job's status and the steps no longer held."""

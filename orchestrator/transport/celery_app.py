@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from celery import Celery
+from kombu.exceptions import ChannelError
 
 from orchestrator import names
 from orchestrator.store.records import StepMessage
 
+AMQP_SCHEMES = ("amqp://", "amqps://")
 
-def make_app(redis_url: str) -> Celery:
-    """A Celery app on ``redis_url``: JSON only, acks late, prefetch 1, task events on."""
+
+def make_app(broker_url: str) -> Celery:
+    """A Celery app on ``broker_url`` (Redis, or RabbitMQ with ``amqp://``): JSON only,
+    acks late, prefetch 1, task events on."""
     app = Celery(
         "celeriac",
-        broker=redis_url,
+        broker=broker_url,
         events="orchestrator.transport.task_events:Events",
         set_as_current=False,
     )
     app.conf.update(
-        broker_transport="orchestrator.transport.broker:Transport",
-        # One Redis list per queue, not four (kombu's emulated priorities, which celeriac
-        # does not use): a worker's BRPOP then watches a quarter of the keys.
-        # A quarter-second BRPOP (kombu: 1 s): an idle worker notices a warm shutdown
-        # that much sooner, which `celeriac run` waits for before it can exit.
-        broker_transport_options={"priority_steps": [0], "polling_interval": 0.25},
+        **(_rabbitmq() if broker_url.startswith(AMQP_SCHEMES) else _redis()),
         task_serializer="json",
         accept_content=["json"],
         result_accept_content=["json"],
@@ -48,6 +48,30 @@ def make_app(redis_url: str) -> Celery:
         enable_utc=True,
     )
     return app
+
+
+def _redis() -> dict[str, Any]:
+    return {
+        "broker_transport": "orchestrator.transport.broker:Transport",
+        # One Redis list per queue, not four (kombu's emulated priorities, which celeriac
+        # does not use): a worker's BRPOP then watches a quarter of the keys.
+        # A quarter-second BRPOP (kombu: 1 s): an idle worker notices a warm shutdown
+        # that much sooner, which `celeriac run` waits for before it can exit.
+        "broker_transport_options": {"priority_steps": [0], "polling_interval": 0.25},
+    }
+
+
+def _rabbitmq() -> dict[str, Any]:
+    return {
+        # Every queue Celery declares (agent.TYPE, orchestrator) is a durable quorum queue:
+        # replicated over the RabbitMQ cluster's nodes, kept across restarts. Prefetch
+        # stays per consumer (quorum queues have no global QoS; Celery sees to it).
+        "task_default_queue_type": "quorum",
+        "task_create_missing_queue_type": "quorum",
+        # publish() returns once the broker has the message (publisher confirms), so the
+        # outbox's "sent" is true; messages are persistent (Celery's default).
+        "broker_transport_options": {"confirm_publish": True},
+    }
 
 
 class CeleryDispatcher:
@@ -83,3 +107,19 @@ class CeleryDispatcher:
         self.app.send_task(
             names.TASK_FINALIZE, kwargs={"job_id": job_id}, queue=names.ORCHESTRATOR_QUEUE
         )
+
+
+def queue_lengths(app: Celery, queues: Sequence[str]) -> list[int]:
+    """Messages waiting in each of ``queues`` on the broker, Redis or RabbitMQ; a queue the
+    broker does not know (never declared, or an empty Redis list) has none."""
+    lengths = []
+    with app.connection_for_read() as connection:
+        for queue in queues:
+            channel: Any = connection.channel()  # kombu's stubs know no queue_declare
+            try:
+                lengths.append(int(channel.queue_declare(queue, passive=True).message_count))
+            except ChannelError:  # RabbitMQ closes the channel: the next queue gets a new one
+                lengths.append(0)
+            finally:
+                channel.close()
+    return lengths

@@ -17,8 +17,10 @@ from orchestrator.client import Client
 from orchestrator.embedded.deployment import Embedded
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.settings import Settings
+from orchestrator.transport.celery_app import queue_lengths
 from tests.integration.test_jobs import open_gate, runs
-from tests.support.helpers import make_settings, wait_for
+from tests.support.helpers import indexed_jobs, make_settings, wait_for
+from tests.support.rabbitmq import RabbitNode, needs_rabbitmq
 from tests.support.sample_agents import TEST_PREFIX
 
 pytestmark = pytest.mark.faults
@@ -35,9 +37,9 @@ def gated_plan(gate: str) -> dict[str, Any]:
 
 
 def test_worker_killed_mid_step_does_not_lose_the_job(
-    isolated: Callable[..., Settings], unique: Callable[[str], str]
+    isolated: Callable[..., Settings], unique: Callable[[str], str], broker: dict[str, str]
 ) -> None:
-    live = isolated(workers=2)
+    live = isolated(workers=2, **broker)
     assert live.redis_url
     r = redis.Redis.from_url(live.redis_url, decode_responses=True)
     gate = unique("kill")
@@ -62,27 +64,26 @@ def test_worker_killed_mid_step_does_not_lose_the_job(
 
 
 def test_a_step_message_the_broker_lost_is_sent_again(
-    isolated: Callable[..., Settings],
+    isolated: Callable[..., Settings], broker: dict[str, str]
 ) -> None:
-    live = isolated(workers=1, redeliver_seconds=1.0)
-    assert live.redis_url
-    r = redis.Redis.from_url(live.redis_url, decode_responses=True)
+    live = isolated(workers=1, redeliver_seconds=1.0, **broker)
     queue = names.agent_queue("echo")
     with Client(live) as client:
-        control = client.runtime.app.control
-        assert control.cancel_consumer(queue, reply=True, timeout=10, limit=1)
+        app = client.runtime.app
+        assert app.control.cancel_consumer(queue, reply=True, timeout=10, limit=1)
         job = client.submit(
             plan={"steps": [{"id": "a", "agent": "echo", "input": {"text": "again"}}]}
         )
-        wait_for(lambda: r.llen(queue) == 1, what="the step message on its queue")
-        r.delete(queue)  # the broker loses it
-        assert control.add_consumer(queue, reply=True, timeout=10, limit=1)
+        wait_for(lambda: queue_lengths(app, [queue])[0], what="the step message on its queue")
+        with app.connection_for_write() as connection:
+            channel: Any = connection.default_channel  # kombu's stubs know no queue_purge
+            channel.queue_purge(queue)  # the broker loses it
+        assert app.control.add_consumer(queue, reply=True, timeout=10, limit=1)
 
         result = job.wait(timeout=60)
     assert result.status == "succeeded"
     assert result.answer == {"text": "again"}
     assert result.steps["a"].attempts == 1
-    r.close()
 
 
 class DeadPublisher:
@@ -109,16 +110,21 @@ class DeadPublisher:
     ids=["plan", "goal"],
 )
 def test_a_message_lost_before_publishing_is_sent_by_the_sweeper(
-    isolated: Callable[..., Settings], submitted: dict[str, Any], owed: str | None
+    isolated: Callable[..., Settings],
+    submitted: dict[str, Any],
+    owed: str | None,
+    broker: dict[str, str],
 ) -> None:
     """A client that dies between recording a job and publishing its messages."""
-    live = isolated(workers=1)
+    live = isolated(workers=1, **broker)
     with Client(live) as client:
         client.runtime.engine.dispatcher = DeadPublisher()
         with pytest.raises(SystemExit):
             client.submit(**submitted)
-        (job_id,) = map(str, client.runtime.redis.zrange(names.JOBS_KEY, 0, -1))
-        watched = client.runtime.redis.zscore(names.WATCH_KEY, f"plan {job_id}")
+        (job_id,) = indexed_jobs(client.runtime.redis)
+        watched = client.runtime.redis.zscore(
+            names.job_index(names.WATCH, job_id), f"plan {job_id}"
+        )
         assert (watched is not None) == (owed == "plan")
         # The sweeper sends what is owed after the grace period (the lease).
         result = client.get(job_id).wait(timeout=60)
@@ -168,9 +174,10 @@ def test_a_worker_killed_between_recording_and_publishing_is_covered_by_the_swee
     crashing: str,
     submitted: dict[str, Any],
     then: str | None,
+    broker: dict[str, str],
 ) -> None:
     """SIGKILL at the worst moment: a change is in Redis, its messages are not on the broker."""
-    live = isolated(workers=1, worker_args=[embedded])
+    live = isolated(workers=1, worker_args=[embedded], **broker)
     assert live.redis_url
     r = redis.Redis.from_url(live.redis_url, decode_responses=True)
     doomed = spawn(
@@ -213,6 +220,27 @@ def test_a_redis_restart_mid_job_loses_nothing(
     assert result.answer == {"text": f"passed {gate}"}
 
 
+@needs_rabbitmq
+def test_a_rabbitmq_restart_mid_job_loses_nothing(
+    isolated: Callable[..., Settings], unique: Callable[[str], str], rabbitmq: RabbitNode
+) -> None:
+    """The session's RabbitMQ node, restarted while a step runs and its dependent waits."""
+    gate = unique("rabbit")
+    url = rabbitmq.vhost()
+    live = isolated(workers=1, broker_url=url)
+    assert live.redis_url
+    with redis.Redis.from_url(live.redis_url, decode_responses=True) as r, Client(live) as client:
+        job = client.submit(plan=gated_plan(gate))
+        wait_for(lambda: r.llen(f"{TEST_PREFIX}:started:{gate}"), what="the step to start")
+        rabbitmq.restart()  # durable quorum queues and persistent messages come back
+        open_gate(r, gate)
+        result = job.wait(timeout=90)
+        assert runs(r, job.id, "slow") == 1 and runs(r, job.id, "after") == 1
+    rabbitmq.drop(url)
+    assert result.status == "succeeded", result.error
+    assert result.answer == {"text": f"passed {gate}"}
+
+
 def test_a_poison_step_stops_after_its_attempts_and_is_kept_as_a_dead_letter(
     isolated: Callable[..., Settings],
 ) -> None:
@@ -246,6 +274,9 @@ def test_a_poison_step_stops_after_its_attempts_and_is_kept_as_a_dead_letter(
 def test_a_warm_shutdown_lets_the_running_step_finish(
     isolated: Callable[..., Settings], unique: Callable[[str], str]
 ) -> None:
+    # Redis only: with RabbitMQ (threads pool) the worker in warm shutdown still took the
+    # next step (twice in two runs), which Celery's consumer cancel should have prevented.
+    # That step still ran once and the job succeeded; not yet understood (issue 17).
     live = isolated(workers=2)
     assert live.redis_url
     r = redis.Redis.from_url(live.redis_url, decode_responses=True)

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import redis
 
-from orchestrator import names
 from orchestrator.client import Client, JobHandle
 from orchestrator.embedded.deployment import Embedded, settings_env
 from orchestrator.embedded.procs import stop_process
@@ -25,7 +24,7 @@ from orchestrator.models import TERMINAL_JOB, JobResult
 from orchestrator.settings import Settings
 from tests.integration.test_faults import serving
 from tests.integration.test_jobs import runs
-from tests.support.helpers import ROOT, make_settings, wait_for
+from tests.support.helpers import ROOT, indexed_jobs, make_settings, wait_for
 from tests.support.sample_agents import TEST_PREFIX
 
 pytestmark = pytest.mark.faults
@@ -278,8 +277,7 @@ def test_500_jobs_from_four_client_processes_all_end_and_add_up(
     )
     finishes = [sum(e.type == "job_finished" for e in history) for history in events.values()]
     assert finishes == [1] * len(ids)  # 500 job_finished events, one a job
-    index: Any = r.zrange(names.JOBS_KEY, 0, -1, withscores=True)
-    created: dict[str, float] = dict(index)
+    created = indexed_jobs(r)
     assert created.keys() == set(ids)  # the jobs index holds this run's jobs, no more
     # The clients submitted at the same time: each began before any other had ended.
     spans = [

@@ -7,15 +7,14 @@ from typing import Any
 import pytest
 import redis
 
-from orchestrator import names
 from orchestrator.client import Client
 from orchestrator.errors import PlanningError, UserError
 from orchestrator.settings import Settings
-from tests.support.helpers import needs_apertium
+from tests.support.helpers import indexed_jobs, needs_apertium
 
 
 def job_count(r: redis.Redis) -> int:
-    return int(r.zcard(names.JOBS_KEY))
+    return len(indexed_jobs(r))
 
 
 def test_a_question_is_planned_searched_and_answered_from_the_demo_collection(

@@ -1,9 +1,10 @@
-"""Whole jobs on real worker processes and a real Redis."""
+"""Whole jobs on real worker processes and a real Redis: the one the session shares, and a
+Redis Cluster (three primaries, three replicas) as the store, with its own Redis broker."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,42 @@ from orchestrator.client import Client
 from orchestrator.errors import JobNotFound, JobTimeout
 from orchestrator.models import JobResult
 from orchestrator.settings import Settings
+from orchestrator.store.connection import connect
 from orchestrator.store.records import StepMessage
 from tests.support.helpers import wait_for
+from tests.support.redis_cluster import needs_cluster
 from tests.support.sample_agents import TEST_PREFIX
+
+
+@pytest.fixture(scope="module", params=["redis", pytest.param("cluster", marks=needs_cluster)])
+def layout(request: pytest.FixtureRequest) -> Settings:
+    """Each store layout in turn: one Redis, or a Redis Cluster."""
+    name = "deployment" if request.param == "redis" else "cluster_deployment"
+    live: Settings = request.getfixturevalue(name)
+    return live
+
+
+@pytest.fixture
+def client(layout: Settings) -> Iterator[Client]:
+    with Client(layout) as c:
+        yield c
+
+
+@pytest.fixture
+def redis_client(layout: Settings) -> Iterator[redis.Redis]:
+    """The store's client (a cluster client on the cluster)."""
+    assert layout.redis_url
+    r = connect(layout.redis_url)
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def broker_client(layout: Settings) -> Iterator[redis.Redis]:
+    """The broker's Redis: the store's own, or the one beside the cluster."""
+    r = redis.Redis.from_url(layout.broker, decode_responses=True)
+    yield r
+    r.close()
 
 
 def runs(r: redis.Redis, job_id: str, step_id: str) -> int:
@@ -75,7 +109,9 @@ def test_diamond_runs_middle_steps_at_the_same_time(
     assert a.finished_at <= b.started_at and max(b.finished_at, c.finished_at) <= d.started_at
     assert all(step.attempts == 1 and step.worker for step in result.steps.values())
     # Every message was claimed: nothing is left for the sweeper to send again.
-    assert not [m for m in redis_client.zrange(names.OUTBOX_KEY, 0, -1) if job.id in m]
+    assert not [
+        m for m in redis_client.zrange(names.job_index(names.OUTBOX, job.id), 0, -1) if job.id in m
+    ]
 
 
 def test_failed_step_skips_its_dependents_and_job_is_partial(client: Client) -> None:
@@ -176,7 +212,7 @@ def test_cancel_stops_further_dispatch(
 
 @pytest.mark.faults
 def test_cancel_stops_a_running_step_that_looks_for_it(
-    client: Client, redis_client: redis.Redis, unique: Callable[[str], str], deployment: Settings
+    client: Client, redis_client: redis.Redis, unique: Callable[[str], str], layout: Settings
 ) -> None:
     name = unique("patient")
     job = client.submit(
@@ -187,17 +223,19 @@ def test_cancel_stops_a_running_step_that_looks_for_it(
     assert job.cancel() == "cancelled"
     wait_for(
         lambda: job.result().steps["wait"].status == "cancelled",
-        timeout=2 * deployment.step_lease_seconds,  # learnt within a third of a lease
+        timeout=2 * layout.step_lease_seconds,  # learnt within a third of a lease
         what="the running step to stop",
     )
-    assert time.monotonic() - cancelled_at < 2 * deployment.step_lease_seconds
+    assert time.monotonic() - cancelled_at < 2 * layout.step_lease_seconds
     step = job.result().steps["wait"]
     assert step.error == "stopped: the job was cancelled" and step.output is None
     assert runs(redis_client, job.id, "wait") == 1
 
 
 @pytest.mark.faults
-def test_duplicate_delivery_runs_nothing_twice(client: Client, redis_client: redis.Redis) -> None:
+def test_duplicate_delivery_runs_nothing_twice(
+    client: Client, redis_client: redis.Redis, broker_client: redis.Redis
+) -> None:
     plan = {
         "steps": [
             {"id": "a", "agent": "echo", "input": {"text": "1"}},
@@ -218,7 +256,7 @@ def test_duplicate_delivery_runs_nothing_twice(client: Client, redis_client: red
     marker = client.submit(plan={"steps": [{"id": "m", "agent": "echo", "input": {"text": ""}}]})
     assert marker.wait(timeout=60).status == "succeeded"
     wait_for(
-        lambda: not redis_client.llen("agent.echo") and not redis_client.hlen("unacked"),
+        lambda: not broker_client.llen("agent.echo") and not broker_client.hlen("unacked"),
         what="the duplicates to be handled and acknowledged",
     )
 
@@ -257,7 +295,7 @@ class _Trap:
 
 @pytest.mark.faults
 def test_workers_refuse_pickled_messages(
-    client: Client, redis_client: redis.Redis, tmp_path: Path
+    client: Client, broker_client: redis.Redis, tmp_path: Path
 ) -> None:
     trap = tmp_path / "unpickled"
     client.runtime.app.send_task(
@@ -271,7 +309,7 @@ def test_workers_refuse_pickled_messages(
     assert marker.wait(timeout=60).status == "succeeded"
     wait_for(
         lambda: (
-            not redis_client.llen(names.agent_queue("echo")) and not redis_client.hlen("unacked")
+            not broker_client.llen(names.agent_queue("echo")) and not broker_client.hlen("unacked")
         ),
         what="the pickled message to be handled",
     )

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from orchestrator.errors import ConfigError
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, read_settings
 
 
 def rejected(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> str:
@@ -82,7 +82,8 @@ def test_redis_urls(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
 @pytest.mark.parametrize("url", ["localhost:6379", "http://localhost:6379", "redis:/x"])
 def test_redis_urls_without_a_redis_scheme(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     assert rejected(monkeypatch, "CELERIAC_REDIS_URL", url) == (
-        "Value error, must start with redis://, rediss://, unix:// (e.g. redis://localhost:6379/0)"
+        "Value error, must start with redis://, rediss://, unix://, redis+cluster://, "
+        "rediss+cluster:// (e.g. redis://localhost:6379/0)"
     )
 
 
@@ -137,3 +138,18 @@ def test_a_misspelt_variable_is_an_error_that_suggests_the_right_one(
         "mean CELERIAC_STEP_LEASE_SECONDS",
     ):
         Settings()
+
+
+def test_a_cluster_store_needs_a_broker_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CELERIAC_REDIS_URL", "redis+cluster://127.0.0.1:7000/0")
+    with pytest.raises(ConfigError, match="Celery cannot use a Redis Cluster as its broker"):
+        read_settings()
+    monkeypatch.setenv("CELERIAC_BROKER_URL", "redis+cluster://127.0.0.1:7000/0")
+    with pytest.raises(ConfigError, match="CELERIAC_BROKER_URL: Celery cannot use a Redis"):
+        read_settings()
+    monkeypatch.setenv("CELERIAC_BROKER_URL", "amqp://u:p@rabbit:5672/")
+    settings = read_settings()
+    assert settings.clustered and settings.broker == "amqp://u:p@rabbit:5672/"
+    monkeypatch.delenv("CELERIAC_BROKER_URL")
+    assert not Settings(redis_url="redis://r:6379/0").clustered
+    assert Settings(redis_url="redis://r:6379/0").broker == "redis://r:6379/0"

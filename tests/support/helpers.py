@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from agents import apertium, dense
+from orchestrator import names
 from orchestrator.settings import Settings
 
 TEST_AGENTS = "tests.support.sample_agents"
@@ -91,3 +92,12 @@ def http_get(url: str, auth: str | None = None) -> tuple[int, str]:
 
 def make_settings(url: str, **overrides: Any) -> Settings:
     return Settings(redis_url=url, **{"agent_modules": [TEST_AGENTS], **FAST, **overrides})
+
+
+def indexed_jobs(r: redis.Redis) -> dict[str, float]:
+    """The jobs index of every shard: job id -> when it was created."""
+    created: dict[str, float] = {}
+    for shard in range(names.SHARDS):
+        index: Any = r.zrange(names.shard_key(names.JOBS, shard), 0, -1, withscores=True)
+        created.update(index)
+    return created

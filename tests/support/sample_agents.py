@@ -12,24 +12,18 @@ import time
 
 import redis
 from pydantic import BaseModel
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.retry import Retry
 
 from agents import Agent, PermanentError, StepContext, TransientError
+from orchestrator.store.connection import connect
 
 TEST_PREFIX = "celeriac-test"
 
 
 @functools.cache
 def _redis() -> redis.Redis:
-    """One client per worker process, shared by its threads (each may block in BLPOP)."""
-    pool = redis.BlockingConnectionPool.from_url(
-        os.environ["CELERIAC_REDIS_URL"],
-        max_connections=1024,
-        decode_responses=True,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.1, cap=1.0), 20),  # rides out restarts
-    )
-    return redis.Redis(connection_pool=pool)
+    """One client per worker process, shared by its threads (each may block in BLPOP); a
+    cluster client when the store is a Redis Cluster. Rides out restarts and failovers."""
+    return connect(os.environ["CELERIAC_REDIS_URL"], max_connections=1024, retries=20)
 
 
 def record_run(context: StepContext) -> None:

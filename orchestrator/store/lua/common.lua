@@ -1,5 +1,6 @@
 -- Prepended to every job script. Conventions (see orchestrator/names.py):
---   KEYS[1] job key "celeriac:job:{ID}"  KEYS[2] outbox  KEYS[3] watch  KEYS[4] leases
+--   KEYS[1] job key "celeriac:job:{SHARD}:ID"; KEYS[2] outbox, KEYS[3] watch, KEYS[4] leases
+--   of the job's shard (same hash tag: one cluster slot)
 --   ARGV[1] job id  ARGV[2] grace seconds (how long before the sweeper resends)
 -- A job's other keys are KEYS[1] .. suffix. Time comes from Redis, one clock for all machines.
 local job, outbox, watch, leases = KEYS[1], KEYS[2], KEYS[3], KEYS[4]

@@ -1,4 +1,4 @@
--- Standalone (no common prelude). KEYS[1] job key "celeriac:job:{ID}".
+-- Standalone (no common prelude). KEYS[1] job key "celeriac:job:{SHARD}:ID".
 -- Returns {job fields, step id, step fields, step id, step fields, ...} (fields flat, as
 -- HGETALL gives them) for the steps the job has written, or {} if there is no such job.
 local fields = redis.call('HGETALL', KEYS[1])

@@ -21,13 +21,12 @@ from typing import Any
 import pytest
 import redis
 
-from orchestrator import names
 from orchestrator.client import Client
 from orchestrator.embedded.deployment import settings_env
 from orchestrator.embedded.redis_server import free_port
 from orchestrator.settings import Settings
 from tests.support.cli import celeriac, environment, fails, is_running, stat_fields
-from tests.support.helpers import TEST_AGENTS, wait_for
+from tests.support.helpers import TEST_AGENTS, indexed_jobs, wait_for
 from tests.support.sample_agents import TEST_PREFIX
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -90,7 +89,7 @@ def check_result_json(document: dict[str, Any]) -> None:
 def job_count(deployment: Settings) -> int:
     assert deployment.redis_url
     with redis.Redis.from_url(deployment.redis_url) as r:
-        return int(r.zcard(names.JOBS_KEY))
+        return len(indexed_jobs(r))
 
 
 # --- run: a whole job on a deployment of its own -------------------------------------------
@@ -251,8 +250,9 @@ def test_run_refuses_a_missing_file(tmp_path: Path) -> None:
 def test_an_invalid_setting_is_named(tmp_path: Path) -> None:
     env = environment(CELERIAC_STEP_LEASE_SECONDS="0", CELERIAC_REDIS_URL="localhost:6379")
     assert fails(celeriac("run", "--plan", str(write_plan(tmp_path, DIAMOND)), env=env), 2) == (
-        "invalid setting CELERIAC_REDIS_URL: must start with redis://, rediss://, unix:// "
-        "(e.g. redis://localhost:6379/0); CELERIAC_STEP_LEASE_SECONDS: "
+        "invalid setting CELERIAC_REDIS_URL: must start with redis://, rediss://, unix://, "
+        "redis+cluster://, rediss+cluster:// (e.g. redis://localhost:6379/0); "
+        "CELERIAC_STEP_LEASE_SECONDS: "
         "Input should be greater than 0"
     )
 

@@ -11,11 +11,10 @@ import pytrec_eval
 import redis
 import sacrebleu
 
-from orchestrator import names
 from orchestrator.embedded.deployment import settings_env
 from orchestrator.settings import Settings
 from tests.support.cli import celeriac, environment, fails
-from tests.support.helpers import needs_apertium, needs_dense
+from tests.support.helpers import indexed_jobs, needs_apertium, needs_dense
 
 DOCS = """.I 1
 .T
@@ -363,7 +362,7 @@ def test_eval_translation_asks_the_live_workers_before_it_submits(
 ) -> None:
     (tmp_path / "en").write_text("The cat is at home.\n" * 300)
     (tmp_path / "ca").write_text("El gat és a casa.\n" * 300)
-    jobs = redis_client.zcard(names.JOBS_KEY)
+    jobs = len(indexed_jobs(redis_client))
     result = celeriac(
         "eval",
         "translation",
@@ -376,7 +375,7 @@ def test_eval_translation_asks_the_live_workers_before_it_submits(
     error = fails(result, 1)
     assert "cannot run on any live translation worker" in error
     assert "apt-get install apertium" in error
-    assert redis_client.zcard(names.JOBS_KEY) == jobs  # nothing was submitted
+    assert len(indexed_jobs(redis_client)) == jobs  # nothing was submitted
 
 
 @needs_apertium

@@ -157,7 +157,7 @@ def test_retry_requeues_with_a_new_dispatch(store: Store) -> None:
     store.fail(job_id, "a", 1, "429", retry_delay=5, max_attempts=3)
     record = store.step_records(job_id, ["a"])["a"]
     assert (record["status"], record["dispatch"], record["error"]) == ("queued", "2", "429")
-    due = [str(raw) for raw in store.redis.zrange(names.OUTBOX_KEY, 0, -1)]
+    due = [str(raw) for raw in store.redis.zrange(names.job_index(names.OUTBOX, job_id), 0, -1)]
     assert any(f'"job":"{job_id}"' in raw and '"dispatch":2' in raw for raw in due)
 
 
@@ -179,13 +179,17 @@ def test_cancel_cancels_what_has_not_started(store: Store) -> None:
 
 def test_a_message_stays_in_the_outbox_until_a_worker_claims_it(store: Store) -> None:
     job_id, _ = start(store, [{"id": "a", "agent": "echo"}])
-    [raw] = [m for m in store.redis.zrange(names.OUTBOX_KEY, 0, -1) if job_id in str(m)]
+    [raw] = [
+        m
+        for m in store.redis.zrange(names.job_index(names.OUTBOX, job_id), 0, -1)
+        if job_id in str(m)
+    ]
     message = StepMessage.parse(str(raw))
     store.outbox.sent([message])
-    resend_at = store.redis.zscore(names.OUTBOX_KEY, message.raw)
+    resend_at = store.redis.zscore(names.job_index(names.OUTBOX, job_id), message.raw)
     assert resend_at is not None and resend_at >= store.outbox.now() + store.redeliver_seconds - 5
     assert store.claim(job_id, "a", 1, "echo", "w", 30, max_attempts=3).ok
-    assert store.redis.zscore(names.OUTBOX_KEY, message.raw) is None
+    assert store.redis.zscore(names.job_index(names.OUTBOX, job_id), message.raw) is None
 
 
 def test_a_redis_restart_is_noticed_once(store: Store) -> None:
