@@ -6,11 +6,17 @@
    each weighted by how rare it is among the passages' units (a term no passage has
    weighs most), a term found only in the unit's heading or the passage's title counting
    half; a question that asks for an amount, a time or a date ("how much", "when")
-   counts for less in a unit that has no number in it.
+   counts for less in a unit that has no number in it. Synonyms and verb forms count as
+   the same term ("money back" and "credit", "crash" and "accident": ``agents.thesaurus``),
+   and a unit that has the question's words side by side ("lock the bike") gains a little.
+   Passages that lack a name the question gives ("VPN"), the kind of thing it asks for
+   (the "sports" of "which sports channels"), or any word of a yes/no question ("Can I pay
+   by credit card?") speak of something else: every unit scores less.
 3. Under ``ANSWERABLE`` the passages do not answer the question: the answer says so and
    cites nothing (``answered`` is false). Otherwise the best unit's passage answers it,
-   with its units that share the question's terms, and another passage adds a unit only
-   for a term the answer still lacks; whole units, in reading order, within ``max_words``.
+   with its units that share the question's terms (and, for "how do I", the steps of its
+   section that lead to it), and another passage adds a unit only for a term the answer
+   still lacks; whole units, in reading order, within ``max_words``.
 
 A request for a summary of the whole ("Summarize the text.") names nothing to look for:
 the units that share the most of the passages' own words stand for the whole.
@@ -23,9 +29,11 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from agents.segments import units
 from agents.spans import short_answer
+from agents.thesaurus import normalise, same_terms
 
 # The least relevance (0-1) at which the best unit answers the question; calibrated on
 # XQuAD (questions against their own article's paragraphs, and against another's):
@@ -45,6 +53,10 @@ RANK_STEP = 0.08
 ABSENT = 1.0
 # The factor for each name, acronym or number of the question that no passage has.
 UNNAMED = 0.7
+PAIRED = 0.2  # the most a unit gains for holding the question's words in its order
+UNKIND = 0.5  # the factor for each word of the kind asked for that no passage has
+# The factor for each other word of a yes/no question that no passage has.
+YES_NO_ABSENT = 0.6
 UNTYPED = 0.65  # the factor for a unit without the number, time or date the question wants
 SIMILAR = 0.6  # word-set overlap above which a unit says nothing new
 _DIGIT = re.compile(r"\d")
@@ -52,6 +64,16 @@ _DIGIT = re.compile(r"\d")
 _CONTINUES = re.compile(
     r"^(?:then|next|after\s+that|afterwards|also|this|these|that|it|they|its|their|there|"
     r"however|but|so|finally|otherwise|if\s+(?:it|not|so))\b",
+    re.I,
+)
+# "How do I ...?" asks for a procedure: its steps before the unit that answers come too.
+_PROCEDURE = re.compile(
+    r"^\s*how\s+(?:(?:do|can|could|should|must|would)\s+(?:i|we|you)|to)\b", re.I
+)
+STEPS = 2
+_YES_NO = re.compile(
+    r"^\s*(?:can|could|do|does|did|is|are|was|were|will|would|should|shall|may|must|has|"
+    r"have|am)\b",
     re.I,
 )
 _GENERIC = re.compile(r"\b(?:summar|overview|gist|main points|key points|tl;?dr)", re.I)
@@ -67,7 +89,7 @@ _QUESTION_WORDS = frozenset(
         "much many long often big large old far ever also get got would could can may might "
         "must shall please tell know want wants need needs way ways possible able compare "
         "comparison difference differences versus vs take takes taken make makes happen "
-        "happens go goes find found see locate use one"
+        "happens go goes find found see locate use one anything something everything nothing"
     ).split()
 )
 # What kind of answer a question wants, and what a unit that gives one holds.
@@ -155,36 +177,52 @@ class Question:
     """What a question asks about: its terms (stemmed) and the words they came from."""
 
     def __init__(self, text: str) -> None:
-        from agents.bm25 import content_terms
-
         self.text = text
         self.words: dict[str, str] = {}
-        self.share: dict[str, float] = {}  # "Wi-Fi" is one word of two terms, each half
+        self.share: dict[str, float] = {}  # "U-Bahn" is one word of two terms, each half
         self.names: set[str] = set()  # terms of names, acronyms and numbers: "VPN", "Android"
-        for place, word in enumerate(re.findall(r"[\w'-]+", text)):
-            if word.lower() in _QUESTION_WORDS:
-                continue
-            found = content_terms(word)
+        # The kind of thing a "which" or "what" question asks for ("which sports channels
+        # are"): the words before the last of that phrase are kinds of the last.
+        self.modifiers: dict[str, set[str]] = {}
+        focus: list[set[str]] | None = None
+        asked = normalise(text)
+        for place, match in enumerate(re.finditer(r"[\w'-]+|[^\w\s]", asked)):
+            word = match.group()
+            found = set() if word.lower() in _QUESTION_WORDS else _terms(word)
             for term in found:
                 self.words.setdefault(term, word)
                 self.share.setdefault(term, 1 / len(found))
                 if (place and word[0].isupper()) or word[1:].isupper() or _DIGIT.search(word):
                     self.names.add(term)
+            if focus is not None and found and not word.lower().endswith("'s"):
+                focus.append(found)
+                continue
+            if focus and 2 <= len(focus) <= 3:
+                for kind in focus[:-1]:
+                    for term in kind:
+                        self.modifiers[term] = focus[-1]
+            focus = [] if word.lower() in {"which", "what"} else None
         self.terms = frozenset(self.words)
+        order = [t for word in re.findall(r"[\w'-]+", asked) for t in _sequence(word)]
+        self.pairs = {
+            (a, b) for a, b in pairwise(order) if a != b and a in self.terms and b in self.terms
+        }
         self.wants = next((kind for asks, kind in _WANTS if asks.search(text)), None)
+        self.yes_no = bool(_YES_NO.match(text))
 
 
 class Scorer:
     """Scores units for a question, with term weights from the units at hand."""
 
     def __init__(self, question: Question, sentences: Sequence[Sentence]) -> None:
-        from agents.bm25 import content_terms
-
         self.question = question
         ranks = {p: rank for rank, p in enumerate(dict.fromkeys(s.passage for s in sentences))}
         self.prior = [max(1 - RANK_STEP * ranks[s.passage], 1 - 3 * RANK_STEP) for s in sentences]
-        self.own = [content_terms(s.text) for s in sentences]
-        self.context = [content_terms(s.section) for s in sentences]
+        self.own = [_terms(s.text) for s in sentences]
+        # Words of the question side by side in a unit ("lock the bike"), as a share of
+        # the question's pairs.
+        self.paired = [_paired(question.pairs, s.text) for s in sentences]
+        self.context = [_terms(s.section) for s in sentences]
         frequency = Counter(term for bag in self.own for term in bag & question.terms)
         n = len(sentences)
         self.weights = {
@@ -193,9 +231,17 @@ class Scorer:
             for term in question.terms
         }
         self.total = sum(self.weights.values())
-        # A name the question gives that no passage has: they speak of something else.
-        unnamed = {t for t in question.names if not any(t in b for b in [*self.own, *self.context])}
+        # A name the question gives that no passage has: they speak of something else; so
+        # do passages that have "channels" but not the "sports" of "sports channels".
+        present = set().union(*self.own, *self.context)
+        absent = question.terms - present
+        unnamed = {t for t in absent if t in question.names}
+        unkind = {t for t in absent - unnamed if question.modifiers.get(t, set()) & present}
         self.named = UNNAMED ** len({question.words[t] for t in unnamed})
+        self.named *= UNKIND ** len({question.words[t] for t in unkind})
+        unnamed |= unkind
+        if question.yes_no:  # "Can I pay by credit card?" asks about every word of it
+            self.named *= YES_NO_ABSENT ** len({question.words[t] for t in absent - unnamed})
 
     def score(self, index: int, sentence: Sentence) -> float:
         if not self.total:
@@ -209,7 +255,8 @@ class Scorer:
         value = (1 - TITLE_SHARE) * held / self.total + TITLE_SHARE * titled / self.total
         if self.question.wants and not self.question.wants.search(sentence.text):
             value *= UNTYPED
-        return value * self.prior[index] * self.named
+        value *= 1 + PAIRED * self.paired[index]
+        return min(value, 1.0) * self.prior[index] * self.named
 
     def missing(self) -> list[str]:
         """The question's words that no unit holds, as the question wrote them."""
@@ -262,8 +309,11 @@ def _choose(
             continue
         if any(_overlap(scorer.own[index], scorer.own[other]) > SIMILAR for other in chosen):
             continue
-        group = [i for i in _with_antecedents(sentences, index) if i not in chosen]
+        steps = STEPS if index == best and _PROCEDURE.match(scorer.question.text) else 0
+        group = [i for i in _with_antecedents(sentences, index, steps) if i not in chosen]
         length = sum(len(sentences[i].text.split()) for i in group)
+        if words + length > max_words and len(group) > 1:
+            group, length = [index], len(sentences[index].text.split())
         if chosen and words + length > max_words:
             continue
         chosen += group
@@ -274,12 +324,14 @@ def _choose(
     return [sentences[i] for i in best_first]
 
 
-def _with_antecedents(sentences: Sequence[Sentence], index: int) -> list[int]:
-    """``index`` and the units before it that it goes on from ("Then connect the cable")."""
+def _with_antecedents(sentences: Sequence[Sentence], index: int, steps: int = 0) -> list[int]:
+    """``index`` and the units before it that it goes on from ("Then connect the cable"),
+    or, for ``steps`` > 0, up to that many units of its section before it: the steps of a
+    procedure that lead to it."""
     group = [index]
     while (
         group[0] > 0
-        and _CONTINUES.match(sentences[group[0]].text)
+        and (_CONTINUES.match(sentences[group[0]].text) or len(group) <= steps)
         and sentences[group[0] - 1].passage == sentences[index].passage
         and sentences[group[0] - 1].section == sentences[index].section
     ):
@@ -292,6 +344,27 @@ def _compose(chosen: Sequence[Sentence]) -> str:
     first = chosen[0].passage
     ordered = sorted(chosen, key=lambda s: (s.passage != first, s.position))
     return " ".join(_as_sentence(s.text) for s in ordered)
+
+
+def _terms(text: str) -> set[str]:
+    """The content terms of ``text``, synonyms and verb forms as one (``agents.thesaurus``)."""
+    from agents.bm25 import content_terms
+
+    return same_terms(content_terms(normalise(text)))
+
+
+def _sequence(text: str) -> list[str]:
+    """The index terms of ``text`` in order, synonyms and verb forms as one."""
+    from agents.bm25 import terms
+
+    return [next(iter(same_terms({t}))) for t in terms(normalise(text))]
+
+
+def _paired(pairs: set[tuple[str, str]], text: str) -> float:
+    if not pairs:
+        return 0.0
+    order = _sequence(text)
+    return len(pairs & set(pairwise(order))) / len(pairs)
 
 
 def _cited(chosen: Sequence[Sentence]) -> list[str]:

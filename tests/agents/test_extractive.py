@@ -1,6 +1,9 @@
-"""Offline answers on a support knowledge base that the answerer was not built on
-(tests/data/kb, an invented bike-rental service): searched as the rule planner searches
-(the three best documents), answered as the generation agent answers."""
+"""Offline answers on a small support knowledge base (tests/data/kb, an invented
+bike-rental service), searched as the rule planner searches (the three best documents)
+and answered as the generation agent answers, held to issue 14's bar: the right document
+cited, the fact asked for, at most 80 words of whole sentences, and an abstention when
+the documents do not answer. The questions in other words than the documents' were
+written to tune the answerer; benchmarks/data/clinic-qa.json is the set kept out of it."""
 
 from __future__ import annotations
 
@@ -9,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from agents.bm25 import Bm25Index, terms
+from agents.bm25 import Bm25Index
+from agents.collections import searchable
 from agents.documents import read_documents
 from agents.extractive import answer
+from agents.retrieval import query_terms
 from orchestrator.scorers.generation import answer_relevance
 
 KB = read_documents([Path(__file__).parent.parent / "data" / "kb"]).documents
-INDEX = Bm25Index.build([f"{d.title} {d.text}" for d in KB])
+INDEX = Bm25Index.build([searchable(d) for d in KB])
 ANSWERABLE = [
     ("How do I unlock a bike?", "unlock-a-bike", "scan the QR code"),
     ("How much does a day pass cost?", "prices", "12 euro"),
@@ -24,16 +29,33 @@ ANSWERABLE = [
     ("What should I do after an accident?", "accidents", "report the accident"),
     ("How old do I have to be to ride?", "account", "16 years"),
     ("What does parking outside a zone cost?", "parking", "5 euro"),
+    # In words the documents do not use: synonyms, verb forms, "at least" for a minimum.
+    ("What do I do if I crash?", "accidents", "report the accident"),
+    ("How do I remove my account?", "account", "Delete my data"),
+    ("Is there a minimum age?", "account", "16 years"),
+    ("Is there a discount for students?", "prices", "30% off"),
+    ("What is the price of the monthly pass?", "prices", "29 euro"),
+    ("Am I insured when I ride?", "accidents", "insured against third-party liability"),
+    ("Where do I get my receipts?", "account", "e-mail address"),
+    # A procedure comes with its steps, and the words side by side find the right one.
+    ("How do I start a ride?", "unlock-a-bike", "scan the QR code"),
+    ("How do I lock the bike?", "parking", "pressing the lock lever down"),
+    ("What if the lock won't open?", "unlock-a-bike", "Report a problem"),
 ]
 UNANSWERABLE = [
     "Can I bring my dog on the bike?",
     "Do you have bikes in Madrid?",
     "How do I change my payment card?",
+    "Can I reserve a bike in advance?",
+    "Do you rent out helmets?",
+    "How do I get a refund for a ride?",
+    "Is there a family plan?",
+    "Which electric scooters do you have?",
 ]
 
 
 def search(question: str) -> list[tuple[str, str, str]]:
-    found = [KB[n] for n, _ in INDEX.search(terms(question), 3)]
+    found = [KB[n] for n, _ in INDEX.search(query_terms(question), 3)]
     return [(d.id, d.title, d.text) for d in found]
 
 
