@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from agents.segments import units
-from agents.spans import short_answer
+from agents.spans import answers, short_answer
 from agents.thesaurus import normalise, same_terms
 
 # The least relevance (0-1) at which the best unit answers the question; calibrated on
@@ -58,6 +58,7 @@ UNKIND = 0.5  # the factor for each word of the kind asked for that no passage h
 # The factor for each other word of a yes/no question that no passage has.
 YES_NO_ABSENT = 0.6
 UNTYPED = 0.65  # the factor for a unit without the number, time or date the question wants
+SPAN_WEIGHT = 0.2  # what a unit's best short answer adds to its score, to choose between units
 SIMILAR = 0.6  # word-set overlap above which a unit says nothing new
 _DIGIT = re.compile(r"\d")
 # A sentence that goes on from the one before it: an answer that has it has that one too.
@@ -280,8 +281,19 @@ def answer(instruction: str, passages: Sequence[tuple[str, str, str]], max_words
         relevance = scores[best] if best is not None else 0.0
         return Extract(_abstention(instruction, scorer.missing()), [], False, [], relevance)
     chosen = _choose(sentences, scores, best, scorer, max_words)
-    short = short_answer(instruction, chosen[0].text)
+    short = _short(instruction, chosen, scores)
     return Extract(_compose(chosen), _cited(chosen), True, chosen, scores[best], short)
+
+
+def _short(instruction: str, chosen: Sequence[Sentence], scores: Sequence[float]) -> str:
+    """The short answer from the answer's units: the best unit's, unless another holds a
+    much likelier one (the number asked for, a name beside the question's words)."""
+    found = [
+        (scores[s.position] + SPAN_WEIGHT * ranked[0][0], ranked[0][1])
+        for s in chosen
+        if (ranked := answers(instruction, s.text))
+    ]
+    return max(found, key=lambda f: f[0])[1] if found else short_answer(instruction, chosen[0].text)
 
 
 def _choose(
