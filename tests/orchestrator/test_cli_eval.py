@@ -200,7 +200,7 @@ def test_eval_qa_and_summarization_measure_the_answers(tmp_path: Path) -> None:
     assert report["metrics"]["f1"] == measured["f1"]  # over the two that succeeded
 
     # Held-out articles: only their questions are asked, over every article's paragraphs.
-    squad["data"].append(  # type: ignore[attr-defined]
+    squad["data"].append(
         {
             "title": "Mountains",
             "paragraphs": [
