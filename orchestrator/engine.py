@@ -22,7 +22,6 @@ from agents.llm.retrying import after_retry_after
 from orchestrator import names
 from orchestrator.cards import AgentCard, Cards, joined_offers
 from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
-from orchestrator.goal_text import target_languages, unknown_languages
 from orchestrator.metering import StepMeter, metered
 from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, Plan
 from orchestrator.planner import Check, Planner, build_planner, check_goal, checker, plan_for
@@ -164,11 +163,11 @@ class Engine:
         return check
 
     def check_goal(self, goal: Goal) -> Goal:
-        """The goal, trimmed, or ``UserError``: also for a language it asks for that no
-        live worker can produce (the plan task decides again, with the workers it finds)."""
+        """The goal, trimmed, or ``UserError``: also for a language it asks for, or is
+        written in, that no live worker can produce (the plan task decides again, with the
+        workers it finds)."""
         checked = check_goal(goal, self.settings)
-        if target_languages(checked.text)[0] or unknown_languages(checked.text):
-            check_languages(checked, self.available_cards())
+        check_languages(checked, self.available_cards())
         return checked
 
     def submit(
