@@ -15,8 +15,9 @@
 3. Under ``ANSWERABLE`` the passages do not answer the question: the answer says so and
    cites nothing (``answered`` is false). Otherwise the best unit's passage answers it,
    with its units that share the question's terms (and, for "how do I", the steps of its
-   section that lead to it), and another passage adds a unit only for a term the answer
-   still lacks; whole units, in reading order, within ``max_words``.
+   section that lead to it; a unit that goes on from the best, "If not, ..."), and another
+   passage adds a unit only for a term the answer still lacks, and only one nearly as
+   relevant as the best; whole units, in reading order, within ``max_words``.
 
 A request for a summary of the whole ("Summarize the text.") names nothing to look for:
 the units that share the most of the passages' own words stand for the whole.
@@ -39,8 +40,10 @@ from agents.thesaurus import normalise, same_terms
 # XQuAD (questions against their own article's paragraphs, and against another's):
 # `python -m benchmarks answers --calibrate`.
 ANSWERABLE = 0.28
-# A unit of the answering passage joins the answer at this share of the best one's score.
+# A unit of the answering passage joins the answer at this share of the best one's score;
+# a unit of another passage (for a word the answer lacks) at this share.
 ALONGSIDE = 0.34
+ELSEWHERE = 0.7
 SECTION_WEIGHT = 0.5  # a term only in the unit's heading or passage's title counts half
 # The share of a unit's score that its heading earns: in a knowledge base a heading is the
 # question its section answers ("Change the e-mail address of your account").
@@ -90,7 +93,8 @@ _QUESTION_WORDS = frozenset(
         "much many long often big large old far ever also get got would could can may might "
         "must shall please tell know want wants need needs way ways possible able compare "
         "comparison difference differences versus vs take takes taken make makes happen "
-        "happens go goes find found see locate use one anything something everything nothing"
+        "happens go goes come comes find found see locate use one anything something everything "
+        "nothing"
     ).split()
 )
 # What kind of answer a question wants, and what a unit that gives one holds.
@@ -236,13 +240,14 @@ class Scorer:
         # do passages that have "channels" but not the "sports" of "sports channels".
         present = set().union(*self.own, *self.context)
         absent = question.terms - present
-        unnamed = {t for t in absent if t in question.names}
-        unkind = {t for t in absent - unnamed if question.modifiers.get(t, set()) & present}
-        self.named = UNNAMED ** len({question.words[t] for t in unnamed})
-        self.named *= UNKIND ** len({question.words[t] for t in unkind})
-        unnamed |= unkind
+        unnamed = {question.words[t] for t in absent if t in question.names}
+        unkind = {question.words[t] for t in absent if question.modifiers.get(t, set()) & present}
+        unkind -= unnamed
         if question.yes_no:  # "Can I pay by credit card?" asks about every word of it
-            self.named *= YES_NO_ABSENT ** len({question.words[t] for t in absent - unnamed})
+            others = {question.words[t] for t in absent} - unkind
+            self.named = UNKIND ** len(unkind) * YES_NO_ABSENT ** len(others)
+        else:
+            self.named = UNNAMED ** len(unnamed) * UNKIND ** len(unkind)
 
     def score(self, index: int, sentence: Sentence) -> float:
         if not self.total:
@@ -317,12 +322,14 @@ def _choose(
         elif sentences[index].passage == home:
             if scores[index] < ALONGSIDE * scores[best] and not adds:
                 continue
-        elif not adds or scores[index] < ANSWERABLE:
+        elif not adds or scores[index] < max(ANSWERABLE, ELSEWHERE * scores[best]):
             continue
         if any(_overlap(scorer.own[index], scorer.own[other]) > SIMILAR for other in chosen):
             continue
         steps = STEPS if index == best and _PROCEDURE.match(scorer.question.text) else 0
         group = [i for i in _with_antecedents(sentences, index, steps) if i not in chosen]
+        if index == best and _goes_on(sentences, index):
+            group.append(index + 1)  # "If it is not, you may cancel": the other case
         length = sum(len(sentences[i].text.split()) for i in group)
         if words + length > max_words and len(group) > 1:
             group, length = [index], len(sentences[index].text.split())
@@ -349,6 +356,17 @@ def _with_antecedents(sentences: Sequence[Sentence], index: int, steps: int = 0)
     ):
         group.insert(0, group[0] - 1)
     return group
+
+
+def _goes_on(sentences: Sequence[Sentence], index: int) -> bool:
+    """True if the unit after ``index`` goes on from it, in the same section."""
+    after = index + 1
+    return (
+        after < len(sentences)
+        and bool(_CONTINUES.match(sentences[after].text))
+        and sentences[after].passage == sentences[index].passage
+        and sentences[after].section == sentences[index].section
+    )
 
 
 def _compose(chosen: Sequence[Sentence]) -> str:

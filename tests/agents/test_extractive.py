@@ -107,3 +107,39 @@ def test_the_answer_relevance_score_is_high_for_answers_and_honest_abstentions()
     )
     assert answer_relevance("How do I unlock a bike?", off, passages) < 0.3
     assert answer_relevance("How do I unlock a bike?", cut, passages) < 0.3
+
+
+MOVING = (
+    "moving",
+    "Moving house",
+    "We move your contract to the new address free of charge if we serve it there. "
+    "If not, you may cancel the contract without a fee.",
+)
+TV = (
+    "tv",
+    "Our TV",
+    "Our TV streams more than 80 channels. Up to three devices can watch at the same time.",
+)
+BILLS = ("bills", "Bills", "Your bill is paid by direct debit on the 3rd of every month.")
+VISITS = (
+    "visits",
+    "A technician's visit",
+    "If a problem cannot be fixed remotely, we send a technician. A visit is free when the "
+    "fault is on our side; otherwise it costs 45 euro.",
+)
+
+
+def test_the_sentence_that_goes_on_from_the_answer_comes_with_it() -> None:
+    extract = answer("What if you do not serve my new address?", [MOVING], max_words=80)
+    assert extract.text.endswith("If not, you may cancel the contract without a fee.")
+
+
+def test_a_yes_no_question_about_a_name_the_documents_lack_gets_an_abstention() -> None:
+    assert not answer("Can I watch Netflix on our TV?", [TV], max_words=80).answered
+    assert not answer("Which sports channels does our TV have?", [TV], max_words=80).answered
+    assert answer("How many devices can watch our TV?", [TV], max_words=80).answered
+
+
+def test_another_document_adds_to_the_answer_only_what_is_nearly_as_relevant() -> None:
+    extract = answer("Do I have to pay for the technician?", [VISITS, BILLS], max_words=80)
+    assert extract.citations == ["visits"]
