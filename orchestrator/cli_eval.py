@@ -203,8 +203,8 @@ def qa(
     articles: Annotated[
         str | None,
         typer.Option(
-            help="Ask only the questions of these articles, numbered from 0 (e.g. 12-23); "
-            "every article's paragraphs are still searched."
+            help="Ask only the questions of the articles START:END (0-based, END excluded), "
+            "e.g. 12:24; every article's paragraphs are still searched."
         ),
     ] = None,
     over: OverOption = "all",
@@ -214,11 +214,8 @@ def qa(
     """SQuAD exact match and F1 of retrieval -> generation, and the gold paragraph's recall."""
     paragraphs, questions = load_squad(squad)
     if articles is not None:
-        first, _, last = articles.partition("-")
-        if not (first.isdigit() and (last or first).isdigit()):
-            raise UserError(f"--articles {articles!r}: give a number or a range such as 12-23")
-        wanted = range(int(first), int(last or first) + 1)
-        questions = [q for q in questions if int(q.paragraph.partition("-")[0]) in wanted]
+        start, end = _slice(articles)
+        questions = [q for q in questions if start <= int(q.paragraph.split("-")[0]) < end]
     settings = read_settings()
     with deployment(settings) as live, Client(live) as client:
         report = evaluate_qa(client, paragraphs, questions[:limit], k=k, over=over, console=err)

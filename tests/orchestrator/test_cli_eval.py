@@ -219,13 +219,13 @@ def test_eval_qa_and_summarization_measure_the_answers(tmp_path: Path) -> None:
     )
     (tmp_path / "squad.json").write_text(json.dumps(squad))
     held_out = ("eval", "qa", f"--squad={tmp_path / 'squad.json'}", "--json")
-    result = celeriac(*held_out, "--articles=1", env=offline(tmp_path))
+    result = celeriac(*held_out, "--articles=1:2", env=offline(tmp_path))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert (report["items"], report["paragraphs"]) == (1, 3)
     assert report["metrics"]["exact_match"] == 1.0
-    assert "a range such as 12-23" in fails(
-        celeriac(*held_out, "--articles=x-2", env=offline(tmp_path)), 2
+    assert "--articles must be START:END" in fails(
+        celeriac(*held_out, "--articles=1-2", env=offline(tmp_path)), 2
     )
 
     (tmp_path / "s.jsonl").write_text(
