@@ -7,6 +7,7 @@ written to tune the answerer; benchmarks/data/clinic-qa.json is the set kept out
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from agents.bm25 import Bm25Index
 from agents.collections import searchable
-from agents.documents import read_documents
+from agents.documents import Document, read_documents
 from agents.extractive import answer
 from agents.retrieval import query_terms
 from orchestrator.scorers.generation import answer_relevance
@@ -143,3 +144,39 @@ def test_a_yes_no_question_about_a_name_the_documents_lack_gets_an_abstention() 
 def test_another_document_adds_to_the_answer_only_what_is_nearly_as_relevant() -> None:
     extract = answer("Do I have to pay for the technician?", [VISITS, BILLS], max_words=80)
     assert extract.citations == ["visits"]
+
+
+def _support_set() -> list[tuple[str, list[Document], str | None, list[str]]]:
+    """benchmarks/data/support-qa.json's questions, each with the set's documents."""
+    path = Path(__file__).parents[2] / "benchmarks" / "data" / "support-qa.json"
+    articles = json.loads(path.read_text(encoding="utf-8"))["data"]
+    documents = [
+        Document(f"{a}-0", article["title"], article["paragraphs"][0]["context"])
+        for a, article in enumerate(articles)
+    ]
+    return [
+        (
+            qa["question"],
+            documents,
+            f"{a}-0" if qa["answers"] else None,
+            [x["text"] for x in qa["answers"]],
+        )
+        for a, article in enumerate(articles)
+        for qa in article["paragraphs"][0]["qas"]
+    ]
+
+
+@pytest.mark.parametrize(("question", "documents", "cited", "facts"), _support_set())
+def test_the_support_set_is_answered_to_the_same_bar(
+    question: str, documents: list[Document], cited: str | None, facts: list[str]
+) -> None:
+    index = Bm25Index.build([searchable(d) for d in documents])
+    found = [documents[n] for n, _ in index.search(query_terms(question), 3)]
+    extract = answer(question, [(d.id, d.title, d.text) for d in found], max_words=80)
+    if cited is None:
+        assert not extract.answered and extract.citations == []
+        return
+    text = " ".join(extract.text.split())
+    assert extract.answered and extract.citations == [cited]
+    assert any(" ".join(fact.split()) in text for fact in facts)
+    assert len(text.split()) <= 80
