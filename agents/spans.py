@@ -155,12 +155,14 @@ def answers(question: str, sentence: str) -> list[tuple[float, str]]:
         return score
 
     ranked = []
-    for span in {span for run in runs for span in _candidates(words, run)}:
+    spans = dict.fromkeys(span for run in runs for span in _candidates(words, run))
+    for span in spans:
         found = sentence[tokens[span.first].start() : tokens[span.last].end()]
         if span.kind == "name":
             found = re.sub(r"['\u2019]s$", "", found)
-        ranked.append((rank(span), found, span.first))
-    ranked.sort(key=lambda r: (-r[0], r[2]))
+        ranked.append((rank(span), found, span))
+    # Equal scores: the earlier, then the longer ("Ada Byron and Tom Wells", not "Ada Byron").
+    ranked.sort(key=lambda r: (-r[0], r[2].first, r[2].first - r[2].last))
     return [(score, found) for score, found, _ in ranked]
 
 
