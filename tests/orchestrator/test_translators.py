@@ -110,6 +110,12 @@ def test_a_goal_in_a_language_with_both_pairs_is_planned() -> None:
     assert made.steps[0].id == "goal_in_english" and made.warnings == []
 
 
+def test_with_a_model_a_goal_in_any_language_celeriac_knows_passes_the_check() -> None:
+    goal = Goal(text="Wie setze ich mein Passwort zurück?")
+    assert check_languages(goal, cards(models=["m"])) == (goal, [])
+    assert check_languages(Goal(text="Translate 'hi' into German."), cards(models=["m"]))[1] == []
+
+
 def test_only_literal_languages_are_checked_in_a_plan() -> None:
     steps = [
         Step(id="a", agent="translation", input={"text": "x", "target_lang": "es"}),
