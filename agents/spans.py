@@ -13,7 +13,7 @@ between function words, and the whole run. A candidate scores for
 - what stands around it: a quoted term, the word after "known as" or "called";
 
 and loses a little for each word past three. Calibrated on XQuAD articles 0-11, and
-checked on articles 12-23 (README: "Answers").
+checked on articles 12-23 (`celeriac eval qa --articles 12:24`; README, "Evaluation").
 
 >>> short_answer("When did the museum open?", "The museum opened in 1852, after a fire.")
 '1852'
