@@ -46,8 +46,12 @@ eval: install
 		--json --report $(EVAL)/flores-es-en.html > $(EVAL)/flores-es-en.json
 	$(EVAL_RUN) qa --squad $(DATA)/xquad/xquad.en.dev.json --json --report $(EVAL)/xquad-en.html \
 		> $(EVAL)/xquad-en.json
+	$(EVAL_RUN) qa --squad $(DATA)/xquad/xquad.en.dev.json --articles 12:24 --json \
+		--report $(EVAL)/xquad-en-held-out.html > $(EVAL)/xquad-en-held-out.json
 	$(EVAL_RUN) qa --squad benchmarks/data/support-qa.json --json --report $(EVAL)/support-qa.html \
 		> $(EVAL)/support-qa.json
+	$(EVAL_RUN) qa --squad benchmarks/data/clinic-qa.json --json --report $(EVAL)/clinic-qa.html \
+		> $(EVAL)/clinic-qa.json
 	$(EVAL_RUN) relevance --squad $(DATA)/xquad/xquad.en.dev.json --json \
 		--report $(EVAL)/relevance.html > $(EVAL)/relevance.json
 	$(EVAL_RUN) summarization --jsonl $(DATA)/dialogsum/dialogsum.dev.jsonl --text-field dialogue \

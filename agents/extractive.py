@@ -2,15 +2,14 @@
 
 1. The passages are read as units (``agents.segments``): sentences, list items and table
    rows, each under its heading; headings themselves are never part of an answer.
-2. Each unit is scored for the question: the share of the question's terms it holds,
-   each weighted by how rare it is among the passages' units (a term no passage has
-   weighs most), a term found only in the unit's heading or the passage's title counting
-   half; a question that asks for an amount, a time or a date ("how much", "when")
-   counts for less in a unit that has no number in it.
+2. Each unit is scored for the question (``agents.relevance``): by the share of the
+   question's terms it holds, the rare ones weighing more, synonyms counting as one.
 3. Under ``ANSWERABLE`` the passages do not answer the question: the answer says so and
    cites nothing (``answered`` is false). Otherwise the best unit's passage answers it,
-   with its units that share the question's terms, and another passage adds a unit only
-   for a term the answer still lacks; whole units, in reading order, within ``max_words``.
+   with its units that share the question's terms (and, for "how do I", the steps of its
+   section that lead to it; a unit that goes on from the best, "If not, ..."), and another
+   passage adds a unit only for a term the answer still lacks, and only one nearly as
+   relevant as the best; whole units, in reading order, within ``max_words``.
 
 A request for a summary of the whole ("Summarize the text.") names nothing to look for:
 the units that share the most of the passages' own words stand for the whole.
@@ -18,42 +17,46 @@ the units that share the most of the passages' own words stand for the whole.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agents.segments import units
-from agents.spans import short_answer
+from agents.relevance import Question, Scorer, Sentence, split_sentences
+from agents.spans import answers, short_answer
+
+# The units and their scoring live in agents.relevance; callers may take them from here.
+__all__ = [
+    "ANSWERABLE",
+    "Extract",
+    "Question",
+    "Scorer",
+    "Sentence",
+    "answer",
+    "split_sentences",
+]
 
 # The least relevance (0-1) at which the best unit answers the question; calibrated on
 # XQuAD (questions against their own article's paragraphs, and against another's):
-# `python -m benchmarks answers --calibrate`.
+# `celeriac eval relevance --articles 0:12` reports the best threshold there.
 ANSWERABLE = 0.28
-# A unit of the answering passage joins the answer at this share of the best one's score.
+# A unit of the answering passage joins the answer at this share of the best one's score;
+# a unit of another passage (for a word the answer lacks) at this share.
 ALONGSIDE = 0.34
-SECTION_WEIGHT = 0.5  # a term only in the unit's heading or passage's title counts half
-# The share of a unit's score that its heading earns: in a knowledge base a heading is the
-# question its section answers ("Change the e-mail address of your account").
-TITLE_SHARE = 0.25
-# Passages come best first (retrieval ranked them with the whole collection's statistics):
-# each place down costs a unit this share of its score, at most three times over.
-RANK_STEP = 0.08
-# What a question's term that no unit has weighs beyond its rarity: the passages not
-# speaking of it at all ("Evernote") says more than any one unit's silence.
-ABSENT = 1.0
-# The factor for each name, acronym or number of the question that no passage has.
-UNNAMED = 0.7
-UNTYPED = 0.65  # the factor for a unit without the number, time or date the question wants
+ELSEWHERE = 0.7
+SPAN_WEIGHT = 0.2  # what a unit's best short answer adds to its score, to choose between units
 SIMILAR = 0.6  # word-set overlap above which a unit says nothing new
-_DIGIT = re.compile(r"\d")
 # A sentence that goes on from the one before it: an answer that has it has that one too.
 _CONTINUES = re.compile(
     r"^(?:then|next|after\s+that|afterwards|also|this|these|that|it|they|its|their|there|"
     r"however|but|so|finally|otherwise|if\s+(?:it|not|so))\b",
     re.I,
 )
+# "How do I ...?" asks for a procedure: its steps before the unit that answers come too.
+_PROCEDURE = re.compile(
+    r"^\s*how\s+(?:(?:do|can|could|should|must|would)\s+(?:i|we|you)|to)\b", re.I
+)
+STEPS = 2
 _GENERIC = re.compile(r"\b(?:summar|overview|gist|main points|key points|tl;?dr)", re.I)
 # What a request for a summary says besides its topic ("Summarize the text").
 _ABOUT_THE_WHOLE = re.compile(
@@ -61,69 +64,6 @@ _ABOUT_THE_WHOLE = re.compile(
     r"documents?|passages?|dialogues?|conversations?|articles?|say|says)\b",
     re.I,
 )
-# Question words that say what kind of answer is wanted, not what it is about.
-_QUESTION_WORDS = frozenset(
-    (  # noqa: SIM905 (a word list reads best as text)
-        "much many long often big large old far ever also get got would could can may might "
-        "must shall please tell know want wants need needs way ways possible able compare "
-        "comparison difference differences versus vs take takes taken make makes happen "
-        "happens go goes find found see locate use one"
-    ).split()
-)
-# What kind of answer a question wants, and what a unit that gives one holds.
-_MONEY = re.compile(
-    r"[$€£¥]|\d\s*(?:%|percent)|\b(?:for\s+free|free\s+of\s+charge|no\s+cost|euros?|dollars?|usd|eur|gbp|pounds?|cents?|"
-    r"[\d.,]+\s+(?:a|per)\s+(?:month|year|user))\b",
-    re.I,
-)
-_QUANTITY = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"forty|fifty|hundred|thousand|million|billion|half|dozen|several|few|many|once|twice|"
-    r"unlimited|no)\b",
-    re.I,
-)
-_TIME = re.compile(
-    r"\d|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|"
-    r"march|april|june|july|august|september|october|november|december|daily|weekly|"
-    r"monthly|yearly|annually|hours?|minutes?|days?|weeks?|months?|years?|century|decade|"
-    r"morning|evening|night|noon|midnight|once|immediately|instantly|after|before|until|"
-    r"within|during|since)\b",
-    re.I,
-)
-_WANTS = [
-    (
-        re.compile(
-            r"\b(?:cost|costs|price|pricing|fee|fees|charge|how\s+much\s+(?:is|are|do|"
-            r"does|will|would)\b.*\b(?:pay|cost|charge))",
-            re.I,
-        ),
-        _MONEY,
-    ),
-    (
-        re.compile(
-            r"\b(?:when|what\s+(?:time|year|date|day|month)|which\s+(?:year|day|month)|"
-            r"how\s+(?:long|soon|often))\b",
-            re.I,
-        ),
-        _TIME,
-    ),
-    (
-        re.compile(r"\bhow\s+(?:much|many|big|large|old|far|fast|high|heavy|small)\b", re.I),
-        _QUANTITY,
-    ),
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Sentence:
-    """A unit of a passage that an answer may use."""
-
-    passage: str  # the id of the passage it came from
-    position: int  # its place in reading order, over all passages
-    text: str
-    start: int  # its offsets in the passage's text
-    end: int
-    section: str  # its heading, else the passage's title
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,86 +76,6 @@ class Extract:
     sentences: list[Sentence]  # the best first
     relevance: float  # the best unit's score for the question
     short: str = ""  # the shortest span that answers (``agents.spans``)
-
-
-def split_sentences(passages: Sequence[tuple[str, str, str]]) -> list[Sentence]:
-    """Every unit but headings of ``(id, title, text)`` passages, in reading order."""
-    found: list[Sentence] = []
-    for passage_id, title, text in passages:
-        for unit in units(text):
-            if unit.kind != "heading":
-                section = unit.section or title
-                found.append(
-                    Sentence(passage_id, len(found), unit.text, unit.start, unit.end, section)
-                )
-    return found
-
-
-class Question:
-    """What a question asks about: its terms (stemmed) and the words they came from."""
-
-    def __init__(self, text: str) -> None:
-        from agents.bm25 import content_terms
-
-        self.text = text
-        self.words: dict[str, str] = {}
-        self.share: dict[str, float] = {}  # "Wi-Fi" is one word of two terms, each half
-        self.names: set[str] = set()  # terms of names, acronyms and numbers: "VPN", "Android"
-        for place, word in enumerate(re.findall(r"[\w'-]+", text)):
-            if word.lower() in _QUESTION_WORDS:
-                continue
-            found = content_terms(word)
-            for term in found:
-                self.words.setdefault(term, word)
-                self.share.setdefault(term, 1 / len(found))
-                if (place and word[0].isupper()) or word[1:].isupper() or _DIGIT.search(word):
-                    self.names.add(term)
-        self.terms = frozenset(self.words)
-        self.wants = next((kind for asks, kind in _WANTS if asks.search(text)), None)
-
-
-class Scorer:
-    """Scores units for a question, with term weights from the units at hand."""
-
-    def __init__(self, question: Question, sentences: Sequence[Sentence]) -> None:
-        from agents.bm25 import content_terms
-
-        self.question = question
-        ranks = {p: rank for rank, p in enumerate(dict.fromkeys(s.passage for s in sentences))}
-        self.prior = [max(1 - RANK_STEP * ranks[s.passage], 1 - 3 * RANK_STEP) for s in sentences]
-        self.own = [content_terms(s.text) for s in sentences]
-        self.context = [content_terms(s.section) for s in sentences]
-        frequency = Counter(term for bag in self.own for term in bag & question.terms)
-        n = len(sentences)
-        self.weights = {
-            term: question.share[term]
-            * (math.log((n + 1) / (frequency[term] + 0.5)) + 1.0 + ABSENT * (not frequency[term]))
-            for term in question.terms
-        }
-        self.total = sum(self.weights.values())
-        # A name the question gives that no passage has: they speak of something else.
-        unnamed = {t for t in question.names if not any(t in b for b in [*self.own, *self.context])}
-        self.named = UNNAMED ** len({question.words[t] for t in unnamed})
-
-    def score(self, index: int, sentence: Sentence) -> float:
-        if not self.total:
-            return 0.0
-        own, context = self.own[index], self.context[index]
-        held = sum(
-            weight * (1.0 if term in own else SECTION_WEIGHT if term in context else 0.0)
-            for term, weight in self.weights.items()
-        )
-        titled = sum(weight for term, weight in self.weights.items() if term in context)
-        value = (1 - TITLE_SHARE) * held / self.total + TITLE_SHARE * titled / self.total
-        if self.question.wants and not self.question.wants.search(sentence.text):
-            value *= UNTYPED
-        return value * self.prior[index] * self.named
-
-    def missing(self) -> list[str]:
-        """The question's words that no unit holds, as the question wrote them."""
-        present = set().union(*self.own, *self.context) if self.own else set()
-        words = [word for term, word in self.question.words.items() if term not in present]
-        return list(dict.fromkeys(words))
 
 
 def answer(instruction: str, passages: Sequence[tuple[str, str, str]], max_words: int) -> Extract:
@@ -233,8 +93,19 @@ def answer(instruction: str, passages: Sequence[tuple[str, str, str]], max_words
         relevance = scores[best] if best is not None else 0.0
         return Extract(_abstention(instruction, scorer.missing()), [], False, [], relevance)
     chosen = _choose(sentences, scores, best, scorer, max_words)
-    short = short_answer(instruction, chosen[0].text)
+    short = _short(instruction, chosen, scores)
     return Extract(_compose(chosen), _cited(chosen), True, chosen, scores[best], short)
+
+
+def _short(instruction: str, chosen: Sequence[Sentence], scores: Sequence[float]) -> str:
+    """The short answer from the answer's units: the best unit's, unless another holds a
+    much likelier one (the number asked for, a name beside the question's words)."""
+    found = [
+        (scores[s.position] + SPAN_WEIGHT * ranked[0][0], ranked[0][1])
+        for s in chosen
+        if (ranked := answers(instruction, s.text))
+    ]
+    return max(found, key=lambda f: f[0])[1] if found else short_answer(instruction, chosen[0].text)
 
 
 def _choose(
@@ -258,12 +129,17 @@ def _choose(
         elif sentences[index].passage == home:
             if scores[index] < ALONGSIDE * scores[best] and not adds:
                 continue
-        elif not adds or scores[index] < ANSWERABLE:
+        elif not adds or scores[index] < max(ANSWERABLE, ELSEWHERE * scores[best]):
             continue
         if any(_overlap(scorer.own[index], scorer.own[other]) > SIMILAR for other in chosen):
             continue
-        group = [i for i in _with_antecedents(sentences, index) if i not in chosen]
+        steps = STEPS if index == best and _PROCEDURE.match(scorer.question.text) else 0
+        group = [i for i in _with_antecedents(sentences, index, steps) if i not in chosen]
+        if index == best and _goes_on(sentences, index):
+            group.append(index + 1)  # "If it is not, you may cancel": the other case
         length = sum(len(sentences[i].text.split()) for i in group)
+        if words + length > max_words and len(group) > 1:
+            group, length = [index], len(sentences[index].text.split())
         if chosen and words + length > max_words:
             continue
         chosen += group
@@ -274,17 +150,30 @@ def _choose(
     return [sentences[i] for i in best_first]
 
 
-def _with_antecedents(sentences: Sequence[Sentence], index: int) -> list[int]:
-    """``index`` and the units before it that it goes on from ("Then connect the cable")."""
+def _with_antecedents(sentences: Sequence[Sentence], index: int, steps: int = 0) -> list[int]:
+    """``index`` and the units before it that it goes on from ("Then connect the cable"),
+    or, for ``steps`` > 0, up to that many units of its section before it: the steps of a
+    procedure that lead to it."""
     group = [index]
     while (
         group[0] > 0
-        and _CONTINUES.match(sentences[group[0]].text)
+        and (_CONTINUES.match(sentences[group[0]].text) or len(group) <= steps)
         and sentences[group[0] - 1].passage == sentences[index].passage
         and sentences[group[0] - 1].section == sentences[index].section
     ):
         group.insert(0, group[0] - 1)
     return group
+
+
+def _goes_on(sentences: Sequence[Sentence], index: int) -> bool:
+    """True if the unit after ``index`` goes on from it, in the same section."""
+    after = index + 1
+    return (
+        after < len(sentences)
+        and bool(_CONTINUES.match(sentences[after].text))
+        and sentences[after].passage == sentences[index].passage
+        and sentences[after].section == sentences[index].section
+    )
 
 
 def _compose(chosen: Sequence[Sentence]) -> str:

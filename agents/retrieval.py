@@ -220,15 +220,13 @@ class Retrieval(Agent):
     @staticmethod
     def _terms(query: str, rewritten: str | None, *, required: bool = True) -> list[str]:
         """The BM25 terms of the query and its rewriting; hybrid search can do without."""
-        from agents.bm25 import terms  # bm25s only in processes that search
-
-        query_terms = terms(query) + terms(rewritten or "")
-        if required and not query_terms:
+        found = query_terms(query) + query_terms(rewritten or "")
+        if required and not found:
             raise PermanentError(
                 f"the query {query[:80]!r} has no searchable words (only stopwords, "
                 "punctuation or single letters): give some content words"
             )
-        return query_terms
+        return found
 
     @staticmethod
     def _rewrite(query: str, context: StepContext) -> str | None:
@@ -246,3 +244,13 @@ class Retrieval(Agent):
             context.logger.warning("query rewriting failed (%s); searching as given", exc)
             return None
         return keywords.keywords.strip() or None
+
+
+def query_terms(query: str) -> list[str]:
+    """The BM25 terms of ``query`` with their synonyms and verb forms (``agents.thesaurus``),
+    so that "What do I do if I crash?" finds the page about accidents."""
+    from agents.bm25 import terms  # bm25s only in processes that search
+    from agents.thesaurus import expansions, normalise
+
+    found = terms(normalise(query))
+    return found + [more for term in dict.fromkeys(found) for more in expansions(term)]

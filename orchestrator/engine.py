@@ -23,7 +23,6 @@ from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, JobStatu
 from orchestrator.planning.base import Check, Planner, check_goal, checker, plan_for
 from orchestrator.planning.build import build_planner
 from orchestrator.planning.cards import AgentCard, Cards, joined_offers
-from orchestrator.planning.goal_text import target_languages, unknown_languages
 from orchestrator.planning.readiness import unready
 from orchestrator.planning.replan import check_merged, merge, record, replaced_steps
 from orchestrator.planning.translators import check_languages
@@ -138,11 +137,11 @@ class Engine:
         return check
 
     def check_goal(self, goal: Goal) -> Goal:
-        """The goal, trimmed, or ``UserError``: also for a language it asks for that no
-        live worker can produce (the plan task decides again, with the workers it finds)."""
+        """The goal, trimmed, or ``UserError``: also for a language it asks for, or is
+        written in, that no live worker can produce (the plan task decides again, with the
+        workers it finds)."""
         checked = check_goal(goal, self.settings)
-        if target_languages(checked.text)[0] or unknown_languages(checked.text):
-            check_languages(checked, self.available_cards())
+        check_languages(checked, self.available_cards())
         return checked
 
     def submit(

@@ -197,12 +197,22 @@ def qa(
     squad: Annotated[Path, typer.Option(help="SQuAD v1.1 JSON.", **Existing)],
     limit: Limit = None,
     k: Annotated[int, typer.Option("-k", min=1, max=MAX_DEPTH, help="Passages retrieved.")] = 5,
+    articles: Annotated[
+        str | None,
+        typer.Option(
+            help="Ask only the questions of the articles START:END (0-based, END excluded), "
+            "e.g. 12:24; every article's paragraphs are still searched."
+        ),
+    ] = None,
     over: OverOption = "all",
     as_json: JsonFlag = False,
     report_file: ReportFile = None,
 ) -> None:
     """SQuAD exact match and F1 of retrieval -> generation, and the gold paragraph's recall."""
     paragraphs, questions = load_squad(squad)
+    if articles is not None:
+        start, end = _slice(articles)
+        questions = [q for q in questions if start <= int(q.paragraph.split("-")[0]) < end]
     settings = read_settings()
     with deployment(settings) as live, Client(live) as client:
         report = evaluate_qa(client, paragraphs, questions[:limit], k=k, over=over, console=err)

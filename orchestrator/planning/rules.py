@@ -183,8 +183,11 @@ class _Builder:
             raise PlanningError(f"cannot tell what the goal {_quote(task)} asks for: {SHAPES_HELP}")
         query = instruction if not isinstance(instruction, str) else _query(task)
         hits = self.search("search", query, k=3)
+        # An answer a customer reads whole: at most 80 words (issue 14).
         return self.add(
-            "answer", "generation", {"instruction": instruction, "context": _ref(hits, "hits")}
+            "answer",
+            "generation",
+            {"instruction": instruction, "context": _ref(hits, "hits"), "max_words": 80},
         )
 
     def search(self, step_id: str, query: Any, *, k: int) -> str:

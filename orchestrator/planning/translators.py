@@ -21,7 +21,13 @@ from agents.languages import apertium_package, known, name
 from orchestrator.errors import PlanError, PlanningError
 from orchestrator.models import Goal, Plan
 from orchestrator.planning.cards import AgentCard, Cards
-from orchestrator.planning.goal_text import TRANSLATE_ONLY, target_languages, unknown_languages
+from orchestrator.planning.goal_text import (
+    TRANSLATE_ONLY,
+    source_language,
+    target_languages,
+    unknown_languages,
+    written_in,
+)
 
 TRANSLATOR = "translation"  # the agent type that answers in other languages
 SOURCE = "eng"  # the language answers are written in before they are translated
@@ -116,8 +122,15 @@ def check_languages(goal: Goal, cards: Cards) -> tuple[Goal, list[str]]:
         ) from None
     if TRANSLATE_ONLY.match(goal.text):
         # The translation is the task (no answer to fall back on), from the text's own
-        # language: its steps are checked in the plan.
+        # language when the goal does not name it (any worker's source will do here).
+        source, instruction = source_language(goal.text)
+        targets, _ = target_languages(instruction)
+        for code in targets:
+            if code != source and not translators.can(source, code):
+                reason = translators.cannot(source, code)
+                raise PlanningError(f"celeriac cannot translate into {name(code)} here: {reason}")
         return goal, []
+    _check_written_in(goal.text, translators)
     targets, rest = target_languages(goal.text)
     missing = [code for code in targets if not translators.can(SOURCE, code)]
     if not missing:
@@ -133,6 +146,20 @@ def check_languages(goal: Goal, cards: Cards) -> tuple[Goal, list[str]]:
         f"the answer is in {name(SOURCE)}, not {names}: {translators.cannot(SOURCE, missing[0])}"
     )
     return goal.model_copy(update={"text": rest}), [warning]
+
+
+def _check_written_in(text: str, translators: Translators) -> None:
+    """``PlanningError`` for a goal written in a language that is not translated into
+    English here, or its answer not back into it (it would fail in planning)."""
+    if translators.models:
+        return  # a model translates every language celeriac knows
+    language = written_in(text)
+    for source, target in ((language, SOURCE), (SOURCE, language)):
+        if language != SOURCE and not translators.can(source, target):
+            raise PlanningError(
+                f"celeriac cannot answer a goal written in {name(language)} here: "
+                f"{translators.cannot(source, target)}"
+            )
 
 
 def check_translations(plan: Plan, cards: Cards) -> None:

@@ -1,21 +1,27 @@
-"""Offline answers on a support knowledge base that the answerer was not built on
-(tests/data/kb, an invented bike-rental service): searched as the rule planner searches
-(the three best documents), answered as the generation agent answers."""
+"""Offline answers on a small support knowledge base (tests/data/kb, an invented
+bike-rental service), searched as the rule planner searches (the three best documents)
+and answered as the generation agent answers, held to issue 14's bar: the right document
+cited, the fact asked for, at most 80 words of whole sentences, and an abstention when
+the documents do not answer. The questions in other words than the documents' were
+written to tune the answerer; benchmarks/data/clinic-qa.json is the set kept out of it."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from agents.bm25 import Bm25Index, terms
-from agents.documents import read_documents
+from agents.bm25 import Bm25Index
+from agents.collections import searchable
+from agents.documents import Document, read_documents
 from agents.extractive import answer
+from agents.retrieval import query_terms
 from agents.scoring.generation import answer_relevance
 
 KB = read_documents([Path(__file__).parent.parent / "data" / "kb"]).documents
-INDEX = Bm25Index.build([f"{d.title} {d.text}" for d in KB])
+INDEX = Bm25Index.build([searchable(d) for d in KB])
 ANSWERABLE = [
     ("How do I unlock a bike?", "unlock-a-bike", "scan the QR code"),
     ("How much does a day pass cost?", "prices", "12 euro"),
@@ -24,16 +30,33 @@ ANSWERABLE = [
     ("What should I do after an accident?", "accidents", "report the accident"),
     ("How old do I have to be to ride?", "account", "16 years"),
     ("What does parking outside a zone cost?", "parking", "5 euro"),
+    # In words the documents do not use: synonyms, verb forms, "at least" for a minimum.
+    ("What do I do if I crash?", "accidents", "report the accident"),
+    ("How do I remove my account?", "account", "Delete my data"),
+    ("Is there a minimum age?", "account", "16 years"),
+    ("Is there a discount for students?", "prices", "30% off"),
+    ("What is the price of the monthly pass?", "prices", "29 euro"),
+    ("Am I insured when I ride?", "accidents", "insured against third-party liability"),
+    ("Where do I get my receipts?", "account", "e-mail address"),
+    # A procedure comes with its steps, and the words side by side find the right one.
+    ("How do I start a ride?", "unlock-a-bike", "scan the QR code"),
+    ("How do I lock the bike?", "parking", "pressing the lock lever down"),
+    ("What if the lock won't open?", "unlock-a-bike", "Report a problem"),
 ]
 UNANSWERABLE = [
     "Can I bring my dog on the bike?",
     "Do you have bikes in Madrid?",
     "How do I change my payment card?",
+    "Can I reserve a bike in advance?",
+    "Do you rent out helmets?",
+    "How do I get a refund for a ride?",
+    "Is there a family plan?",
+    "Which electric scooters do you have?",
 ]
 
 
 def search(question: str) -> list[tuple[str, str, str]]:
-    found = [KB[n] for n, _ in INDEX.search(terms(question), 3)]
+    found = [KB[n] for n, _ in INDEX.search(query_terms(question), 3)]
     return [(d.id, d.title, d.text) for d in found]
 
 
@@ -85,3 +108,75 @@ def test_the_answer_relevance_score_is_high_for_answers_and_honest_abstentions()
     )
     assert answer_relevance("How do I unlock a bike?", off, passages) < 0.3
     assert answer_relevance("How do I unlock a bike?", cut, passages) < 0.3
+
+
+MOVING = (
+    "moving",
+    "Moving house",
+    "We move your contract to the new address free of charge if we serve it there. "
+    "If not, you may cancel the contract without a fee.",
+)
+TV = (
+    "tv",
+    "Our TV",
+    "Our TV streams more than 80 channels. Up to three devices can watch at the same time.",
+)
+BILLS = ("bills", "Bills", "Your bill is paid by direct debit on the 3rd of every month.")
+VISITS = (
+    "visits",
+    "A technician's visit",
+    "If a problem cannot be fixed remotely, we send a technician. A visit is free when the "
+    "fault is on our side; otherwise it costs 45 euro.",
+)
+
+
+def test_the_sentence_that_goes_on_from_the_answer_comes_with_it() -> None:
+    extract = answer("What if you do not serve my new address?", [MOVING], max_words=80)
+    assert extract.text.endswith("If not, you may cancel the contract without a fee.")
+
+
+def test_a_yes_no_question_about_a_name_the_documents_lack_gets_an_abstention() -> None:
+    assert not answer("Can I watch Netflix on our TV?", [TV], max_words=80).answered
+    assert not answer("Which sports channels does our TV have?", [TV], max_words=80).answered
+    assert answer("How many devices can watch our TV?", [TV], max_words=80).answered
+
+
+def test_another_document_adds_to_the_answer_only_what_is_nearly_as_relevant() -> None:
+    extract = answer("Do I have to pay for the technician?", [VISITS, BILLS], max_words=80)
+    assert extract.citations == ["visits"]
+
+
+def _support_set() -> list[tuple[str, list[Document], str | None, list[str]]]:
+    """benchmarks/data/support-qa.json's questions, each with the set's documents."""
+    path = Path(__file__).parents[2] / "benchmarks" / "data" / "support-qa.json"
+    articles = json.loads(path.read_text(encoding="utf-8"))["data"]
+    documents = [
+        Document(f"{a}-0", article["title"], article["paragraphs"][0]["context"])
+        for a, article in enumerate(articles)
+    ]
+    return [
+        (
+            qa["question"],
+            documents,
+            f"{a}-0" if qa["answers"] else None,
+            [x["text"] for x in qa["answers"]],
+        )
+        for a, article in enumerate(articles)
+        for qa in article["paragraphs"][0]["qas"]
+    ]
+
+
+@pytest.mark.parametrize(("question", "documents", "cited", "facts"), _support_set())
+def test_the_support_set_is_answered_to_the_same_bar(
+    question: str, documents: list[Document], cited: str | None, facts: list[str]
+) -> None:
+    index = Bm25Index.build([searchable(d) for d in documents])
+    found = [documents[n] for n, _ in index.search(query_terms(question), 3)]
+    extract = answer(question, [(d.id, d.title, d.text) for d in found], max_words=80)
+    if cited is None:
+        assert not extract.answered and extract.citations == []
+        return
+    text = " ".join(extract.text.split())
+    assert extract.answered and extract.citations == [cited]
+    assert any(" ".join(fact.split()) in text for fact in facts)
+    assert len(text.split()) <= 80

@@ -13,7 +13,7 @@ from agents.collections import write_collection
 from agents.documents import Document
 from orchestrator.client import Client
 from orchestrator.settings import Settings
-from tests.support.llm_server import LLMServer, Reply
+from tests.support.llm_server import LLMServer, RecordedRequest, Reply, Respond
 
 KB = [
     Document(
@@ -147,3 +147,78 @@ def test_search_then_a_grounded_model_answer(
     prompt = llm_server.chat_requests[1].messages[-1]["content"]
     assert '"title": "Reset a password"' in prompt  # the hits reached the model
     assert result.steps["answer"].usage.total_tokens > 0
+
+
+def _in_spanish(question: str) -> dict[str, Any]:
+    """A question searched, answered, and the answer translated into Spanish."""
+    asked = _asking(question)
+    asked["steps"].append(
+        {
+            "id": "in_spanish",
+            "agent": "translation",
+            "input": {
+                "text": {"$from": "answer", "path": "text"},
+                "citations": {"$from": "answer", "path": "citations"},
+                "source_lang": "en",
+                "target_lang": "es",
+            },
+        }
+    )
+    asked["answer_from"] = "in_spanish"
+    return asked
+
+
+def _model(answered: bool) -> Callable[[RecordedRequest], Reply]:
+    """The test model for every step: each request answered by what its schema asks for."""
+
+    def respond(request: RecordedRequest) -> Reply:
+        asked = json.dumps(request.body.get("response_format", {}))
+        if '"answered"' in asked:
+            return Reply.of_json(
+                {
+                    "answered": answered,
+                    "text": "Invoices are sent monthly."
+                    if answered
+                    else "The documents do not say what the Pro plan costs.",
+                    "short_answer": "monthly" if answered else "",
+                    "citations": ["billing"],
+                }
+            )
+        if '"lines"' in asked:
+            lines = [
+                "Las facturas se envían cada mes." if answered else "Los documentos no lo dicen."
+            ]
+            return Reply.of_json({"lines": lines})
+        if '"keywords"' in asked:
+            return Reply.of_json({"keywords": "invoices" if answered else "pro plan price"})
+        return Reply.of_json({"rating": 5})  # a judge
+
+    return respond
+
+
+@pytest.mark.parametrize(
+    ("question", "answered"),
+    [("How much does the Pro plan cost?", False), ("When are invoices sent?", True)],
+)
+def test_a_model_answer_translated_keeps_its_outcome_and_citations(
+    question: str,
+    answered: bool,
+    isolated: Callable[..., Settings],
+    tmp_path: Path,
+    llm_server: LLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
+    write_collection(tmp_path, "kb", KB)
+    live = isolated(workers=1, data_dir=tmp_path, llm_backend="openai", llm_model="test-model")
+    llm_server.default = Respond(_model(answered))
+    with Client(live) as client:
+        result = client.submit(plan=_in_spanish(question)).wait(timeout=60)
+    assert result.status == "succeeded", result.error
+    # "Not in the passages" stays so in Spanish: no citations, and the job says so.
+    assert result.answered is answered
+    assert result.answer["target_lang"] == "spa"
+    assert result.answer["citations"] == (["billing"] if answered else [])
+    assert result.answer["text"] == (
+        "Las facturas se envían cada mes." if answered else "Los documentos no lo dicen."
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from orchestrator.client import Client
-from orchestrator.errors import NotReady
+from orchestrator.errors import NotReady, PlanningError
 from orchestrator.models import Plan
 from orchestrator.settings import Settings
 from tests.support.helpers import needs_apertium
@@ -110,14 +110,13 @@ def test_a_worker_with_a_model_is_ready_for_any_pair(
     assert llm_server.chat_requests == []  # asking costs no model call
 
 
-def test_a_goal_into_a_language_no_worker_translates_fails_in_planning(
+def test_a_goal_into_a_language_no_worker_translates_is_refused_before_it_is_submitted(
     isolated: Callable[..., Settings],
 ) -> None:
     live = isolated(workers=1)
-    with Client(live) as client:
-        job = client.submit(goal="Translate into Japanese: The door is open.")
-        result = job.wait(timeout=60)
-    assert result.status == "failed"
-    assert (result.error or "").startswith("planning failed: step 'in_japanese' cannot run")
-    assert "Debian packages no Apertium pair" in (result.error or "")
-    assert result.steps == {}  # nothing ran
+    with Client(live) as client, pytest.raises(PlanningError) as caught:
+        client.submit(goal="Translate into Japanese: The door is open.")
+    assert str(caught.value).startswith(
+        "celeriac cannot translate into Japanese here: no live translation worker translates "
+        "into Japanese (installed Apertium pairs: "
+    )

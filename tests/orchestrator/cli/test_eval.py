@@ -198,6 +198,35 @@ def test_eval_qa_and_summarization_measure_the_answers(tmp_path: Path) -> None:
         assert report["metrics"]["paragraph_recall@5"] == pytest.approx(recall, abs=1e-4)
     assert report["metrics"]["f1"] == measured["f1"]  # over the two that succeeded
 
+    # Held-out articles: only their questions are asked, over every article's paragraphs.
+    squad["data"].append(
+        {
+            "title": "Mountains",
+            "paragraphs": [
+                {
+                    "context": "Mount Elbrus is the highest mountain in Europe.",
+                    "qas": [
+                        {
+                            "id": "q4",
+                            "question": "What is the highest mountain in Europe?",
+                            "answers": [{"text": "Mount Elbrus", "answer_start": 0}],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    (tmp_path / "squad.json").write_text(json.dumps(squad))
+    held_out = ("eval", "qa", f"--squad={tmp_path / 'squad.json'}", "--json")
+    result = celeriac(*held_out, "--articles=1:2", env=offline(tmp_path))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["items"], report["paragraphs"]) == (1, 3)
+    assert report["metrics"]["exact_match"] == 1.0
+    assert "--articles must be START:END" in fails(
+        celeriac(*held_out, "--articles=1-2", env=offline(tmp_path)), 2
+    )
+
     (tmp_path / "s.jsonl").write_text(
         json.dumps(
             {

@@ -129,6 +129,23 @@ def test_run_refuses_a_language_it_cannot_produce_with_exit_2_before_running(
 
 
 @needs_apertium
+@pytest.mark.parametrize(
+    ("goal", "message"),
+    [
+        # Written in German: it would be read into English, and answered back, by no one.
+        ("Wie exportiere ich meine Notizen?", "celeriac cannot answer a goal written in German"),
+        ("Translate 'my notes' into German.", "celeriac cannot translate into German"),
+    ],
+)
+def test_run_refuses_a_goal_in_or_into_a_language_without_a_pair_with_exit_2(
+    tmp_path: Path, goal: str, message: str
+) -> None:
+    error = fails(celeriac("run", goal, env=offline(tmp_path)), 2)
+    assert error.startswith(f"{message} here: no live translation worker translates ")
+    assert "configure a language model (OPENAI_API_KEY or OPENAI_BASE_URL)" in error
+
+
+@needs_apertium
 def test_run_with_fallback_language_answers_in_english_and_warns(tmp_path: Path) -> None:
     result = celeriac("run", GERMAN, "--fallback-language", "--json", env=offline(tmp_path))
     assert result.returncode == 0, result.stderr

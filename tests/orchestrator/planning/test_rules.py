@@ -61,6 +61,7 @@ def test_a_question_is_searched_then_answered_from_the_hits() -> None:
     assert inputs(made)["answer"] == {
         "instruction": "How do I turn on two-factor authentication?",
         "context": ref("search", "hits"),
+        "max_words": 80,  # an answer a customer reads whole
     }
     assert made.answer_from == "answer"
 

@@ -92,16 +92,28 @@ def test_without_a_translation_worker_the_error_says_how_to_start_one() -> None:
 
 
 @pytest.mark.parametrize(
-    ("goal", "step"),
+    ("goal", "refused"),
     [
-        ("Translate into French: Your invoice is ready.", "in_french"),  # no fallback: the task
-        ("Wie setze ich mein Passwort zurück?", "goal_in_english"),  # a goal in German
+        # No fallback: the translation is the task.
+        ("Translate into French: Your invoice is ready.", "cannot translate into French"),
+        # A goal in German is read into English, and answered in German, by no one here.
+        ("Wie setze ich mein Passwort zurück?", "cannot answer a goal written in German"),
     ],
 )
-def test_translation_steps_no_worker_can_run_are_refused_when_planned(goal: str, step: str) -> None:
-    with pytest.raises(PlanError, match=f"step '{step}' cannot run: no live translation") as caught:
+def test_translations_no_worker_can_do_are_refused_before_planning(goal: str, refused: str) -> None:
+    with pytest.raises(PlanningError, match=f"^celeriac {refused} here: no live translation"):
         plan(goal, APERTIUM, fallback_language=True)
-    assert caught.value.step_id == step
+
+
+def test_a_goal_in_a_language_with_both_pairs_is_planned() -> None:
+    made = plan("¿Cómo restablezco mi contraseña?", APERTIUM)
+    assert made.steps[0].id == "goal_in_english" and made.warnings == []
+
+
+def test_with_a_model_a_goal_in_any_language_celeriac_knows_passes_the_check() -> None:
+    goal = Goal(text="Wie setze ich mein Passwort zurück?")
+    assert check_languages(goal, cards(models=["m"])) == (goal, [])
+    assert check_languages(Goal(text="Translate 'hi' into German."), cards(models=["m"]))[1] == []
 
 
 def test_only_literal_languages_are_checked_in_a_plan() -> None:

@@ -1,0 +1,241 @@
+"""How well a unit of a passage answers a question: the relevance that the offline
+answerer (``agents.extractive``) and the answer-relevance score rank units by.
+
+Each unit is scored for the question: the share of the question's terms it holds, each
+weighted by how rare it is among the passages' units (a term no passage has weighs most),
+a term found only in the unit's heading or the passage's title counting half; a question
+that asks for an amount, a time or a date ("how much", "when") counts for less in a unit
+that has no number in it. Synonyms and verb forms count as the same term ("money back"
+and "credit", "crash" and "accident": ``agents.thesaurus``), and a unit that has the
+question's words side by side ("lock the bike") gains a little. Passages that lack a name
+the question gives ("VPN"), the kind of thing it asks for (the "sports" of "which sports
+channels"), or any word of a yes/no question ("Can I pay by credit card?") speak of
+something else: every unit scores less.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from agents.segments import units
+from agents.thesaurus import normalise, same_terms
+
+SECTION_WEIGHT = 0.5  # a term only in the unit's heading or passage's title counts half
+# The share of a unit's score that its heading earns: in a knowledge base a heading is the
+# question its section answers ("Change the e-mail address of your account").
+TITLE_SHARE = 0.25
+# Passages come best first (retrieval ranked them with the whole collection's statistics):
+# each place down costs a unit this share of its score, at most three times over.
+RANK_STEP = 0.08
+# What a question's term that no unit has weighs beyond its rarity: the passages not
+# speaking of it at all ("Evernote") says more than any one unit's silence.
+ABSENT = 1.0
+# The factor for each name, acronym or number of the question that no passage has.
+UNNAMED = 0.7
+PAIRED = 0.2  # the most a unit gains for holding the question's words in its order
+UNKIND = 0.5  # the factor for each word of the kind asked for that no passage has
+# The factor for each other word of a yes/no question that no passage has.
+YES_NO_ABSENT = 0.6
+UNTYPED = 0.65  # the factor for a unit without the number, time or date the question wants
+_DIGIT = re.compile(r"\d")
+_YES_NO = re.compile(
+    r"^\s*(?:can|could|do|does|did|is|are|was|were|will|would|should|shall|may|must|has|"
+    r"have|am)\b",
+    re.I,
+)
+# Question words that say what kind of answer is wanted, not what it is about.
+_QUESTION_WORDS = frozenset(
+    (  # noqa: SIM905 (a word list reads best as text)
+        "much many long often big large old far ever also get got would could can may might "
+        "must shall please tell know want wants need needs way ways possible able compare "
+        "comparison difference differences versus vs take takes taken make makes happen "
+        "happens go goes come comes find found see locate use one anything something everything "
+        "nothing"
+    ).split()
+)
+# What kind of answer a question wants, and what a unit that gives one holds.
+_MONEY = re.compile(
+    r"[$€£¥]|\d\s*(?:%|percent)|\b(?:for\s+free|free\s+of\s+charge|no\s+cost|euros?|dollars?|usd|eur|gbp|pounds?|cents?|"
+    r"[\d.,]+\s+(?:a|per)\s+(?:month|year|user))\b",
+    re.I,
+)
+_QUANTITY = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|half|dozen|several|few|many|once|twice|"
+    r"unlimited|no)\b",
+    re.I,
+)
+_TIME = re.compile(
+    r"\d|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|"
+    r"march|april|june|july|august|september|october|november|december|daily|weekly|"
+    r"monthly|yearly|annually|hours?|minutes?|days?|weeks?|months?|years?|century|decade|"
+    r"morning|evening|night|noon|midnight|once|immediately|instantly|after|before|until|"
+    r"within|during|since)\b",
+    re.I,
+)
+_WANTS = [
+    (
+        re.compile(
+            r"\b(?:cost|costs|price|pricing|fee|fees|charge|how\s+much\s+(?:is|are|do|"
+            r"does|will|would)\b.*\b(?:pay|cost|charge))",
+            re.I,
+        ),
+        _MONEY,
+    ),
+    (
+        re.compile(
+            r"\b(?:when|what\s+(?:time|year|date|day|month)|which\s+(?:year|day|month)|"
+            r"how\s+(?:long|soon|often))\b",
+            re.I,
+        ),
+        _TIME,
+    ),
+    (
+        re.compile(r"\bhow\s+(?:much|many|big|large|old|far|fast|high|heavy|small)\b", re.I),
+        _QUANTITY,
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A unit of a passage that an answer may use."""
+
+    passage: str  # the id of the passage it came from
+    position: int  # its place in reading order, over all passages
+    text: str
+    start: int  # its offsets in the passage's text
+    end: int
+    section: str  # its heading, else the passage's title
+
+
+def split_sentences(passages: Sequence[tuple[str, str, str]]) -> list[Sentence]:
+    """Every unit but headings of ``(id, title, text)`` passages, in reading order."""
+    found: list[Sentence] = []
+    for passage_id, title, text in passages:
+        for unit in units(text):
+            if unit.kind != "heading":
+                section = unit.section or title
+                found.append(
+                    Sentence(passage_id, len(found), unit.text, unit.start, unit.end, section)
+                )
+    return found
+
+
+class Question:
+    """What a question asks about: its terms (stemmed) and the words they came from."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.words: dict[str, str] = {}
+        self.share: dict[str, float] = {}  # "U-Bahn" is one word of two terms, each half
+        self.names: set[str] = set()  # terms of names, acronyms and numbers: "VPN", "Android"
+        # The kind of thing a "which" or "what" question asks for ("which sports channels
+        # are"): the words before the last of that phrase are kinds of the last.
+        self.modifiers: dict[str, set[str]] = {}
+        focus: list[set[str]] | None = None
+        asked = normalise(text)
+        for place, match in enumerate(re.finditer(r"[\w'-]+|[^\w\s]", asked)):
+            word = match.group()
+            found = set() if word.lower() in _QUESTION_WORDS else _terms(word)
+            for term in found:
+                self.words.setdefault(term, word)
+                self.share.setdefault(term, 1 / len(found))
+                if (place and word[0].isupper()) or word[1:].isupper() or _DIGIT.search(word):
+                    self.names.add(term)
+            if focus is not None and found and not word.lower().endswith("'s"):
+                focus.append(found)
+                continue
+            if focus and 2 <= len(focus) <= 3:
+                for kind in focus[:-1]:
+                    for term in kind:
+                        self.modifiers[term] = focus[-1]
+            focus = [] if word.lower() in {"which", "what"} else None
+        self.terms = frozenset(self.words)
+        order = [t for word in re.findall(r"[\w'-]+", asked) for t in _sequence(word)]
+        self.pairs = {
+            (a, b) for a, b in pairwise(order) if a != b and a in self.terms and b in self.terms
+        }
+        self.wants = next((kind for asks, kind in _WANTS if asks.search(text)), None)
+        self.yes_no = bool(_YES_NO.match(text))
+
+
+class Scorer:
+    """Scores units for a question, with term weights from the units at hand."""
+
+    def __init__(self, question: Question, sentences: Sequence[Sentence]) -> None:
+        self.question = question
+        ranks = {p: rank for rank, p in enumerate(dict.fromkeys(s.passage for s in sentences))}
+        self.prior = [max(1 - RANK_STEP * ranks[s.passage], 1 - 3 * RANK_STEP) for s in sentences]
+        self.own = [_terms(s.text) for s in sentences]
+        # Words of the question side by side in a unit ("lock the bike"), as a share of
+        # the question's pairs.
+        self.paired = [_paired(question.pairs, s.text) for s in sentences]
+        self.context = [_terms(s.section) for s in sentences]
+        frequency = Counter(term for bag in self.own for term in bag & question.terms)
+        n = len(sentences)
+        self.weights = {
+            term: question.share[term]
+            * (math.log((n + 1) / (frequency[term] + 0.5)) + 1.0 + ABSENT * (not frequency[term]))
+            for term in question.terms
+        }
+        self.total = sum(self.weights.values())
+        # A name the question gives that no passage has: they speak of something else; so
+        # do passages that have "channels" but not the "sports" of "sports channels".
+        present = set().union(*self.own, *self.context)
+        absent = question.terms - present
+        unnamed = {question.words[t] for t in absent if t in question.names}
+        unkind = {question.words[t] for t in absent if question.modifiers.get(t, set()) & present}
+        unkind -= unnamed
+        if question.yes_no:  # "Can I pay by credit card?" asks about every word of it
+            others = {question.words[t] for t in absent} - unkind
+            self.named = UNKIND ** len(unkind) * YES_NO_ABSENT ** len(others)
+        else:
+            self.named = UNNAMED ** len(unnamed) * UNKIND ** len(unkind)
+
+    def score(self, index: int, sentence: Sentence) -> float:
+        if not self.total:
+            return 0.0
+        own, context = self.own[index], self.context[index]
+        held = sum(
+            weight * (1.0 if term in own else SECTION_WEIGHT if term in context else 0.0)
+            for term, weight in self.weights.items()
+        )
+        titled = sum(weight for term, weight in self.weights.items() if term in context)
+        value = (1 - TITLE_SHARE) * held / self.total + TITLE_SHARE * titled / self.total
+        if self.question.wants and not self.question.wants.search(sentence.text):
+            value *= UNTYPED
+        value *= 1 + PAIRED * self.paired[index]
+        return min(value, 1.0) * self.prior[index] * self.named
+
+    def missing(self) -> list[str]:
+        """The question's words that no unit holds, as the question wrote them."""
+        present = set().union(*self.own, *self.context) if self.own else set()
+        words = [word for term, word in self.question.words.items() if term not in present]
+        return list(dict.fromkeys(words))
+
+
+def _terms(text: str) -> set[str]:
+    """The content terms of ``text``, synonyms and verb forms as one (``agents.thesaurus``)."""
+    from agents.bm25 import content_terms
+
+    return same_terms(content_terms(normalise(text)))
+
+
+def _sequence(text: str) -> list[str]:
+    """The index terms of ``text`` in order, synonyms and verb forms as one."""
+    from agents.bm25 import terms
+
+    return [next(iter(same_terms({t}))) for t in terms(normalise(text))]
+
+
+def _paired(pairs: set[tuple[str, str]], text: str) -> float:
+    if not pairs:
+        return 0.0
+    order = _sequence(text)
+    return len(pairs & set(pairwise(order))) / len(pairs)

@@ -1,0 +1,134 @@
+"""Words that mean the same to someone asking for help, so that an answer is found in
+the documents' words when the question uses others ("money back" for a refund, "crash"
+for an accident, "paid" for pay).
+
+Two small, hand-kept resources, both plain English and about no one knowledge base:
+- ``IRREGULAR``: the forms of common irregular verbs, which stemming leaves apart.
+- ``SYNONYMS``: groups of words and phrases that a service's customers and its help
+  pages use for one another.
+
+Every word of a group is reduced to the group's first word (stemmed), so a comparison of
+stemmed terms treats them as one:
+
+>>> sorted(same_terms(content_terms(normalise("I want my money back"))))
+['refund', 'want']
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from agents.bm25 import content_terms
+
+IRREGULAR = (  # noqa: SIM905 (a word list reads best as text)
+    "pay paid|send sent|keep kept|take took taken|buy bought|lose lost|forget forgot "
+    "forgotten|begin began begun|bring brought|choose chose chosen|give gave given|"
+    "know knew known|meet met|run ran|say said|see saw seen|sell sold|show shown|"
+    "speak spoke spoken|steal stole stolen|tell told|think thought|win won|write wrote written|"
+    "break broke broken|drive drove driven|ride rode ridden|hold held|lead led|feel felt|"
+    "fall fell fallen|grow grew grown|hide hid hidden|build built|spend spent|lend lent|"
+    "hear heard|wear wore worn|freeze froze frozen|sing sang sung|"
+    "sit sat|sleep slept|stand stood|teach taught|throw threw thrown|catch caught|"
+    "fight fought|fly flew flown|draw drew drawn|eat ate eaten|become became|come came|"
+    "seek sought|shake shook shaken|swim swam swum|wake woke woken|"
+    "forbid forbade forbidden|undergo underwent undergone|"
+    "withdraw withdrew withdrawn|arise arose arisen"
+).split("|")
+
+SYNONYMS = (
+    "wifi|wi-fi|wi fi|wireless|wlan|wireless network|network",
+    "refund|refunds|refunded|reimburse|reimbursement|money back|repay|repayment|credit|"
+    "credited|compensation|compensate",
+    "cancel|cancellation|terminate|termination",
+    "price|cost|fee|charge|penalty",
+    "delete|remove|erase|removal|deletion",
+    "sign in|signin|sign on|log in|login|log on|logon",
+    "sign up|signup|register|registration|enrol|enroll|enrolment",
+    "password|passcode|passphrase",
+    "phone|mobile phone|cellphone|cell phone|smartphone|mobile",
+    "email|e-mail|mail",
+    "bill|invoice|billing",
+    "pay|payment|paid",
+    "start|begin|beginning",
+    "end|finish|stop",
+    "accident|crash|collision",
+    "damage|damaged|broken|faulty|defective",
+    "help|support|helpdesk|help desk",
+    "discount|reduction|rebate|concession|reduced price|% off|percent off",
+    "minimum|at least|no less than",
+    "maximum|at most|up to|no more than",
+    "age|old|aged",
+    "buy|purchase",
+    "deliver|delivery|shipping|dispatch",
+    "tv|television",
+    "internet|broadband",
+    "router|modem",
+    "outage|disruption|interruption|downtime",
+    "move|relocate|relocation|moving house",
+    "rent|hire|rental",
+    "bike|bicycle|e-bike",
+    "photo|picture|photograph|image",
+    "problem|fault|trouble|error",
+    "fix|repair|resolve",
+    "parcel|package",
+    "username|user name|login name",
+    "screen|display",
+    "app|application",
+    "label|sticker",
+    "hurt|injured|injury",
+    "credit card|creditcard",
+    "debit card|debitcard",
+)
+# Phrases that hold a word of another group ("credit card" is no refund) come first.
+_PROTECTED = ("credit card", "debit card")
+
+
+@cache
+def _tables() -> tuple[re.Pattern[str], dict[str, str], dict[str, str]]:
+    """The phrase pattern, phrase -> its group's word, and stemmed term -> group's term."""
+    phrases: dict[str, str] = {}
+    canonical: dict[str, str] = {}
+    for forms in [*IRREGULAR, *SYNONYMS]:
+        words = forms.split("|") if "|" in forms else forms.split()
+        head = words[0].replace(" ", "").replace("-", "")
+        heads = sorted(content_terms(head)) or [head]
+        for word in words:
+            if " " in word or "-" in word:
+                phrases[word] = head
+            for term in content_terms(word.replace(" ", "").replace("-", "")):
+                canonical.setdefault(term, heads[0])
+        for term in heads:
+            canonical[term] = heads[0]
+    ordered = sorted(phrases, key=lambda p: (p not in _PROTECTED, -len(p)))
+    pattern = re.compile(
+        r"\b(?:" + "|".join(re.escape(p).replace(r"\ ", r"[\s-]+") for p in ordered) + r")\b",
+        re.I,
+    )
+    return pattern, {p.lower(): h for p, h in phrases.items()}, canonical
+
+
+def normalise(text: str) -> str:
+    """``text`` with each known phrase written as its group's one word ("money back" ->
+    "refund"), for finding terms in; never shown to anyone."""
+    pattern, phrases, _ = _tables()
+    return pattern.sub(lambda m: f" {phrases.get(_spaced(m.group()), m.group())} ", text)
+
+
+def same_terms(terms: set[str] | frozenset[str]) -> set[str]:
+    """Stemmed ``terms``, each synonym or verb form as its group's term."""
+    _, _, canonical = _tables()
+    return {canonical.get(term, term) for term in terms}
+
+
+def expansions(term: str) -> list[str]:
+    """Every stemmed term of ``term``'s group but ``term`` itself, for widening a search."""
+    _, _, canonical = _tables()
+    group = canonical.get(term)
+    if group is None:
+        return []
+    return sorted(t for t, g in canonical.items() if g == group and t != term)
+
+
+def _spaced(phrase: str) -> str:
+    return re.sub(r"[\s-]+", lambda m: "-" if m.group() == "-" else " ", phrase.lower())

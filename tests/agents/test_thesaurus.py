@@ -1,0 +1,30 @@
+from agents.bm25 import content_terms
+from agents.thesaurus import expansions, normalise, same_terms
+
+
+def terms(text: str) -> set[str]:
+    return same_terms(content_terms(normalise(text)))
+
+
+def test_synonyms_and_phrases_are_one_term() -> None:
+    assert terms("I want my money back") == terms("I want a refund") == terms("I want credit")
+    assert terms("Wi-Fi") == terms("wifi") == terms("wireless network")
+    assert terms("after a crash") == terms("after an accident")
+    assert terms("at least 16") == terms("minimum 16")
+
+
+def test_irregular_verb_forms_are_the_verb() -> None:
+    assert terms("it was paid") == terms("you pay")
+    assert terms("the receipt is sent") == terms("we send the receipt")
+
+
+def test_a_phrase_keeps_its_own_meaning() -> None:
+    # A credit card is no refund, though "credit" alone is.
+    assert terms("pay by credit card") != terms("pay by refund card")
+    assert "refund" not in terms("pay by credit card")
+
+
+def test_words_of_no_group_are_left_as_they_are() -> None:
+    assert terms("the router's lights") == content_terms("the router's lights")
+    assert expansions("router") == ["modem"]
+    assert expansions("lighthouse") == []
