@@ -82,6 +82,9 @@ class Sweeper:
         rewatched = 0
         for member in self.store.outbox.due(names.WATCH_KEY, now):
             kind, _, job_id = member.partition(" ")
+            if kind == "approval":  # a wait for a person ran out: the script drops its entry
+                self._expire(*job_id.partition(" ")[::2])
+                continue
             if kind == "plan":
                 self.dispatcher.send_plan(job_id)
             else:
@@ -89,3 +92,12 @@ class Sweeper:
             self.store.outbox.rewatch(member, now + 4 * self.store.grace_seconds)
             rewatched += 1
         return SweepReport(expired, resent, rewatched, len(lost))
+
+    def _expire(self, job_id: str, step_id: str) -> None:
+        """End a job's (or its step's, if ``step_id``) wait for approval: its time is up."""
+        what = f"step {step_id!r}" if step_id else "the plan"
+        why = f"expired: no one approved {what} within its approval timeout"
+        done = self.store.approvals.reject(job_id, step_id or None, why, expired=True)
+        if isinstance(done, Followups):
+            log.warning("job %s: %s", job_id, why)
+            self.deliver(job_id, done)

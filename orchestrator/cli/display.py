@@ -24,6 +24,9 @@ _STYLE = {
     "queued": "blue",
     "waiting": "dim",
     "pending": "dim",
+    "awaiting_approval": "bold yellow",
+    "rejected": "red",
+    "expired": "red",
 }
 _STEP_STATE = {
     "step_queued": "queued",
