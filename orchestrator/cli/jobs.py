@@ -175,6 +175,11 @@ def run(
         settings = settings.model_copy(update={"fallback_language": True})
     if approve_plan or approval_timeout:
         settings = settings.model_copy(update=_approval(settings, approve_plan, approval_timeout))
+    if settings.approval == "plan" and not settings.redis_url and not sys.stdin.isatty():
+        raise UserError(
+            "with no terminal to ask, a plan to approve needs CELERIAC_REDIS_URL, so that "
+            "`celeriac approve JOB` can reach the job (a private Redis cannot be reached)"
+        )
     with temporary_collection(settings.data_dir, docs or [], print_warning) as indexed:
         _run_embedded(
             settings, checked, goal, indexed or collection, budget, threshold, as_json, timeout

@@ -13,10 +13,13 @@ import redis
 from orchestrator.client import Client, JobHandle
 from orchestrator.embedded.deployment import Embedded
 from orchestrator.embedded.redis_server import RedisServer
-from orchestrator.errors import NotAwaitingApproval
+from orchestrator.errors import NotAwaitingApproval, PlanError
+from orchestrator.settings import Settings
 from tests.integration.test_jobs import runs
+from tests.integration.test_planner import FAILING_BRANCH
 from tests.support.cli import celeriac, fails
 from tests.support.helpers import make_settings, wait_for
+from tests.support.llm_server import LLMServer, Reply
 
 
 def awaiting(job: JobHandle, step: str | None = None) -> None:
@@ -150,3 +153,44 @@ def test_waits_outlive_every_worker_and_a_redis_restart() -> None:
             step_job.approve(step="refund")
             assert plan_job.wait(timeout=60).answer == {"text": "hello"}
             assert step_job.wait(timeout=60).answer == {"text": "refunded 10 EUR"}
+
+
+def test_a_replanning_asks_again_and_its_new_steps_may_be_edited(
+    planning: Settings, llm_server: LLMServer
+) -> None:
+    instead = {
+        "steps": [
+            echo("safe", "world"),
+            {
+                "id": "final_2",
+                "agent": "concat",
+                "input": {
+                    "parts": [{"$from": "greet", "path": "text"}, {"$from": "safe", "path": "text"}]
+                },
+            },
+        ],
+        "answer_from": "final_2",
+    }
+    llm_server.script(Reply.of_json(FAILING_BRANCH), Reply.of_json(instead))
+    with Client(planning) as client:
+        job = client.submit(goal="Greet the world", approval="plan")
+        awaiting(job)
+        job.approve()
+        wait_for(lambda: job.result().awaiting is not None, what="the replanning to await approval")
+        proposed = job.result().awaiting
+        assert proposed is not None and (proposed.what, proposed.new) == (
+            "replan",
+            ["safe", "final_2"],
+        )
+        whole = proposed.plan.model_dump(mode="json")
+        changed_old = json.loads(json.dumps(whole))
+        changed_old["steps"][0]["input"]["text"] = "bye"
+        with pytest.raises(PlanError, match="keeps the job's steps as they are"):
+            job.approve(plan=changed_old)
+        whole["steps"][3]["input"]["text"] = "there"  # the new step 'safe', edited
+        job.approve(plan=whole)
+        result = job.wait(timeout=60)
+    assert result.status == "succeeded", result.error
+    assert result.answer == {"text": "hello there"}
+    assert result.replans[0].added == ["safe", "final_2"]
+    assert len(llm_server.chat_requests) == 2
