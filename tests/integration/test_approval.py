@@ -4,6 +4,13 @@ yes, answered with the SDK and the CLI, and a wait that outlives every process."
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +24,8 @@ from orchestrator.errors import NotAwaitingApproval, PlanError
 from orchestrator.settings import Settings
 from tests.integration.test_jobs import runs
 from tests.integration.test_planner import FAILING_BRANCH
-from tests.support.cli import celeriac, fails
-from tests.support.helpers import make_settings, wait_for
+from tests.support.cli import celeriac, environment, fails
+from tests.support.helpers import ROOT, make_settings, wait_for
 from tests.support.llm_server import LLMServer, Reply
 
 
@@ -86,6 +93,83 @@ def test_the_cli_shows_a_waiting_plan_refuses_a_bad_edit_and_runs_a_good_one(
     assert runs(redis_client, job_id, "a") == 0
     again = fails(celeriac("approve", job_id, env=live_env), 2)
     assert again == f"job {job_id} is succeeded, not awaiting approval: there is nothing to decide"
+
+
+def at_a_terminal(env: dict[str, str], *args: str) -> tuple[int, subprocess.Popen[bytes]]:
+    """``celeriac ARGS`` with a pseudo-terminal for its stdin, stdout and stderr; the
+    terminal's end for the test, and the process."""
+    ours, theirs = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=ROOT,
+        env={**env, "COLUMNS": "200"},
+        stdin=theirs,
+        stdout=theirs,
+        stderr=theirs,
+    )
+    os.close(theirs)
+    return ours, process
+
+
+def read_until(fd: int, text: str, timeout: float = 60.0) -> str:
+    """What the terminal shows, read until ``text`` appears (or the deadline passes)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text not in plain(seen):
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {text!r} on the terminal; it showed {seen.decode(errors='replace')!r}"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:  # the process ended and closed the terminal
+                break
+    return plain(seen)
+
+
+def plain(shown: bytes) -> str:
+    """Terminal output without its colours and cursor moves."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace"))
+
+
+@pytest.mark.parametrize(("answer", "status"), [("y\n", "succeeded"), ("n\nnot now\n", "rejected")])
+def test_watch_at_a_terminal_shows_the_plan_and_asks(
+    live_env: dict[str, str], client: Client, answer: str, status: str
+) -> None:
+    job = client.submit(plan=PLAN, approval="plan")
+    awaiting(job)
+    terminal, process = at_a_terminal(live_env, "watch", job.id)
+    try:
+        shown = read_until(terminal, "approve the plan?")
+        assert f"job {job.id} awaits approval of its plan" in shown
+        assert '"agent": "echo"' in shown
+        os.write(terminal, answer.encode())
+        assert job.wait(timeout=60).status == status
+        read_until(terminal, f"{job.id} {status}")
+        assert process.wait(timeout=30) == 0
+    finally:
+        os.close(terminal)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    if status == "rejected":
+        assert job.result().error == "rejected: not now"
+
+
+def test_run_at_a_terminal_asks_before_its_plan_runs(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(PLAN))
+    terminal, process = at_a_terminal(environment(), "run", "--approve-plan", "--plan", str(plan))
+    try:
+        read_until(terminal, "approve the plan?")
+        os.write(terminal, b"y\n")
+        shown = read_until(terminal, ": succeeded", timeout=90)
+        assert process.wait(timeout=60) == 0, shown
+    finally:
+        os.close(terminal)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_a_plan_rejected_on_the_cli_ends_rejected_with_the_reason(

@@ -256,3 +256,14 @@ def test_a_step_waiting_past_its_timeout_fails_expired(inline: Inline) -> None:
     assert result.status == "failed"
     error = result.steps["send"].error or ""
     assert error.startswith("expired: no one approved step 'send'")
+
+
+def test_cancelling_a_job_cancels_its_step_awaiting_approval(inline: Inline) -> None:
+    runtime, worker, approvals = inline
+    job_id = runtime.engine.submit(GATED)
+    worker.drain()
+    assert runtime.engine.cancel(job_id) == "cancelled"
+    assert runtime.store.result(job_id).steps["send"].status == "cancelled"
+    with pytest.raises(NotAwaitingApproval, match=r"step .send. of job \w+ is cancelled"):
+        approvals.approve(job_id, step="send")
+    assert worker.drain() == 0 and Send.sent == []
