@@ -188,6 +188,19 @@ def test_a_plan_rejected_on_the_cli_ends_rejected_with_the_reason(
     )
 
 
+def test_a_wait_no_one_answers_expires_by_the_sweeper(client: Client) -> None:
+    plan_job = client.submit(plan=PLAN, approval="plan", approval_timeout=0.5)
+    step_job = client.submit(plan=REFUND, approval_timeout=0.5)
+    expired = plan_job.wait(timeout=30)
+    assert expired.status == "expired"
+    assert expired.error == "expired: no one approved the plan within its approval timeout"
+    failed = step_job.wait(timeout=30)
+    assert failed.steps["refund"].error == (
+        "expired: no one approved step 'refund' within its approval timeout"
+    )
+    assert failed.steps["note"].status == "succeeded"
+
+
 def test_a_step_that_needs_a_yes_waits_on_no_worker_and_runs_once_approved(
     client: Client, redis_client: redis.Redis
 ) -> None:
