@@ -37,6 +37,9 @@ class Agent:
     description: ClassVar[str]
     Input: ClassVar[type[BaseModel]]
     Output: ClassVar[type[BaseModel]]
+    # True for an agent whose steps a person approves before they run (one that sends an
+    # e-mail, or issues a refund): each step waits, its resolved input shown, holding no worker.
+    needs_approval: ClassVar[bool] = False
 
     def run(self, input: Any, context: StepContext) -> BaseModel:
         raise NotImplementedError

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
 from agents.registry import load_registry
+from orchestrator.approval import Approvals
 from orchestrator.errors import JobTimeout, UserError
 from orchestrator.llm import build_chat_model
 from orchestrator.models import (
     TERMINAL_JOB,
+    Approval,
     Budget,
     DeadLetter,
     Event,
@@ -46,7 +48,8 @@ class JobHandle:
         return f"JobHandle({self.id!r})"
 
     def status(self) -> str:
-        """pending, running, succeeded, partial, failed or cancelled."""
+        """pending, awaiting_approval, running, succeeded, partial, failed, cancelled,
+        rejected or expired."""
         with redis_errors(self.client.url):
             return self.client.runtime.store.job_status(self.id)
 
@@ -103,6 +106,24 @@ class JobHandle:
         """Stop dispatching the job's steps; return its status afterwards."""
         with redis_errors(self.client.url):
             return self.client.runtime.engine.cancel(self.id)
+
+    def approve(
+        self, plan: Plan | Mapping[str, Any] | None = None, *, step: str | None = None
+    ) -> JobStatus:
+        """Let the plan awaiting approval run, as it is or as ``plan`` (validated like any
+        plan; an invalid one raises ``PlanError`` and the job keeps waiting), or the
+        ``step`` awaiting approval; return the job's status. ``NotAwaitingApproval`` if
+        nothing is waiting (also when someone else answered first)."""
+        if plan is not None:
+            check_plan_size(plan, max_bytes=self.client.settings.max_plan_bytes)
+        with redis_errors(self.client.url):
+            return Approvals(self.client.runtime.engine).approve(self.id, plan, step=step)
+
+    def reject(self, reason: str, *, step: str | None = None) -> JobStatus:
+        """Say no to what awaits approval: the job ends ``rejected`` with ``reason``, or the
+        ``step`` fails with it (then the job goes on as after any failed step)."""
+        with redis_errors(self.client.url):
+            return Approvals(self.client.runtime.engine).reject(self.id, reason, step=step)
 
 
 class Client:
@@ -162,6 +183,8 @@ class Client:
         budget: Budget | Mapping[str, Any] | None = None,
         threshold: float | None = None,
         fallback_language: bool | None = None,
+        approval: Approval | None = None,
+        approval_timeout: float | None = None,
     ) -> JobHandle:
         """Submit a plan (validated now) or a goal in plain language (planned by an
         orchestrator worker); return the job's handle at once.
@@ -174,6 +197,9 @@ class Client:
         spend (tokens and/or USD: a ``Budget`` or ``{"tokens": 10000}``), the planner's
         included. A step whose main score falls under ``threshold`` (0-1) is run again
         (CELERIAC_SCORE_RETRIES times), then fails, and a model may replan its branch.
+        ``approval="plan"`` (default CELERIAC_APPROVAL): once planned (and replanned) the
+        job is ``awaiting_approval`` until ``job.approve()`` or ``job.reject(reason)``, or
+        ends ``expired`` after ``approval_timeout`` s (CELERIAC_APPROVAL_TIMEOUT_SECONDS).
 
         >>> client.submit(goal="How do I reset my password? Answer in Spanish.")
         """
@@ -187,9 +213,15 @@ class Client:
             _goal(goal, collection, self._fallback(fallback_language)) if goal is not None else None
         )
         checked_budget, checked_threshold = _budget(budget), _threshold(threshold)
+        _check_approval(approval, approval_timeout)
         with redis_errors(self.url):
             job_id = self.runtime.engine.submit(
-                plan, checked_budget, goal=goal_model, threshold=checked_threshold
+                plan,
+                checked_budget,
+                goal=goal_model,
+                threshold=checked_threshold,
+                approval=approval,
+                approval_timeout=approval_timeout,
             )
             return JobHandle(self, job_id)
 
@@ -262,3 +294,12 @@ def _threshold(threshold: object) -> float | None:
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
         raise UserError(f"the threshold must be a number between 0 and 1, not {threshold!r}")
     return threshold
+
+
+def _check_approval(approval: object, timeout: object) -> None:
+    if approval is not None and approval not in get_args(Approval):
+        raise UserError(f"approval must be 'plan' or 'none', not {approval!r}")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+    ):
+        raise UserError(f"approval_timeout must be a number of seconds above 0, not {timeout!r}")

@@ -6,6 +6,7 @@ what to ask for and publishes the messages each change makes due.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -19,7 +20,16 @@ from agents.errors import CeleriacError, TransientError
 from agents.llm import ChatModel
 from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
 from orchestrator.llm.metering import StepMeter, metered
-from orchestrator.models import TERMINAL_STEP, Budget, Goal, JobResult, JobStatus, Plan, job_score
+from orchestrator.models import (
+    TERMINAL_STEP,
+    Approval,
+    Budget,
+    Goal,
+    JobResult,
+    JobStatus,
+    Plan,
+    job_score,
+)
 from orchestrator.planning.base import Check, Planner, check_goal, checker, plan_for
 from orchestrator.planning.build import build_planner
 from orchestrator.planning.cards import AgentCard, Cards, joined_offers
@@ -151,9 +161,13 @@ class Engine:
         *,
         goal: Goal | None = None,
         threshold: float | None = None,
+        approval: Approval | None = None,
+        approval_timeout: float | None = None,
     ) -> str:
         """Record a pending job for a plan (validated now) or a goal (planned by an
-        orchestrator worker), and ask an orchestrator to start it."""
+        orchestrator worker), and ask an orchestrator to start it. With ``approval``
+        'plan' (default CELERIAC_APPROVAL), the plan then waits for a person's yes, for
+        ``approval_timeout`` seconds (default CELERIAC_APPROVAL_TIMEOUT_SECONDS)."""
         if (plan is None) == (goal is None):
             raise UserError("submit a plan or a goal (exactly one of them)")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -164,11 +178,17 @@ class Engine:
         # A checked plan starts at once, with no plan task; if this process dies before
         # publishing its first steps, the sweeper sends them from the outbox.
         started = self.store.create_job(
-            job_id, checked, goal=goal, budget=budget, threshold=threshold
+            job_id,
+            checked,
+            goal=goal,
+            budget=budget,
+            threshold=threshold,
+            approval=approval or self.settings.approval,
+            approval_timeout=approval_timeout or self.settings.approval_timeout_seconds,
         )
         if started is None:
             self.dispatcher.send_plan(job_id)  # an orchestrator worker plans the goal
-        else:
+        elif isinstance(started, Followups):
             self.deliver(job_id, started)
         return job_id
 
@@ -262,8 +282,8 @@ class Engine:
             result = self.store.result(job_id)
         except JobNotFound:
             return True
-        if result.done:
-            return True
+        if result.done or result.status == "awaiting_approval":
+            return True  # a person decides what a job awaiting approval does next
         unfinished = [sid for sid, step in result.steps.items() if step.status not in TERMINAL_STEP]
         if unfinished:
             log.warning("finalize %s: steps %s have not ended; not finalizing", job_id, unfinished)
@@ -315,9 +335,17 @@ class Engine:
             return False
         merged = merge(plan, new, succeeded)
         replans = [*result.replans, record(result, target, new)]
-        extended = self.store.extend_job(job_id, merged, new.steps, replans)
+        proposal = json.dumps(
+            {
+                "plan": merged.model_dump(mode="json"),
+                "new": new.model_dump(mode="json"),
+                "replans": [replan.model_dump() for replan in replans],
+            }
+        )
+        extended = self.store.extend_job(job_id, merged, new.steps, replans, proposal)
         if not isinstance(extended, Followups):
-            return extended == "stale"  # another finalizer replanned first
+            # Another finalizer replanned first, or the new steps wait for a person.
+            return extended in ("stale", "awaiting_approval")
         self.deliver(job_id, extended)
         return True
 

@@ -7,7 +7,8 @@ The tree (the root and agent errors are in ``agents.errors``)::
     │   ├── ConfigError         settings or agent registry unusable
     │   ├── PlanError           a plan fails validation; names the step
     │   ├── PlanningError       no valid plan could be made for a goal
-    │   └── JobNotFound         no job with that id
+    │   ├── JobNotFound         no job with that id
+    │   └── NotAwaitingApproval an approval of a job or step that is not waiting
     ├── RedisUnavailable        Redis cannot be reached (exit code 1)
     ├── JobTimeout              wait() ran out of time (exit code 1)
     ├── NotReady                no live worker can run a step: an engine, model or
@@ -68,3 +69,18 @@ class NotReady(CeleriacError):
 
 class EvaluationFailed(CeleriacError):
     """Every item of an evaluation failed: there is nothing to measure."""
+
+
+class NotAwaitingApproval(UserError):
+    """An approval or rejection of a job (or step) that is not waiting for one."""
+
+    def __init__(
+        self, job_id: str, status: str, *, step_id: str | None = None, hint: str = ""
+    ) -> None:
+        what = f"step {step_id!r} of job {job_id}" if step_id else f"job {job_id}"
+        super().__init__(
+            f"{what} is {status}, not awaiting approval: there is nothing to decide{hint}"
+        )
+        self.job_id = job_id
+        self.status = status
+        self.step_id = step_id

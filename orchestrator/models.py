@@ -11,10 +11,32 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from agents.scoring import Score as Score  # a step's scores are the agent's
 
-JobStatus = Literal["pending", "running", "succeeded", "partial", "failed", "cancelled"]
-StepStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "skipped", "cancelled"]
+JobStatus = Literal[
+    "pending",
+    "awaiting_approval",
+    "running",
+    "succeeded",
+    "partial",
+    "failed",
+    "cancelled",
+    "rejected",
+    "expired",
+]
+StepStatus = Literal[
+    "waiting",
+    "queued",
+    "awaiting_approval",
+    "running",
+    "succeeded",
+    "failed",
+    "skipped",
+    "cancelled",
+]
+Approval = Literal["none", "plan"]  # what a job asks a person to approve before it runs
 
-TERMINAL_JOB: frozenset[str] = frozenset({"succeeded", "partial", "failed", "cancelled"})
+TERMINAL_JOB: frozenset[str] = frozenset(
+    {"succeeded", "partial", "failed", "cancelled", "rejected", "expired"}
+)
 TERMINAL_STEP: frozenset[str] = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
 STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -117,6 +139,22 @@ class Budget(BaseModel):
     cost: float | None = Field(default=None, gt=0, description="USD")
 
 
+class Awaiting(BaseModel):
+    """What a job in ``awaiting_approval`` waits for a person to approve, and until when.
+
+    ``what`` is ``plan`` (before anything runs) or ``replan`` (steps a replanning proposes
+    in place of a failed branch: ``plan`` is then the job's plan with them, ``new`` their
+    ids, as ``job.approve(plan=...)`` may replace them).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    what: Literal["plan", "replan"]
+    plan: Plan
+    new: list[str] = Field(default_factory=list)
+    until: datetime
+
+
 class StepResult(BaseModel):
     status: StepStatus
     agent: str
@@ -133,6 +171,11 @@ class StepResult(BaseModel):
     history: list[ScoredAttempt] = Field(
         default_factory=list, description="Attempts that scored under the job's threshold."
     )
+    approval_input: dict[str, Any] | None = Field(
+        default=None,
+        description="The resolved input of a step that waits, or waited, for a person's yes.",
+    )
+    approval_until: datetime | None = None
 
 
 class JobResult(BaseModel):
@@ -158,6 +201,10 @@ class JobResult(BaseModel):
     created_at: datetime | None = None
     finished_at: datetime | None = None
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    approval: Approval = "none"
+    awaiting: Awaiting | None = Field(
+        default=None, description="What the job waits for a person to approve, if it does."
+    )
     steps: dict[str, StepResult] = Field(default_factory=dict)
 
     @property
@@ -196,9 +243,10 @@ class DeadLetter(BaseModel):
 class Event(BaseModel):
     """One entry of a job's event stream.
 
-    ``type`` is one of: job_submitted, job_planned, job_replanned, job_started,
-    job_finished, step_queued, step_started, step_progress, step_succeeded,
-    step_retrying, step_failed, step_skipped, step_cancelled.
+    ``type`` is one of: job_submitted, job_planned, job_awaiting_approval, job_approved,
+    job_replanned, job_started, job_finished, step_queued, step_awaiting_approval,
+    step_approved, step_started, step_progress, step_succeeded, step_retrying,
+    step_failed, step_skipped, step_cancelled.
     """
 
     model_config = ConfigDict(frozen=True)

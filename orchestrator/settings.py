@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from orchestrator.errors import ConfigError
+from orchestrator.models import Approval
 
 _MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -98,6 +99,12 @@ class Settings(BaseSettings):
     )
     planner_timeout_seconds: float = Field(
         default=300.0, gt=0, description="Planning longer than this is tried again."
+    )
+    approval: Approval = Field(
+        default="none", description="What a job asks a person to approve: none, or its plan."
+    )
+    approval_timeout_seconds: float = Field(
+        default=24 * 3600.0, gt=0, description="A job or step waiting longer for a yes expires."
     )
     scoring: bool = Field(default=True, description="Score every step and job.")
     scoring_judge: bool = Field(

@@ -52,6 +52,9 @@ class Sweeper:
             stranded += shard.messages
             for member in shard.watched:
                 kind, _, job_id = member.partition(" ")
+                if kind == "approval":  # a wait for a person ran out: the script drops it
+                    self._time_up(*job_id.partition(" ")[::2])
+                    continue
                 if kind == "plan":
                     self.dispatcher.send_plan(job_id)
                 else:
@@ -94,3 +97,12 @@ class Sweeper:
                 log.warning("step %s/%s lost its worker; requeued or failed", job_id, step_id)
             self.deliver(job_id, followups)
         return expired
+
+    def _time_up(self, job_id: str, step_id: str) -> None:
+        """End a job's (or its step's, if ``step_id``) wait for approval: its time is up."""
+        what = f"step {step_id!r}" if step_id else "the plan"
+        why = f"expired: no one approved {what} within its approval timeout"
+        done = self.store.approvals.reject(job_id, step_id or None, why, expired=True)
+        if isinstance(done, Followups):
+            log.warning("job %s: %s", job_id, why)
+            self.deliver(job_id, done)

@@ -122,7 +122,7 @@ SDK_CASES = [
         submit(one({"id": "a", "agent": "ecko", "input": {"text": "hi"}})),
         PlanError,
         "step 'a': unknown agent 'ecko' (known: barrier, concat, echo, fail, gate, generation, "
-        "milestone, patient, poison, retrieval, sleep, translation)",
+        "milestone, patient, poison, refund, retrieval, sleep, translation)",
         id="unknown-agent",
     ),
     pytest.param(
@@ -257,6 +257,24 @@ SDK_CASES = [
         "the threshold must be a number between 0 and 1, not '0.5'",
         id="threshold-str",
     ),
+    pytest.param(
+        submit(GOOD, approval="yes"),
+        UserError,
+        "approval must be 'plan' or 'none', not 'yes'",
+        id="approval-unknown",
+    ),
+    pytest.param(
+        submit(GOOD, approval="plan", approval_timeout=0),
+        UserError,
+        "approval_timeout must be a number of seconds above 0, not 0",
+        id="approval-timeout-0",
+    ),
+    pytest.param(
+        submit(GOOD, approval_timeout="1h"),
+        UserError,
+        "approval_timeout must be a number of seconds above 0, not '1h'",
+        id="approval-timeout-str",
+    ),
 ]
 
 
@@ -338,6 +356,22 @@ CLI_CASES = [
         {},
         "--docs: TMP/latin1.md: not UTF-8 text (invalid continuation byte at byte 5)",
         id="docs-not-utf8",
+    ),
+    pytest.param(
+        ["submit", "--plan", "TMP/good.json", "--approval-timeout", "0"],
+        {},
+        "Invalid value for '--approval-timeout'",
+        id="approval-timeout-0",
+    ),
+    pytest.param(["approve", "nosuchjob"], {}, "no job 'nosuchjob'", id="approve-unknown-job"),
+    pytest.param(
+        ["reject", "nosuchjob"], {}, "Missing option '--reason'", id="reject-without-reason"
+    ),
+    pytest.param(
+        ["approve", "nosuchjob", "--plan", "TMP/missing.json"],
+        {},
+        "TMP/missing.json",
+        id="approve-plan-file-missing",
     ),
     pytest.param(
         ["submit", "--plan", "TMP/good.json", "--threshold", "1.5"],
@@ -705,6 +739,12 @@ SETTINGS_CASES = [
         ConfigError,
         "invalid setting CELERIAC_METRICS_PORT: Input should be less than or equal to 65535",
         id="port-out-of-range",
+    ),
+    pytest.param(
+        {"CELERIAC_APPROVAL": "always"},
+        ConfigError,
+        "invalid setting CELERIAC_APPROVAL: Input should be 'none' or 'plan'",
+        id="approval-unknown",
     ),
     pytest.param(
         {"CELERIAC_FLOWER_BASIC_AUTH": "admin"},

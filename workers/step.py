@@ -82,10 +82,35 @@ class StepRunner:
             # what it made due was published (its worker may have died before).
             self.runtime.engine.deliver(job_id, claim.followups)
             return f"not run: {claim.reason}"
+        if self._needs_yes(job_id, step_id, claim):
+            return self._ask(job_id, step_id, dispatch, claim)
         started = time.monotonic()
         outcome, said = self._run_claimed(job_id, step_id, dispatch, claim, worker, on_progress)
         self.telemetry.step(claim.agent, outcome, time.monotonic() - started)
         return said
+
+    def _needs_yes(self, job_id: str, step_id: str, claim: Claim) -> bool:
+        """Whether the step's agent type asks a person first and no one has said yes."""
+        cls = self.registry.get(claim.agent)
+        if cls is None or not cls.needs_approval:
+            return False
+        return not self.store.approvals.approved(job_id, step_id)
+
+    def _ask(self, job_id: str, step_id: str, dispatch: int, claim: Claim) -> str:
+        """Hold the step for a person, with its input resolved as it would run."""
+        try:
+            resolved = self._resolved(job_id, claim.input)
+        except ReferenceResolutionError as exc:
+            return self._fail(job_id, step_id, dispatch, f"{exc}", None)
+        timeout = self.settings.approval_timeout_seconds
+        if self.store.approvals.ask(job_id, step_id, dispatch, resolved, timeout):
+            return "awaiting approval"
+        return "not run: superseded"
+
+    def _resolved(self, job_id: str, raw_input: dict[str, Any]) -> Any:
+        """The step's input with its ``$from`` references replaced by upstream outputs."""
+        sources = sorted({source for source, _ in iter_refs(raw_input)})
+        return resolve(raw_input, self.store.outputs(job_id, sources))
 
     def _run_claimed(
         self,
@@ -193,8 +218,7 @@ class StepRunner:
         """The step's output as JSON, and its scores."""
         agent_name, raw_input = claim.agent, claim.input
         agent = self.agent(agent_name)
-        sources = sorted({source for source, _ in iter_refs(raw_input)})
-        resolved = resolve(raw_input, self.store.outputs(job_id, sources))
+        resolved = self._resolved(job_id, raw_input)
         try:
             validated = agent.Input.model_validate(resolved)
         except ValidationError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -24,6 +25,9 @@ _STYLE = {
     "queued": "blue",
     "waiting": "dim",
     "pending": "dim",
+    "awaiting_approval": "bold yellow",
+    "rejected": "red",
+    "expired": "red",
 }
 _STEP_STATE = {
     "step_queued": "queued",
@@ -79,8 +83,14 @@ class _Bars:
                 self.progress.stop_task(bar)
 
 
-def follow(handle: JobHandle, console: Console, timeout: float | None = None) -> JobResult:
-    """Show one progress bar per step until the job ends; return its result."""
+Asker = Callable[[JobHandle, JobResult, Console], None]  # a person's answer to a wait
+
+
+def follow(
+    handle: JobHandle, console: Console, timeout: float | None = None, ask: Asker | None = None
+) -> JobResult:
+    """Show one progress bar per step until the job ends; return its result. When the job
+    (or a step) comes to await approval, show what awaits it and ``ask`` (if given)."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -95,8 +105,51 @@ def follow(handle: JobHandle, console: Console, timeout: float | None = None) ->
                 bars.add(handle.result())
             elif event.type == "job_finished":  # before a plan: planning failed, or a cancel
                 bars.planned(f"[red]{event.data.get('status', 'ended')}[/]")
+            elif event.type in ("job_awaiting_approval", "step_awaiting_approval"):
+                bars.planned("[bold yellow]awaiting approval[/]")
+                bars.add(handle.result())
+                _awaiting(handle, progress, ask)
             bars.show(event)
     return handle.result()
+
+
+def _awaiting(handle: JobHandle, progress: Progress, ask: Asker | None) -> None:
+    """Show what awaits approval (and ask) with the bars stopped, then go on following."""
+    result = handle.result()
+    if result.status != "awaiting_approval" and not _waiting_steps(result):
+        return  # answered already
+    progress.stop()
+    render_awaiting(result, progress.console)
+    if ask is not None:
+        ask(handle, result, progress.console)
+    progress.start()
+
+
+def _waiting_steps(result: JobResult) -> list[str]:
+    return [sid for sid, step in result.steps.items() if step.status == "awaiting_approval"]
+
+
+def render_awaiting(result: JobResult, console: Console) -> None:
+    """What the job waits for a person to approve, and how to answer."""
+    job = result.job_id
+    awaiting = result.awaiting
+    if awaiting is not None:
+        what = "its plan" if awaiting.what == "plan" else f"new steps {', '.join(awaiting.new)}"
+        console.print(f"job {job} awaits approval of {what}:", highlight=False)
+        console.print_json(awaiting.plan.model_dump_json(exclude_defaults=True))
+        console.print(
+            f"until {awaiting.until:%Y-%m-%d %H:%M:%S} UTC: `celeriac approve {job} "
+            f"[--plan FILE]` or `celeriac reject {job} --reason ...`",
+            highlight=False,
+        )
+    for step_id in _waiting_steps(result):
+        console.print(f"step {step_id!r} awaits approval, with this input:", highlight=False)
+        console.print_json(json.dumps(result.steps[step_id].approval_input))
+        console.print(
+            f"`celeriac approve {job} --step {step_id}` or "
+            f"`celeriac reject {job} --step {step_id} --reason ...`",
+            highlight=False,
+        )
 
 
 def render_plan(result: JobResult, console: Console) -> None:

@@ -14,8 +14,16 @@ from agents.base import Agent
 from agents.collections import require_collection
 from agents.errors import CeleriacError, CollectionError
 from agents.registry import load_registry
+from orchestrator.cli.approval import ask
 from orchestrator.cli.common import err, errors_to_exit_codes, out, print_error, print_warning
-from orchestrator.cli.display import follow, render_plan, render_result, result_json, status_line
+from orchestrator.cli.display import (
+    follow,
+    render_awaiting,
+    render_plan,
+    render_result,
+    result_json,
+    status_line,
+)
 from orchestrator.client import Client
 from orchestrator.embedded.deployment import Embedded, temporary_collection
 from orchestrator.errors import UserError
@@ -64,6 +72,22 @@ FallbackLanguage = Annotated[
         "be produced here (default CELERIAC_FALLBACK_LANGUAGE); else exit 2 before running.",
     ),
 ]
+ApprovePlan = Annotated[
+    bool,
+    typer.Option(
+        "--approve-plan",
+        help="Wait, once planned, for a person to approve the plan (`celeriac approve JOB`); "
+        "default CELERIAC_APPROVAL.",
+    ),
+]
+ApprovalTimeout = Annotated[
+    float | None,
+    typer.Option(
+        min=0.001,
+        help="Seconds a wait for approval lasts before the job (or step) expires "
+        "(default CELERIAC_APPROVAL_TIMEOUT_SECONDS).",
+    ),
+]
 _STOP_GRACE_SECONDS = 1.0
 
 
@@ -85,6 +109,14 @@ def _goal_or_plan(
         raise UserError("--fallback-language goes with a GOAL: a plan names its languages itself")
 
 
+def _approval(settings: Settings, plan: bool, timeout: float | None) -> dict[str, Any]:
+    """The settings a run's options change: what its job asks approval of, for how long."""
+    return {
+        "approval": "plan" if plan else settings.approval,
+        "approval_timeout_seconds": timeout or settings.approval_timeout_seconds,
+    }
+
+
 def _require_collection(settings: Settings, name: str) -> None:
     try:
         require_collection(settings.data_dir, name)
@@ -99,7 +131,7 @@ def _finish(result: JobResult, as_json: bool) -> None:
         render_result(result, out)
     if result.status == "partial":
         err.print("[yellow]some steps failed; the answer is partial[/]")
-    if result.status in ("failed", "cancelled"):
+    if result.status in ("failed", "cancelled", "rejected", "expired"):
         print_error(result.error or f"job {result.job_id} {result.status}")
         raise typer.Exit(1)
 
@@ -119,6 +151,8 @@ def run(
     budget_cost: BudgetCost = None,
     threshold: Threshold = None,
     fallback_language: FallbackLanguage = False,
+    approve_plan: ApprovePlan = False,
+    approval_timeout: ApprovalTimeout = None,
 ) -> None:
     """Plan and run a GOAL (or run a --plan) start to finish on a deployment of its own.
 
@@ -139,6 +173,13 @@ def run(
     budget = Budget(tokens=budget_tokens, cost=budget_cost)
     if fallback_language:
         settings = settings.model_copy(update={"fallback_language": True})
+    if approve_plan or approval_timeout:
+        settings = settings.model_copy(update=_approval(settings, approve_plan, approval_timeout))
+    if settings.approval == "plan" and not settings.redis_url and not sys.stdin.isatty():
+        raise UserError(
+            "with no terminal to ask, a plan to approve needs CELERIAC_REDIS_URL, so that "
+            "`celeriac approve JOB` can reach the job (a private Redis cannot be reached)"
+        )
     with temporary_collection(settings.data_dir, docs or [], print_warning) as indexed:
         _run_embedded(
             settings, checked, goal, indexed or collection, budget, threshold, as_json, timeout
@@ -165,7 +206,7 @@ def _run_embedded(
             )
             err.print(f"job {handle.id}", highlight=False)
             try:
-                result = follow(handle, err, timeout)
+                result = follow(handle, err, timeout, ask)
             except BaseException:
                 with contextlib.suppress(CeleriacError):
                     handle.cancel()
@@ -191,6 +232,8 @@ def submit(
     budget_cost: BudgetCost = None,
     threshold: Threshold = None,
     fallback_language: FallbackLanguage = False,
+    approve_plan: ApprovePlan = False,
+    approval_timeout: ApprovalTimeout = None,
 ) -> None:
     """Submit a GOAL (or a --plan) to the deployment at CELERIAC_REDIS_URL; print the job id."""
     _goal_or_plan(goal, plan, collection, fallback_language)
@@ -205,6 +248,8 @@ def submit(
             budget=budget,
             threshold=threshold,
             fallback_language=fallback_language or None,
+            approval="plan" if approve_plan else None,
+            approval_timeout=approval_timeout,
         )
         if not wait:
             sys.stdout.write(handle.id + "\n")
@@ -246,13 +291,14 @@ def status(job_id: JobArg, as_json: JsonFlag = False) -> None:
     else:
         out.print(status_line(result), highlight=False)
         render_plan(result, out)
+        render_awaiting(result, out)
 
 
 @errors_to_exit_codes
 def watch(job_id: JobArg, timeout: Timeout = None) -> None:
     """Follow a job with live progress bars until it ends."""
     with Client(read_settings()) as client:
-        result = follow(client.get(job_id), out, timeout)
+        result = follow(client.get(job_id), out, timeout, ask)
     out.print(status_line(result), highlight=False)
 
 

@@ -12,6 +12,7 @@ import sys
 
 import typer
 
+from orchestrator.cli.approval import approve, reject
 from orchestrator.cli.deploy import agents, dead_letters, flower, health, worker
 from orchestrator.cli.eval import app as eval_app
 from orchestrator.cli.index import index
@@ -30,6 +31,8 @@ app.command()(status)
 app.command()(watch)
 app.command()(result)
 app.command()(cancel)
+app.command()(approve)
+app.command()(reject)
 for command in (worker, flower, agents, health):
     app.command()(command)
 app.command("dead-letters")(dead_letters)

@@ -20,6 +20,7 @@ import redis
 from orchestrator import names
 from orchestrator.errors import JobNotFound
 from orchestrator.models import (
+    Approval,
     Budget,
     DeadLetter,
     Event,
@@ -32,6 +33,7 @@ from orchestrator.models import (
     Step,
     TokenUsage,
 )
+from orchestrator.store.approvals import ApprovalRecords
 from orchestrator.store.outbox import Outbox
 from orchestrator.store.records import (
     Claim,
@@ -45,6 +47,14 @@ from orchestrator.store.records import (
 from orchestrator.store.roster import Roster
 
 STANDALONE_SCRIPTS = frozenset({"sent", "read", "scan"})
+PRELUDE = "common"  # prepended to every other script; not one itself
+
+
+def _script_names() -> list[str]:
+    """Every script in ``lua/``: a new one is a new file."""
+    folder = resources.files("orchestrator.store") / "lua"
+    stems = [e.name.removesuffix(".lua") for e in folder.iterdir() if e.name.endswith(".lua")]
+    return sorted(stem for stem in stems if stem != PRELUDE)
 
 
 @cache
@@ -53,7 +63,7 @@ def _lua(name: str) -> str:
     body = (folder / f"{name}.lua").read_text()
     if name in STANDALONE_SCRIPTS:
         return body
-    return (folder / "common.lua").read_text() + "\n" + body
+    return (folder / f"{PRELUDE}.lua").read_text() + "\n" + body
 
 
 class Store:
@@ -72,28 +82,9 @@ class Store:
         self.result_ttl = result_ttl
         self.redeliver_seconds = redeliver_seconds
         self.roster = Roster(client)
-        self._scripts = {
-            name: client.register_script(_lua(name))
-            for name in (
-                "create",
-                "start",
-                "claim",
-                "complete",
-                "keep",
-                "fail",
-                "expire",
-                "renew",
-                "sent",
-                "progress",
-                "finish",
-                "cancel",
-                "extend",
-                "stopped",
-                "read",
-                "scan",
-            )
-        }
+        self._scripts = {name: client.register_script(_lua(name)) for name in _script_names()}
         self.outbox = Outbox(client, self._scripts, redeliver_seconds)
+        self.approvals = ApprovalRecords(client, self._run, result_ttl)
 
     def _run(self, script: str, job_id: str, *args: Any, more: tuple[str, ...] = ()) -> Any:
         # ``more``: more indexes of the job's shard (names.JOBS, ...), as KEYS[5...].
@@ -110,9 +101,12 @@ class Store:
         goal: Goal | None = None,
         budget: Budget | None = None,
         threshold: float | None = None,
-    ) -> Followups | None:
-        """A job for a plan, running at once (returns what its roots made due), or a pending
-        job for a goal the planner is to plan (``plan`` None; returns None)."""
+        approval: Approval = "none",
+        approval_timeout: float = 86400.0,
+    ) -> Followups | str | None:
+        """A job for a plan, running at once (returns what its roots made due) or awaiting
+        approval ('awaiting_approval'), or a pending job for a goal the planner is to plan
+        (``plan`` None; returns None)."""
         budget = budget or Budget()
         reply = self._run(
             "create",
@@ -124,12 +118,12 @@ class Store:
             "" if threshold is None else repr(threshold),
             json.dumps(layout(plan.steps)) if plan else "",
             (plan.answer_from or "") if plan else "",
+            approval,
+            repr(approval_timeout),
             more=(names.JOBS,),
         )
-        if isinstance(reply, list):  # with a plan: start.lua's reply, which cannot fail here
-            started = Followups.parse_started(reply)
-            assert isinstance(started, Followups), started
-            return started
+        if isinstance(reply, list):  # with a plan: start.lua's reply, or awaiting approval
+            return Followups.parse_started(reply)
         return None
 
     def start_job(self, job_id: str, plan: Plan, planner: str = "") -> Followups | str:
@@ -148,11 +142,17 @@ class Store:
         return Followups.parse_started(reply)
 
     def extend_job(
-        self, job_id: str, plan: Plan, new: Sequence[Step], replans: Sequence[Replan]
+        self,
+        job_id: str,
+        plan: Plan,
+        new: Sequence[Step],
+        replans: Sequence[Replan],
+        proposal: str = "",
     ) -> Followups | str:
         """Add ``new`` steps to a running job whose steps have all ended (a replanning):
         ``plan`` is the job's plan with them, ``replans`` its replannings with this one.
-        Returns what became due, else why not (the job's status, or 'stale')."""
+        Returns what became due, else why not (the job's status, or 'stale'); a job that
+        asks for approval waits instead ('awaiting_approval'), ``proposal`` recorded."""
         reply = self._run(
             "extend",
             job_id,
@@ -161,6 +161,7 @@ class Store:
             plan.model_dump_json(),
             json.dumps([replan.model_dump() for replan in replans]),
             len(replans) - 1,
+            proposal,
         )
         return Followups.parse_started(reply)
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from orchestrator.models import (
+    Awaiting,
     DeadLetter,
     Event,
     Goal,
@@ -157,26 +158,7 @@ def job_result(job_id: str, reply: list[Any]) -> JobResult:
     agents = {step.id: step.agent for step in plan.steps} if plan else {}
     steps = {}
     for step_id in agents:
-        rec = written.get(step_id, {})
-        steps[step_id] = StepResult(
-            status=rec.get("status", "waiting"),  # type: ignore[arg-type]
-            agent=rec.get("agent") or agents[step_id],
-            output=json.loads(rec["output"]) if rec.get("output") else None,
-            error=rec.get("error") or None,
-            attempts=int(rec.get("attempts", 0)),
-            started_at=from_timestamp(rec.get("started_at")),
-            finished_at=from_timestamp(rec.get("finished_at")),
-            worker=rec.get("worker") or None,
-            progress=float(rec["progress"]) if rec.get("progress") else None,
-            message=rec.get("message") or None,
-            usage=TokenUsage.of(
-                int(rec.get("prompt_tokens", 0)),
-                int(rec.get("completion_tokens", 0)),
-                float(rec.get("cost", 0)),
-            ),
-            scores=[Score.model_validate(s) for s in json.loads(rec.get("scores") or "[]")],
-            history=json.loads(rec.get("history") or "[]"),
-        )
+        steps[step_id] = step_result(written.get(step_id, {}), agents[step_id])
     goal = Goal.model_validate_json(fields["goal"]) if fields.get("goal") else None
     return JobResult(
         job_id=job_id,
@@ -197,8 +179,51 @@ def job_result(job_id: str, reply: list[Any]) -> JobResult:
             int(fields.get("completion_tokens", 0)),
             float(fields.get("cost", 0)),
         ),
+        approval=fields.get("approval") or "none",  # type: ignore[arg-type]
+        awaiting=awaiting(fields, plan),
         steps=steps,
     )
+
+
+def step_result(rec: dict[str, str], agent: str) -> StepResult:
+    """A step as its hash reads (``agent`` is the plan's, for a step not yet written)."""
+    return StepResult(
+        status=rec.get("status", "waiting"),  # type: ignore[arg-type]
+        agent=rec.get("agent") or agent,
+        output=json.loads(rec["output"]) if rec.get("output") else None,
+        error=rec.get("error") or None,
+        attempts=int(rec.get("attempts", 0)),
+        started_at=from_timestamp(rec.get("started_at")),
+        finished_at=from_timestamp(rec.get("finished_at")),
+        worker=rec.get("worker") or None,
+        progress=float(rec["progress"]) if rec.get("progress") else None,
+        message=rec.get("message") or None,
+        usage=TokenUsage.of(
+            int(rec.get("prompt_tokens", 0)),
+            int(rec.get("completion_tokens", 0)),
+            float(rec.get("cost", 0)),
+        ),
+        scores=[Score.model_validate(s) for s in json.loads(rec.get("scores") or "[]")],
+        history=json.loads(rec.get("history") or "[]"),
+        approval_input=json.loads(rec["approval_input"]) if rec.get("approval_input") else None,
+        approval_until=from_timestamp(rec.get("approval_until")),
+    )
+
+
+def awaiting(fields: dict[str, str], plan: Plan | None) -> Awaiting | None:
+    """What a job awaiting approval waits for: its plan, or a replanning's proposal
+    (``{"plan": the whole plan, "new": the new steps' plan, ...}``, as extend.lua keeps it)."""
+    what = fields.get("awaiting")
+    if fields.get("status") != "awaiting_approval" or what not in ("plan", "replan"):
+        return None
+    until = from_timestamp(fields.get("approval_until"))
+    assert until is not None
+    if what == "plan":
+        assert plan is not None
+        return Awaiting(what="plan", plan=plan, until=until)
+    proposal = json.loads(fields["proposal"])
+    new = [step["id"] for step in proposal["new"]["steps"]]
+    return Awaiting(what="replan", plan=Plan.model_validate(proposal["plan"]), new=new, until=until)
 
 
 def event(job_id: str, entry_id: str, data: dict[str, str]) -> Event:

@@ -26,6 +26,7 @@ SAMPLE_NAMES = {
     "milestone",
     "patient",
     "poison",
+    "refund",
     "sleep",
 }
 

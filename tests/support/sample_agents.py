@@ -51,6 +51,18 @@ class Echo(Agent):
         return Text(text=input.text)
 
 
+class Refund(Agent):
+    name = "refund"
+    description = "Pretends to refund a customer the text's amount: a person says yes first."
+    Input = Text
+    Output = Text
+    needs_approval = True
+
+    def run(self, input: Text, context: StepContext) -> Text:
+        record_run(context)
+        return Text(text=f"refunded {input.text}")
+
+
 class Concat(Agent):
     name = "concat"
     description = "Joins its parts with spaces."

@@ -135,3 +135,15 @@ local function run_job(steps, answer_from)
   emit('job_started', nil, '{}')
   return queue_roots(steps)
 end
+
+-- A job that asks a person first waits, holding no worker, until approve.lua or reject.lua
+-- decides, or the sweeper expires it at its deadline (the watch entry 'approval JOB').
+-- ``proposal`` is what a replanning would add (JSON), '' for the plan itself.
+local function await_approval(what, proposal)
+  local until_ = NOW + tonumber(redis.call('HGET', job, 'approval_timeout'))
+  redis.call('HSET', job, 'status', 'awaiting_approval', 'awaiting', what,
+    'proposal', proposal, 'approval_until', string.format('%.6f', until_))
+  redis.call('ZADD', watch, until_, 'approval ' .. job_id)
+  emit('job_awaiting_approval', nil, cjson.encode({what = what, ['until'] = until_}))
+  return {'awaiting_approval'}
+end

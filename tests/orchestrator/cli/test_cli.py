@@ -44,6 +44,8 @@ STEP_KEYS = {
     "usage",
     "scores",
     "history",
+    "approval_input",
+    "approval_until",
 }
 DIAMOND = {
     "steps": [
@@ -178,7 +180,7 @@ BAD_PLANS: list[tuple[str, Any, str]] = [
         {"steps": [{"id": "a", "agent": "nosuch", "input": {}}]},
         "step 'a': unknown agent 'nosuch' "
         "(known: barrier, concat, echo, fail, gate, generation, milestone, patient, poison, "
-        "retrieval, sleep, translation)",
+        "refund, retrieval, sleep, translation)",
     ),
     (
         "cycle",
@@ -287,7 +289,7 @@ def test_worker_for_an_unknown_agent() -> None:
     assert fails(celeriac("worker", "--agent", "nosuch"), 2) == (
         "unknown agent type(s) nosuch; "
         "registered: barrier, concat, echo, fail, gate, generation, milestone, patient, "
-        "poison, retrieval, sleep, translation"
+        "poison, refund, retrieval, sleep, translation"
     )
 
 
@@ -398,6 +400,7 @@ def test_agents_lists_types_and_live_workers(live_env: dict[str, str]) -> None:
         "milestone",
         "patient",
         "poison",
+        "refund",
         "retrieval",
         "sleep",
         "translation",
