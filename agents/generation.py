@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -10,6 +11,18 @@ from agents.base import Agent, StepContext
 from agents.errors import PermanentError
 from agents.extractive import answer
 from agents.llm import Message
+
+# Where an answer's sentences end: it is streamed a sentence at a time offline.
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
+
+
+def sentences_of(text: str) -> list[str]:
+    """``text`` in pieces of a sentence each, with the space after it: joined, ``text``."""
+    pieces, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        pieces.append(text[start : match.end()])
+        start = match.end()
+    return [*pieces, text[start:]] if start < len(text) else pieces
 
 
 class Passage(BaseModel):
@@ -121,6 +134,8 @@ class Generation(Agent):
         extract = answer(
             input.instruction, [(p.id, p.title, p.text) for p in passages], input.max_words
         )
+        for sentence in sentences_of(extract.text):
+            context.write(sentence)
         return GenerationOutput(
             text=extract.text,
             citations=extract.citations,

@@ -29,6 +29,7 @@ from orchestrator.errors import UserError
 from orchestrator.models import Budget, Goal, JobResult, Plan
 from orchestrator.planner import check_goal, plan_here
 from orchestrator.plans import load_plan_file, validate_plan
+from orchestrator.service.cli import register as register_service
 from orchestrator.settings import Settings, read_settings
 from orchestrator.translators import check_goal_words
 
@@ -295,6 +296,7 @@ for command in (worker, flower, agents, health):
 app.command("dead-letters")(dead_letters)
 app.command()(index)
 app.add_typer(eval_app, name="eval")
+register_service(app)  # serve, keys, chat
 
 
 def main() -> None:

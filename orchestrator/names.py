@@ -24,6 +24,11 @@ WAITING_SUFFIX = ":waiting"  # hash step -> number of unfinished dependencies
 EVENTS_SUFFIX = ":events"  # stream of the job's events
 END_SUFFIX = ":end"  # stream with one entry once the job has ended
 
+# The event a step appends to its job's event stream for each piece of output it writes
+# as it goes (StepContext.write): {"text": ..., "attempt": N}. The Lua scripts write the rest.
+DELTA_EVENT = "step_delta"
+EVENTS_MAXLEN = 100_000  # about; as common.lua's emit trims the stream
+
 JOBS_KEY = f"{PREFIX}:jobs"  # zset job id -> created (unix time)
 LEASES_KEY = f"{PREFIX}:leases"  # zset "job_id step_id" -> lease deadline
 OUTBOX_KEY = f"{PREFIX}:outbox"  # zset message JSON -> time the sweeper sends it

@@ -1,0 +1,150 @@
+"""The ASGI app of ``celeriac serve``: stateless over the deployment's Redis.
+
+Every job, event, answer piece and conversation turn is in Redis, so any number of
+instances serve the same clients, and one that is killed loses nothing.
+
+>>> app = create_app(Service.build(settings, allow_anonymous=True))
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+import redis
+import redis.asyncio
+from fastapi import Depends, FastAPI, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from orchestrator.client import Client
+from orchestrator.service import errors, wire
+from orchestrator.service.errors import ServiceError
+from orchestrator.service.keys import Keys
+from orchestrator.service.limits import RequestLimits
+from orchestrator.service.tenants import Tenant, Tenants
+from orchestrator.settings import Settings
+
+# Each follower of a stream holds one connection while it waits for the next event.
+STREAM_CONNECTIONS = 2000
+
+
+@dataclass
+class Service:
+    """What every request uses: the SDK's client, keys, tenants, an async Redis for streams."""
+
+    settings: Settings
+    client: Client
+    keys: Keys
+    tenants: Tenants
+    streams: redis.asyncio.Redis
+    allow_anonymous: bool
+
+    @classmethod
+    def build(cls, settings: Settings, *, allow_anonymous: bool) -> Service:
+        client = Client(settings)
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            client.url,
+            max_connections=STREAM_CONNECTIONS,
+            timeout=30,
+            decode_responses=True,
+            socket_connect_timeout=5,
+        )
+        return cls(
+            settings=settings,
+            client=client,
+            keys=Keys(client.runtime.redis),
+            tenants=Tenants(client.runtime.redis, keep_seconds=settings.result_ttl_seconds),
+            streams=redis.asyncio.Redis.from_pool(pool),
+            allow_anonymous=allow_anonymous,
+        )
+
+    @property
+    def redis(self) -> redis.Redis:
+        return self.client.runtime.redis
+
+    def anonymous(self) -> Tenant:
+        return Tenant(
+            id=wire.ANONYMOUS,
+            name=wire.ANONYMOUS,
+            collections=(),
+            requests_per_minute=self.settings.service_requests_per_minute,
+            concurrent_jobs=self.settings.service_concurrent_jobs,
+        )
+
+    async def aclose(self) -> None:
+        await self.streams.aclose()
+        self.client.close()
+
+
+def service_of(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+bearer = HTTPBearer(auto_error=False, description="A key made by `celeriac keys create NAME`.")
+
+
+def current_tenant(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Tenant:
+    """The key's tenant, its request counted; 401 without a valid key (where keys exist)."""
+    service = service_of(request)
+    tenant = _tenant(service, credentials)
+    service.tenants.count_request(tenant)
+    return tenant
+
+
+def _tenant(service: Service, credentials: HTTPAuthorizationCredentials | None) -> Tenant:
+    challenge = {"WWW-Authenticate": "Bearer"}
+    record = service.keys.authenticate(credentials.credentials) if credentials else None
+    if record is None and service.allow_anonymous and not service.keys.any():
+        # Open (loopback or --insecure, and no keys yet): a client that must send some
+        # key, as the openai SDK must, is served too.
+        return service.anonymous()
+    if credentials is None:
+        raise ServiceError(
+            401,
+            "this server needs a key: send `Authorization: Bearer KEY` "
+            "(`celeriac keys create NAME` makes one)",
+            type="unauthorized",
+            headers=challenge,
+        )
+    if record is None:
+        raise ServiceError(401, "unknown or revoked key", type="unauthorized", headers=challenge)
+    return Tenant(
+        id=record.id,
+        name=record.name,
+        collections=tuple(record.collections),
+        requests_per_minute=record.requests_per_minute
+        or service.settings.service_requests_per_minute,
+        concurrent_jobs=record.concurrent_jobs or service.settings.service_concurrent_jobs,
+    )
+
+
+TenantDep = Annotated[Tenant, Depends(current_tenant)]
+ServiceDep = Annotated[Service, Depends(service_of)]
+
+
+def create_app(service: Service) -> FastAPI:
+    from orchestrator.service import chat, conversations, health, jobs, page, streams
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await service.aclose()
+
+    app = FastAPI(
+        title="celeriac",
+        summary="Goals and plans run by agents on Celery workers; streamed answers.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    errors.install(app)
+    for module in (jobs, streams, conversations, chat, health, page):
+        app.include_router(module.router)
+    app.add_middleware(RequestLimits, max_body_bytes=service.settings.service_max_body_bytes)
+    return app

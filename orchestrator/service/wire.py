@@ -1,0 +1,45 @@
+"""The service's names in Redis, in one place (the job's own keys are ``orchestrator.names``).
+
+Tenants are keys: everything a key owns is found under its id (never under the key
+itself, of which only a hash is stored). The tenant of a server without keys is
+``ANONYMOUS``.
+"""
+
+from __future__ import annotations
+
+from orchestrator.names import PREFIX
+
+SERVICE = f"{PREFIX}:service"
+KEYS_KEY = f"{SERVICE}:keys"  # hash sha256(key) -> the key's record (JSON)
+KEY_IDS_KEY = f"{SERVICE}:key-ids"  # hash key id -> sha256(key)
+ANONYMOUS = "anonymous"
+
+
+def tenant_jobs(tenant: str) -> str:
+    """zset job id -> when it was submitted: the jobs a key owns, newest last."""
+    return f"{SERVICE}:tenant:{tenant}:jobs"
+
+
+def tenant_active(tenant: str) -> str:
+    """zset job id -> when it was submitted: the key's jobs that may still run."""
+    return f"{SERVICE}:tenant:{tenant}:active"
+
+
+def tenant_rate(tenant: str, window: int) -> str:
+    """Requests of the key in one minute (``window``: unix minute)."""
+    return f"{SERVICE}:tenant:{tenant}:rate:{window}"
+
+
+def idempotency(tenant: str, key: str) -> str:
+    """The job an Idempotency-Key gave, with the hash of the body it came with."""
+    return f"{SERVICE}:tenant:{tenant}:idempotency:{key}"
+
+
+def conversation(conversation_id: str) -> str:
+    """hash: owner, collection, created_at. Its turns are ``conversation_turns``."""
+    return f"{SERVICE}:conversation:{{{conversation_id}}}"
+
+
+def conversation_turns(conversation_id: str) -> str:
+    """list of turns (JSON: message, job id, query), oldest first."""
+    return conversation(conversation_id) + ":turns"
