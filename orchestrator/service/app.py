@@ -100,7 +100,7 @@ def current_tenant(
 def _tenant(service: Service, credentials: HTTPAuthorizationCredentials | None) -> Tenant:
     challenge = {"WWW-Authenticate": "Bearer"}
     record = service.keys.authenticate(credentials.credentials) if credentials else None
-    if record is None and service.allow_anonymous and not service.keys.any():
+    if record is None and service.allow_anonymous and not service.keys.in_use():
         # Open (loopback or --insecure, and no keys yet): a client that must send some
         # key, as the openai SDK must, is served too.
         return service.anonymous()

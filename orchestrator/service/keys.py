@@ -81,6 +81,7 @@ class Keys:
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(wire.KEYS_KEY, hashed, record.model_dump_json())
         pipe.hset(wire.KEY_IDS_KEY, key_id, hashed)
+        pipe.set(wire.KEYS_MADE_KEY, "1")
         pipe.execute()
         return CreatedKey(record=record, secret=secret)
 
@@ -106,5 +107,6 @@ class Keys:
         raw = self.redis.hget(wire.KEYS_KEY, digest(secret))
         return KeyRecord.model_validate_json(str(raw)) if raw is not None else None
 
-    def any(self) -> bool:
-        return bool(self.redis.hlen(wire.KEYS_KEY))
+    def in_use(self) -> bool:
+        """Whether a key was ever made here: from then on, every request needs one."""
+        return bool(self.redis.exists(wire.KEYS_MADE_KEY))

@@ -36,7 +36,7 @@ def check_bind(settings: Settings, host: str, insecure: bool) -> bool:
         client = connect(settings.redis_url)
         try:
             with redis_errors(settings.redis_url):
-                has_keys = Keys(client).any()
+                has_keys = Keys(client).in_use()
         finally:
             client.close()
     if not has_keys:

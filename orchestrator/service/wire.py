@@ -12,6 +12,8 @@ from orchestrator.names import PREFIX
 SERVICE = f"{PREFIX}:service"
 KEYS_KEY = f"{SERVICE}:keys"  # hash sha256(key) -> the key's record (JSON)
 KEY_IDS_KEY = f"{SERVICE}:key-ids"  # hash key id -> sha256(key)
+# Set with the first key, never unset: revoking every key does not open a server up.
+KEYS_MADE_KEY = f"{SERVICE}:keys-made"
 ANONYMOUS = "anonymous"
 
 
