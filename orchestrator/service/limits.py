@@ -1,6 +1,6 @@
 """The request's size and type, checked before any route reads it (pure ASGI, so that a
-streamed answer is not buffered): a body over the limit is answered 413, a body that is
-not JSON 415, both in the service's error shape."""
+streamed answer is not buffered): headers over their limit are answered 431, a body over
+its limit 413, a body that is not JSON 415, all in the service's error shape."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from orchestrator.service.errors import error_body
 
 JSON_TYPES = ("application/json",)
+MAX_HEADER_BYTES = 16 * 1024
 
 
 class RequestLimits:
@@ -19,12 +20,17 @@ class RequestLimits:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {
-            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
-        }
+        if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
+            said = f"the request's headers are larger than {MAX_HEADER_BYTES:,} bytes"
+            await self._refuse(send, 431, error_body(said, "headers_too_large"))
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._refuse(send, 413, self._too_large())

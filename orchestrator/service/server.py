@@ -8,6 +8,7 @@ import ipaddress
 from collections.abc import Callable, Iterator
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from orchestrator.embedded import Embedded
 from orchestrator.errors import UserError
@@ -24,6 +25,23 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# A request's line and headers together; past it, uvicorn answers 400 and hangs up.
+MAX_HEAD_BYTES = 32 * 1024
+
+
+def config(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        http="h11",  # whose limit on a request's head holds whatever else is installed
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        timeout_graceful_shutdown=3,
+        server_header=False,
+    )
 
 
 def check_bind(settings: Settings, host: str, insecure: bool) -> bool:
@@ -70,14 +88,6 @@ def serve(
     anonymous = check_bind(settings, host, insecure)
     with deployment(settings) as live:
         service = Service.build(live, allow_anonymous=anonymous)
-        config = uvicorn.Config(
-            create_app(service),
-            host=host,
-            port=port,
-            log_level=log_level,
-            timeout_graceful_shutdown=3,
-            server_header=False,
-        )
-        server = uvicorn.Server(config)
+        server = uvicorn.Server(config(create_app(service), host, port, log_level))
         started(f"serving on http://{host}:{port} (API under /v1, docs at /docs)")
         server.run()

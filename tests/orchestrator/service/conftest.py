@@ -14,6 +14,7 @@ import uvicorn
 
 from orchestrator.redis_server import RedisServer, free_port
 from orchestrator.service.app import Service, create_app
+from orchestrator.service.server import config
 from orchestrator.settings import Settings
 from tests.conftest import http_get, make_settings, wait_for
 
@@ -29,10 +30,8 @@ class Gateway:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         service = Service.build(self.settings, allow_anonymous=self.allow_anonymous)
-        config = uvicorn.Config(
-            create_app(service), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
+        app = create_app(service)
+        self.server = uvicorn.Server(config(app, "127.0.0.1", self.port, "warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         wait_for(lambda: http_get(f"{self.url}/healthz")[0] == 200, what="the gateway")
