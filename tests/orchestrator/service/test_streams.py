@@ -20,7 +20,8 @@ from tests.sample_agents import TEST_PREFIX
 
 
 def stream_ids(r: redis.Redis, job_id: str) -> list[str]:
-    return [entry_id for entry_id, _ in r.xrange(names.events_key(job_id))]
+    entries: Any = r.xrange(names.events_key(job_id))
+    return [str(entry_id) for entry_id, _ in entries]
 
 
 def events_until(
