@@ -11,6 +11,7 @@ from agents.base import Agent, StepContext
 from agents.errors import PermanentError
 from agents.extractive import answer
 from agents.llm import Message
+from agents.llm.jsonstream import StringField
 
 # Where an answer's sentences end: it is streamed a sentence at a time offline.
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
@@ -163,8 +164,10 @@ class Generation(Agent):
                 ),
             ),
         ]
+        # The answer is handed on as the model writes it: the `text` field of its JSON.
+        streamed = StringField("text", context.write)
         drafted, _ = context.model.structured(
-            messages, _Drafted, max_tokens=max(64, input.max_words * 3)
+            messages, _Drafted, max_tokens=max(64, input.max_words * 3), on_text=streamed.feed
         )
         known = {p.id for p in passages}
         # Citations are always a subset of the given passages, whatever the model says, and

@@ -3,6 +3,7 @@ gateway after the first was killed; a client that leaves leaves nothing behind."
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from orchestrator import names
 from orchestrator.redis_server import free_port
 from orchestrator.settings import Settings
 from tests.conftest import http_get, wait_for
+from tests.llm_server import LLMServer, Reply
 from tests.orchestrator.service.conftest import SSE, Gateway, plan_of, read_sse
 from tests.sample_agents import TEST_PREFIX
 
@@ -159,3 +161,23 @@ def test_a_client_that_leaves_leaves_nothing_behind(
         what="the left streams' reads to end",
     )
     open_gate(redis_client, gate)
+
+
+def test_a_models_answer_streams_as_the_model_writes_it(
+    planning: Settings, llm_server: LLMServer, gateways: Callable[..., Gateway]
+) -> None:
+    answer = "Open Settings, then choose Reset password. A link comes by e-mail."
+    drafted = {"answered": True, "text": answer, "short_answer": "", "citations": ["p1"]}
+    llm_server.script(Reply(json.dumps(drafted), piece_delay=0.02))
+    passage = {"id": "p1", "text": "Reset it under Settings.", "title": "Passwords"}
+    plan = plan_of("generation", instruction="How do I reset my password?", context=[passage])
+    with gateways(planning).http() as api:
+        job_id = api.post("/v1/jobs", json={"plan": plan}).json()["job_id"]
+        seen = events_until(api, job_id, is_finished)
+    kinds = [e.event for e in seen]
+    deltas = [e.data["data"]["text"] for e in seen if e.event == "step_delta"]
+    assert len(deltas) >= 8  # a word or so at a time, as the model's chunks came
+    assert "".join(deltas) == answer
+    assert kinds.index("step_delta") < kinds.index("step_succeeded")
+    assert seen[-1].data["result"]["answer"]["citations"] == ["p1"]
+    assert llm_server.chat_requests[0].body["stream"] is True
