@@ -24,16 +24,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestrator.errors import JobTimeout
 from orchestrator.models import JobResult
 from orchestrator.service.app import Service, ServiceDep, TenantDep
-from orchestrator.service.conversations import (
+from orchestrator.service.errors import ServiceError
+from orchestrator.service.jobs import JobRequest, submit_for
+from orchestrator.service.streams import SSE_HEADERS, job_events
+from orchestrator.service.tenants import Tenant
+from orchestrator.service.turns import (
     answer_step,
     answer_text,
     citations,
     followup_goal,
 )
-from orchestrator.service.errors import ServiceError
-from orchestrator.service.jobs import JobRequest, submit_for
-from orchestrator.service.streams import SSE_HEADERS, job_events
-from orchestrator.service.tenants import Tenant
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 WAIT_SECONDS = 300.0

@@ -1,27 +1,13 @@
-"""``/v1/conversations``: turns on a collection, each an ordinary job.
-
-A follow-up is understood in the context of the turns before it: its goal carries the
-earlier questions' topic words ("and can I do it on my phone? (export notes)"), so that
-the search and the answer look for what the conversation is about. Turns live in Redis
-with a TTL and a maximum length (CELERIAC_CONVERSATION_TTL_SECONDS, _MAX_TURNS).
-"""
+"""``/v1/conversations``: turns on a collection, each an ordinary job (how a follow-up
+is understood, and how turns are kept: ``orchestrator.service.turns``)."""
 
 from __future__ import annotations
-
-import json
-import time
-import uuid
-from collections.abc import Sequence
-from typing import Any, cast
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.extractive import Question
 from orchestrator.errors import JobNotFound
-from orchestrator.models import JobResult, Plan, Score
-from orchestrator.plans import dependencies
-from orchestrator.service import wire
+from orchestrator.models import JobResult, Score
 from orchestrator.service.app import Service, ServiceDep, TenantDep
 from orchestrator.service.errors import not_found
 from orchestrator.service.jobs import (
@@ -33,52 +19,15 @@ from orchestrator.service.jobs import (
     submit_for,
 )
 from orchestrator.service.tenants import Tenant
+from orchestrator.service.turns import (
+    ConversationStore,
+    answer_step,
+    answer_text,
+    citations,
+    followup_goal,
+)
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
-TOPIC_TURNS = 2  # the earlier questions whose topic a follow-up carries
-TOPIC_WORDS = 6
-
-
-def topic_words(message: str, earlier: Sequence[str]) -> list[str]:
-    """The content words of the last earlier questions that ``message`` does not have."""
-    have = Question(message).terms
-    words: dict[str, str] = {}
-    for text in earlier[-TOPIC_TURNS:]:
-        for term, word in Question(text).words.items():
-            if term not in have:
-                words.setdefault(term, word.lower())
-    return list(words.values())[-TOPIC_WORDS:]
-
-
-def followup_goal(message: str, earlier: Sequence[str]) -> str:
-    """The goal of a turn: the message, with the earlier turns' topic when it lacks it."""
-    words = topic_words(message, earlier)
-    return f"{message.rstrip()} ({' '.join(words)})" if words else message
-
-
-def answer_step(plan: Plan | None) -> str | None:
-    """The step whose output is the job's answer: ``answer_from``, else the one end."""
-    if plan is None:
-        return None
-    if plan.answer_from:
-        return plan.answer_from
-    needed = {parent for step in plan.steps for parent in dependencies(step)}
-    ends = [step.id for step in plan.steps if step.id not in needed]
-    return ends[0] if len(ends) == 1 else None
-
-
-def answer_text(answer: Any) -> str:
-    if isinstance(answer, dict) and isinstance(answer.get("text"), str):
-        return str(answer["text"])
-    if isinstance(answer, str):
-        return answer
-    return "" if answer is None else json.dumps(answer, ensure_ascii=False)
-
-
-def citations(answer: Any) -> list[str]:
-    if isinstance(answer, dict) and isinstance(answer.get("citations"), list):
-        return [str(c) for c in answer["citations"]]
-    return []
 
 
 class NewConversation(BaseModel):
@@ -135,48 +84,31 @@ def turn_of(stored: dict[str, str], result: JobResult | None) -> Turn:
 
 
 class Conversations:
-    """A tenant's conversations in Redis."""
+    """A tenant's conversations: another key's are 404, as ones that never were."""
 
     def __init__(self, service: Service, tenant: Tenant) -> None:
         self.service = service
         self.tenant = tenant
-        self.redis = service.redis
-        self.ttl = service.settings.conversation_ttl_seconds
+        self.store = ConversationStore(
+            service.redis,
+            ttl=service.settings.conversation_ttl_seconds,
+            max_turns=service.settings.conversation_max_turns,
+        )
 
     def create(self, collection: str) -> str:
-        conversation_id = uuid.uuid4().hex
-        key = wire.conversation(conversation_id)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(key, mapping={"owner": self.tenant.id, "collection": collection})
-        pipe.hset(key, "created_at", repr(time.time()))
-        pipe.expire(key, self.ttl)
-        pipe.execute()
-        return conversation_id
+        return self.store.create(self.tenant.id, collection)
 
     def collection(self, conversation_id: str) -> str:
-        """Its collection; 404 for one that is another key's, or gone."""
-        owner, collection = cast(
-            list[str | None],
-            self.redis.hmget(wire.conversation(conversation_id), ["owner", "collection"]),
-        )
-        if owner != self.tenant.id or collection is None:
+        found = self.store.info(conversation_id)
+        if found is None or found[0] != self.tenant.id:
             raise not_found(f"conversation {conversation_id!r}")
-        return collection
+        return found[1]
 
     def turns(self, conversation_id: str) -> list[dict[str, str]]:
-        raw = cast(list[str], self.redis.lrange(wire.conversation_turns(conversation_id), 0, -1))
-        return [json.loads(item) for item in raw]
+        return self.store.turns(conversation_id)
 
     def add(self, conversation_id: str, turn: dict[str, str]) -> int:
-        """Append a turn (older ones past the maximum are dropped); its number."""
-        turns = wire.conversation_turns(conversation_id)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.rpush(turns, json.dumps(turn))
-        pipe.ltrim(turns, -self.service.settings.conversation_max_turns, -1)
-        pipe.llen(turns)
-        pipe.expire(turns, self.ttl)
-        pipe.expire(wire.conversation(conversation_id), self.ttl)
-        return int(pipe.execute()[2])
+        return self.store.add(conversation_id, turn)
 
     def view(self, conversation_id: str) -> Conversation:
         collection = self.collection(conversation_id)

@@ -6,8 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
-from orchestrator.service.conversations import followup_goal, topic_words
+from orchestrator.client import Client
+from orchestrator.errors import UserError
+from orchestrator.service.turns import followup_goal, topic_words
 from orchestrator.settings import Settings
 from tests.conftest import wait_for
 from tests.orchestrator.service.conftest import Gateway
@@ -73,3 +76,19 @@ def test_a_conversation_keeps_its_last_turns(
         turns = api.get(f"/v1/conversations/{conversation}").json()["turns"]
     assert [t["message"] for t in turns] == ["How do I share?", "How do I export?"]
     assert turns[0]["status"] == "pending"  # no workers here: the jobs wait
+
+
+def test_the_sdk_holds_a_conversation_too(client: Client) -> None:
+    talk = client.conversation("demo")
+    assert talk.ask("How do I export my notes?").wait(timeout=60).status == "succeeded"
+    followup = talk.ask("and can I do it on my phone?").wait(timeout=60)
+    assert followup.goal == "and can I do it on my phone? (export notes)"
+    assert "export-notes" in followup.answer["citations"]
+    again = client.conversation(conversation_id=talk.id)
+    assert again.collection == "demo"
+    assert [turn["message"] for turn in again.turns()] == [
+        "How do I export my notes?",
+        "and can I do it on my phone?",
+    ]
+    with pytest.raises(UserError, match="no conversation 'nope'"):
+        client.conversation(conversation_id="nope")
