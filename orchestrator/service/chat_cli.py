@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from agents.errors import CeleriacError
-from orchestrator.cli_common import err, errors_to_exit_codes, out
+from orchestrator.cli_common import err, errors_to_exit_codes
 from orchestrator.settings import read_settings
 
 
@@ -76,9 +76,8 @@ def _follow(http: Any, events: str) -> None:
                 sys.stdout.write("\n")
                 score = result.get("score")
                 said = f"[{', '.join(cited)}]" if cited else ""
-                out.print(
-                    f"{said} score {score:.2f}" if score is not None else said, highlight=False
-                )
+                scored = f"{said} score {score:.2f}" if score is not None else said
+                sys.stdout.write(scored + "\n")
 
 
 def _json(response: Any) -> dict[str, Any]:
