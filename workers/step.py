@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -14,7 +13,6 @@ from pydantic import BaseModel, ValidationError
 from agents.base import Agent, StepContext
 from agents.errors import PermanentError, StepCancelled, TransientError
 from agents.registry import Registry
-from orchestrator import names
 from orchestrator.engine import retry_delay
 from orchestrator.llm import build_chat_model
 from orchestrator.metering import StepMeter, metered
@@ -23,6 +21,7 @@ from orchestrator.plans import ReferenceResolutionError, format_errors, iter_ref
 from orchestrator.records import Claim
 from orchestrator.runtime import Runtime
 from orchestrator.scoring import ScoreContext, score_step
+from workers.deltas import DeltaWriter
 from workers.lease import LeaseKeeper
 from workers.telemetry import Telemetry
 
@@ -183,19 +182,6 @@ class StepRunner:
         self.runtime.engine.deliver(job_id, followups)
         return f"failed: {error}"
 
-    def _delta(self, job_id: str, step_id: str, attempt: int, text: str) -> None:
-        """A piece of the step's output as it is written, on the job's event stream, where
-        whichever gateway holds a follower's connection reads it (as common.lua's emit)."""
-        fields: dict[Any, Any] = {
-            "type": names.DELTA_EVENT,
-            "step": step_id,
-            "ts": repr(time.time()),
-            "data": json.dumps({"text": text, "attempt": attempt}),
-        }
-        self.store.redis.xadd(
-            names.events_key(job_id), fields, maxlen=names.EVENTS_MAXLEN, approximate=True
-        )
-
     def _execute(
         self,
         job_id: str,
@@ -231,6 +217,7 @@ class StepRunner:
                     on_progress(fraction, message)
 
         model = metered(self.model, meter)
+        deltas = DeltaWriter(self.store.redis, job_id, step_id, claim.attempt)
         context = StepContext(
             job_id=job_id,
             step_id=step_id,
@@ -241,9 +228,12 @@ class StepRunner:
             model=model,
             report=report,
             is_cancelled=lambda: self.leases.is_cancelled(job_id),
-            stream=lambda text: self._delta(job_id, step_id, claim.attempt, text),
+            stream=deltas.write,
         )
-        output = agent.run(validated, context)
+        try:
+            output = agent.run(validated, context)
+        finally:
+            deltas.flush()
         if not isinstance(output, agent.Output):
             try:
                 output = agent.Output.model_validate(

@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from orchestrator.client import Client
 from orchestrator.service import errors, wire
 from orchestrator.service.errors import ServiceError
-from orchestrator.service.keys import Keys
+from orchestrator.service.keys import KeyRecord, Keys, look_up
 from orchestrator.service.limits import RequestLimits
 from orchestrator.service.tenants import Tenant, Tenants
 from orchestrator.settings import Settings
@@ -86,21 +86,27 @@ def service_of(request: Request) -> Service:
 bearer = HTTPBearer(auto_error=False, description="A key made by `celeriac keys create NAME`.")
 
 
-def current_tenant(
+async def current_tenant(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Tenant:
     """The key's tenant, its request counted; 401 without a valid key (where keys exist)."""
     service = service_of(request)
-    tenant = _tenant(service, credentials)
-    service.tenants.count_request(tenant)
+    secret = credentials.credentials if credentials else None
+    record, in_use = await look_up(service.streams, secret)
+    tenant = _tenant(service, credentials, record, in_use)
+    await service.tenants.count_request(service.streams, tenant)
     return tenant
 
 
-def _tenant(service: Service, credentials: HTTPAuthorizationCredentials | None) -> Tenant:
+def _tenant(
+    service: Service,
+    credentials: HTTPAuthorizationCredentials | None,
+    record: KeyRecord | None,
+    in_use: bool,
+) -> Tenant:
     challenge = {"WWW-Authenticate": "Bearer"}
-    record = service.keys.authenticate(credentials.credentials) if credentials else None
-    if record is None and service.allow_anonymous and not service.keys.in_use():
+    if record is None and service.allow_anonymous and not in_use:
         # Open (loopback or --insecure, and no keys yet): a client that must send some
         # key, as the openai SDK must, is served too.
         return service.anonymous()

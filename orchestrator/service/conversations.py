@@ -155,7 +155,7 @@ def post_message(
     number = conversations.add(
         conversation_id, {"message": body.message, "job_id": job_id, "goal": goal}
     )
-    made = accepted(job_id, service.client.get(job_id).status())
+    made = accepted(job_id, "pending")  # a goal, to be planned
     return MessageAccepted(
         **made.model_dump(), conversation_id=conversation_id, turn=number, goal=goal
     )

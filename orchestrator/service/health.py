@@ -14,7 +14,7 @@ BUILT_IN = ("retrieval", "generation", "translation")
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 

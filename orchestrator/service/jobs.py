@@ -103,6 +103,11 @@ def accepted(job_id: str, status: str) -> Accepted:
     )
 
 
+def initial_status(body: JobRequest) -> str:
+    """A goal waits for its plan; a plan runs from the start."""
+    return "pending" if body.goal is not None else "running"
+
+
 def check_collection(service: Service, tenant: Tenant, name: str) -> None:
     """400 naming the collection unless it exists here and the key may search it."""
     if not tenant.may_search(name):
@@ -185,7 +190,7 @@ def submit(
                 )
             response.headers["Idempotent-Replayed"] = "true"
             response.headers["Location"] = f"/v1/jobs/{existing}"
-            return accepted(existing, service.client.get(existing).status())
+            return accepted(existing, service.client.get(existing).status())  # as it is now
     job_id = None
     try:
         job_id = submit_for(service, tenant, body)
@@ -193,7 +198,7 @@ def submit(
         if idempotency_key is not None:
             service.tenants.remember(tenant, idempotency_key, document, job_id)
     response.headers["Location"] = f"/v1/jobs/{job_id}"
-    return accepted(job_id, service.client.get(job_id).status())
+    return accepted(job_id, initial_status(body))
 
 
 def owned(service: Service, tenant: Tenant, job_id: str) -> str:

@@ -15,6 +15,7 @@ import time
 from typing import cast
 
 import redis
+import redis.asyncio
 from pydantic import BaseModel, Field
 
 from orchestrator.errors import UserError
@@ -110,3 +111,16 @@ class Keys:
     def in_use(self) -> bool:
         """Whether a key was ever made here: from then on, every request needs one."""
         return bool(self.redis.exists(wire.KEYS_MADE_KEY))
+
+
+async def look_up(client: redis.asyncio.Redis, secret: str | None) -> tuple[KeyRecord | None, bool]:
+    """(the record of the key ``secret``, None if it is unknown; whether keys are in use
+    here), in one round trip: what every request asks."""
+    pipe = client.pipeline(transaction=False)
+    pipe.exists(wire.KEYS_MADE_KEY)
+    if secret is not None:
+        pipe.hget(wire.KEYS_KEY, digest(secret))
+    replies = await pipe.execute()
+    raw = replies[1] if secret is not None else None
+    record = KeyRecord.model_validate_json(str(raw)) if raw is not None else None
+    return record, bool(replies[0])

@@ -55,11 +55,13 @@ async def result_json(service: Service, job_id: str) -> Any:
     return json.loads(result.model_dump_json())
 
 
-async def job_events(
-    service: Service, job_id: str, after: str
-) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """(stream id, event) after ``after``, live, until ``job_finished`` (whose event then
-    has the ``result``); ends too if the job ended without one or expired."""
+Batch = list[tuple[str, dict[str, Any]]]
+
+
+async def job_batches(service: Service, job_id: str, after: str) -> AsyncIterator[Batch]:
+    """The events after ``after`` as they come, a batch (stream id, event) at a time,
+    until ``job_finished`` (whose event then has the ``result``); an empty batch when
+    nothing came for a while. Ends too if the job ended without one, or expired."""
     key = names.events_key(job_id)
     while True:
         reply: Any = await service.streams.xread({key: after}, block=KEEPALIVE_MS, count=500)
@@ -67,16 +69,27 @@ async def job_events(
             status = await service.streams.hget(names.job_key(job_id), "status")
             if status is None or (status in TERMINAL_JOB and not await _after(service, key, after)):
                 return
-            yield "", {}  # nothing new: the caller keeps the connection alive
+            yield []  # nothing new: the caller keeps the connection alive
             continue
+        batch: Batch = []
         for entry_id, fields in reply[0][1]:
             after = entry_id
             record = event_record(job_id, entry_id, fields)
+            batch.append((entry_id, record))
             if record["type"] == "job_finished":
                 record["result"] = await result_json(service, job_id)
-                yield entry_id, record
+                yield batch
                 return
-            yield entry_id, record
+        yield batch
+
+
+async def job_events(
+    service: Service, job_id: str, after: str
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """(stream id, event) after ``after``, as ``job_batches`` gives them."""
+    async for batch in job_batches(service, job_id, after):
+        for entry in batch:
+            yield entry
 
 
 async def _after(service: Service, key: str, after: str) -> bool:
@@ -122,8 +135,11 @@ async def events(
 
 async def _relay(service: Service, job_id: str, start: str) -> AsyncIterator[bytes]:
     yield b"retry: 1000\n\n"
-    async for entry_id, record in job_events(service, job_id, start):
-        if not entry_id:
+    async for batch in job_batches(service, job_id, start):
+        if not batch:
             yield b": keep-alive\n\n"
             continue
-        yield sse(cast(str, record["type"]), record, entry_id)
+        # What one read brought goes out in one write.
+        yield b"".join(
+            sse(cast(str, record["type"]), record, entry_id) for entry_id, record in batch
+        )

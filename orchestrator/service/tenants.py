@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
+import redis.asyncio
 
 from orchestrator import names
 from orchestrator.models import TERMINAL_JOB
@@ -47,15 +48,15 @@ class Tenants:
         self.redis = client
         self.keep_seconds = keep_seconds
 
-    def count_request(self, tenant: Tenant) -> None:
+    async def count_request(self, client: redis.asyncio.Redis, tenant: Tenant) -> None:
         """One more request this minute; ``Limited`` over the tenant's rate."""
         now = time.time()
         window = int(now // 60)
         key = wire.tenant_rate(tenant.id, window)
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = client.pipeline(transaction=False)
         pipe.incr(key)
         pipe.expire(key, 120)
-        count = int(pipe.execute()[0])
+        count = int((await pipe.execute())[0])
         if count > tenant.requests_per_minute:
             raise Limited(
                 f"over this key's {tenant.requests_per_minute} requests a minute",
@@ -63,9 +64,26 @@ class Tenants:
             )
 
     def reserve(self, tenant: Tenant, placeholder: str) -> None:
-        """Hold a place among the tenant's jobs in flight; ``Limited`` when they are full.
-        Jobs that have ended since are let go first."""
+        """Hold a place among the tenant's jobs in flight (one round trip while there is
+        room); ``Limited`` when they are full even once the jobs that ended are let go."""
         key = wire.tenant_active(tenant.id)
+        member = f"reserved:{placeholder}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(key, {member: time.time() - self.keep_seconds})
+        pipe.zcard(key)
+        if int(pipe.execute()[1]) <= tenant.concurrent_jobs:
+            return
+        self.redis.zrem(key, member)
+        self._let_go(key)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(key, {member: time.time() - self.keep_seconds})
+        pipe.zcard(key)
+        if int(pipe.execute()[1]) > tenant.concurrent_jobs:
+            self.redis.zrem(key, member)
+            raise Limited(f"this key has {tenant.concurrent_jobs} jobs running already", 1)
+
+    def _let_go(self, key: str) -> None:
+        """Drop the jobs that have ended, and reservations a crashed gateway left."""
         held = cast(list[str], self.redis.zrange(key, 0, -1))
         jobs = [job for job in held if not job.startswith("reserved:")]
         if jobs:
@@ -79,14 +97,8 @@ class Tenants:
             ]
             if ended:
                 self.redis.zrem(key, *ended)
-        # Reservations a crashed gateway left are let go after a minute.
+        # A reservation is scored keep_seconds in the past: one a minute old is stale.
         self.redis.zremrangebyscore(key, "-inf", time.time() - 60 - self.keep_seconds)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zadd(key, {f"reserved:{placeholder}": time.time() - self.keep_seconds})
-        pipe.zcard(key)
-        if int(pipe.execute()[1]) > tenant.concurrent_jobs:
-            self.redis.zrem(key, f"reserved:{placeholder}")
-            raise Limited(f"this key has {tenant.concurrent_jobs} jobs running already", 1)
 
     def release(self, tenant: Tenant, placeholder: str, job_id: str | None) -> None:
         """Turn a reservation into the job it was for (or drop it: None)."""

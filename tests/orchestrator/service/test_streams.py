@@ -176,7 +176,7 @@ def test_a_models_answer_streams_as_the_model_writes_it(
         seen = events_until(api, job_id, is_finished)
     kinds = [e.event for e in seen]
     deltas = [e.data["data"]["text"] for e in seen if e.event == "step_delta"]
-    assert len(deltas) >= 8  # a word or so at a time, as the model's chunks came
+    assert len(deltas) >= 4  # a word or two at a time, as the model's chunks came
     assert "".join(deltas) == answer
     assert kinds.index("step_delta") < kinds.index("step_succeeded")
     assert seen[-1].data["result"]["answer"]["citations"] == ["p1"]
