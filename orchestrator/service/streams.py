@@ -21,9 +21,9 @@ from fastapi.responses import StreamingResponse
 
 from orchestrator import names
 from orchestrator.models import TERMINAL_JOB
+from orchestrator.service import wire
 from orchestrator.service.app import Service, ServiceDep, TenantDep
-from orchestrator.service.errors import ServiceError
-from orchestrator.service.jobs import owned
+from orchestrator.service.errors import ServiceError, not_found
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
@@ -120,7 +120,11 @@ async def events(
 ) -> Response:
     """The job's events as Server-Sent Events, from the start or after ``Last-Event-ID``;
     204 once there is nothing more to see (a client that has had ``job_finished``)."""
-    await anyio.to_thread.run_sync(lambda: owned(service, tenant, job_id))
+    if (
+        len(job_id) > 64
+        or await service.streams.zscore(wire.tenant_jobs(tenant.id), job_id) is None
+    ):
+        raise not_found(f"job {job_id!r}")  # as jobs.owned: another key's is no job
     start = last_event_id or after or "0"
     if start != "0" and not _STREAM_ID.fullmatch(start):
         raise ServiceError(

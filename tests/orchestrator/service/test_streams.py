@@ -147,7 +147,8 @@ def test_a_client_that_leaves_leaves_nothing_behind(
     with gateway.http() as api:
         job_id = api.post("/v1/jobs", json={"plan": plan_of("gate", gate=gate)}).json()["job_id"]
         with api.stream("GET", f"/v1/jobs/{job_id}/events") as response:
-            next(e for e in read_sse(response.iter_lines()) if e.event == "step_started")
+            events = read_sse(response.iter_lines())  # held: dropped, it would hang up
+            next(e for e in events if e.event == "step_started")
             wait_for(
                 lambda: blocked_readers(redis_client) == before + 1,
                 timeout=15,
