@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -102,19 +103,25 @@ def gateway(client: Client) -> Iterator[tuple[str, int]]:
     """One ``celeriac serve`` process over the deployment; its address and pid."""
     port = free_port()
     env = {**os.environ, **settings_env(client.settings)}
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "serve", "--port", str(port)],
         cwd=repo_root(),
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: http_get(f"{url}/healthz")[0] == 200, timeout=60, what="the gateway")
         yield url, process.pid
+    except Exception:
+        log.seek(0)
+        print(log.read().decode(errors="replace")[-3000:], file=sys.stderr)
+        raise
     finally:
         stop_process(process, timeout=15)
+        log.close()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -40,6 +40,9 @@ def config(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn.Config
         http="h11",  # whose limit on a request's head holds whatever else is installed
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         timeout_graceful_shutdown=3,
+        # Longer than a load balancer's idle timeout (60 s is common), so that the server
+        # never closes a kept-alive connection just as a request is sent on it.
+        timeout_keep_alive=75,
         server_header=False,
     )
 
