@@ -32,7 +32,8 @@ from orchestrator.service.turns import (
     answer_step,
     answer_text,
     citations,
-    followup_goal,
+    model_of,
+    standalone,
 )
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -94,7 +95,7 @@ def usage(result: JobResult) -> dict[str, int]:
 
 def _submit(service: Service, tenant: Tenant, body: ChatRequest) -> str:
     question, earlier = question_and_history(body)
-    goal = followup_goal(question, earlier)
+    goal = standalone(model_of(service.client), question, earlier)
     return submit_for(service, tenant, JobRequest(goal=goal, collection=body.model))
 
 

@@ -24,7 +24,8 @@ from orchestrator.service.turns import (
     answer_step,
     answer_text,
     citations,
-    followup_goal,
+    model_of,
+    standalone,
 )
 
 router = APIRouter(prefix="/v1", tags=["conversations"])
@@ -149,7 +150,7 @@ def post_message(
     conversations = Conversations(service, tenant)
     collection = conversations.collection(conversation_id)
     earlier = [turn["message"] for turn in conversations.turns(conversation_id)]
-    goal = followup_goal(body.message, earlier)
+    goal = standalone(model_of(service.client), body.message, earlier)
     request = JobRequest(goal=goal, collection=collection, language=body.language)
     job_id = submit_for(service, tenant, request)
     number = conversations.add(

@@ -1,9 +1,11 @@
 """Conversations in Redis: turns on a collection, each an ordinary job, for the HTTP
 routes and the SDK alike (``client.conversation()``).
 
-A follow-up is understood in the context of the turns before it: its goal carries the
-earlier questions' topic words ("and can I do it on my phone? (export notes)"), so that
-the search and the answer look for what the conversation is about. Turns live in Redis
+A follow-up is understood in the context of the turns before it: with a model, it is
+rewritten from the earlier questions into one that stands alone ("Can I export my notes
+on my phone?"); offline, its goal carries the earlier questions' topic words ("and can I
+do it on my phone? (export notes)"), so that the search and the answer look for what the
+conversation is about. Turns live in Redis
 with a TTL and a maximum length (CELERIAC_CONVERSATION_TTL_SECONDS, _MAX_TURNS).
 
 >>> talk = client.conversation("demo")
@@ -22,7 +24,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import redis
 
+from agents.errors import PermanentError, TransientError
 from agents.extractive import Question
+from agents.llm import ChatModel, Message
 from orchestrator.errors import UserError
 from orchestrator.models import Plan
 from orchestrator.plans import dependencies
@@ -51,6 +55,40 @@ def followup_goal(message: str, earlier: Sequence[str]) -> str:
     """The goal of a turn: the message, with the earlier turns' topic when it lacks it."""
     words = topic_words(message, earlier)
     return f"{message.rstrip()} ({' '.join(words)})" if words else message
+
+
+REWRITE = (
+    "Rewrite the user's last question so that it is understood without the conversation "
+    "before it: say what words such as 'it', 'that' or 'there' stand for, keep its language "
+    "and its meaning, and add nothing. Answer with the rewritten question alone."
+)
+
+
+def standalone(model: ChatModel | None, message: str, earlier: Sequence[str]) -> str:
+    """The goal of a turn: with a model, the message rewritten to stand alone; offline
+    (or when the model fails), ``followup_goal``."""
+    if model is None or not earlier:
+        return followup_goal(message, earlier)
+    asked = "\n".join(f"- {text}" for text in earlier[-TOPIC_TURNS * 2 :])
+    messages = [
+        Message(role="system", content=REWRITE),
+        Message(role="user", content=f"Earlier questions:\n{asked}\n\nLast question: {message}"),
+    ]
+    try:
+        rewritten = model.chat(messages, temperature=0.0, max_tokens=200).text.strip()
+    except (TransientError, PermanentError):
+        rewritten = ""
+    return rewritten or followup_goal(message, earlier)
+
+
+def model_of(client: Client) -> ChatModel | None:
+    """The deployment's chat model as this process has it (None: offline)."""
+    from orchestrator.llm import build_chat_model
+
+    engine = client.runtime.engine
+    if engine.model is None:
+        engine.model = build_chat_model(client.settings, client.runtime.redis)
+    return engine.model
 
 
 def answer_step(plan: Plan | None) -> str | None:
@@ -157,7 +195,7 @@ class Conversation:
     def ask(self, message: str, *, language: str | None = None) -> JobHandle:
         """A new turn: submit the message, in the context of the turns before it."""
         earlier = [turn["message"] for turn in self.store.turns(self.id)]
-        goal = followup_goal(message, earlier)
+        goal = standalone(model_of(self.client), message, earlier)
         if language is not None:
             goal = f"{goal} Answer in {language}."
         handle = self.client.submit(goal=goal, collection=self.collection)

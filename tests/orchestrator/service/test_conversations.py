@@ -8,11 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
+from agents.llm import LLMTransientError, ScriptedChatModel
 from orchestrator.client import Client
 from orchestrator.errors import UserError
-from orchestrator.service.turns import followup_goal, topic_words
+from orchestrator.service.turns import followup_goal, standalone, topic_words
 from orchestrator.settings import Settings
 from tests.conftest import wait_for
+from tests.llm_server import LLMServer, Reply
 from tests.orchestrator.service.conftest import Gateway
 
 
@@ -92,3 +94,40 @@ def test_the_sdk_holds_a_conversation_too(client: Client) -> None:
     ]
     with pytest.raises(UserError, match="no conversation 'nope'"):
         client.conversation(conversation_id="nope")
+
+
+def test_with_a_model_a_followup_is_rewritten_to_stand_alone() -> None:
+    model = ScriptedChatModel(["Can I export my notes on my phone?", LLMTransientError("503")])
+    earlier = ["How do I export my notes?"]
+    assert standalone(model, "and can I do it on my phone?", earlier) == (
+        "Can I export my notes on my phone?"
+    )
+    [call] = model.calls
+    assert "- How do I export my notes?" in call["messages"][1].content
+    assert call["messages"][1].content.endswith("Last question: and can I do it on my phone?")
+    # A model that fails leaves the offline way; a first question needs no rewriting.
+    assert standalone(model, "and on my phone?", earlier) == "and on my phone? (export notes)"
+    assert standalone(model, "How do I sync?", []) == "How do I sync?"
+
+
+def test_a_gateway_with_a_model_asks_it_to_rewrite_the_followup(
+    deployment: Settings,
+    gateways: Callable[..., Gateway],
+    llm_server: LLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
+    llm_server.script(Reply("How do I export my notes on my phone?"))
+    with_model = deployment.model_copy(
+        update={"llm_backend": "openai", "llm_model": "test-model", "llm_cache": False}
+    )
+    with gateways(with_model).http() as api:
+        conversation = api.post("/v1/conversations", json={}).json()["conversation_id"]
+        path = f"/v1/conversations/{conversation}/messages"
+        api.post(path, json={"message": "How do I export my notes?"})
+        second = api.post(path, json={"message": "and can I do it on my phone?"}).json()
+        followup = wait_for(lambda: turn_done(api, conversation, 2), what="the follow-up")
+    assert second["goal"] == "How do I export my notes on my phone?"
+    assert followup["citations"] == ["export-notes"]
+    [request] = llm_server.chat_requests  # the first question needed no rewriting
+    assert "and can I do it on my phone?" in request.messages[-1]["content"]
