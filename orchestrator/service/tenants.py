@@ -35,6 +35,9 @@ class Tenant:
         return not self.collections or collection in self.collections
 
 
+CLAIM_SECONDS = 60
+
+
 class Limited(Exception):
     """Over a limit: answered 429 with Retry-After."""
 
@@ -130,7 +133,8 @@ class Tenants:
         redis_key = wire.idempotency(tenant.id, key)
         deadline = time.monotonic() + 10
         while True:
-            if self.redis.set(redis_key, record, nx=True, ex=self.keep_seconds):
+            # Claimed for a minute: a gateway that dies while submitting frees the key.
+            if self.redis.set(redis_key, record, nx=True, ex=CLAIM_SECONDS):
                 return None, True
             raw = self.redis.get(redis_key)
             if raw is not None:
