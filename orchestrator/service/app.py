@@ -153,4 +153,5 @@ def create_app(service: Service) -> FastAPI:
     for module in (jobs, streams, conversations, chat, health, page):
         app.include_router(module.router)
     app.add_middleware(RequestLimits, max_body_bytes=service.settings.service_max_body_bytes)
+    app.add_middleware(errors.Unexpected)
     return app

@@ -11,10 +11,12 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.errors import CeleriacError, RegistryError
 from orchestrator.errors import JobNotFound, NotReady, RedisUnavailable, UserError
@@ -86,7 +88,8 @@ def celeriac_error(exc: CeleriacError) -> ServiceError:
         return ServiceError(503, str(exc), type="not_ready")
     if isinstance(exc, RedisUnavailable):
         log.error("%s", exc)
-        return ServiceError(503, "the deployment's Redis cannot be reached", type="unavailable")
+        said = "the deployment's Redis cannot be reached: try again shortly"
+        return ServiceError(503, said, type="unavailable", headers={"Retry-After": "1"})
     log.error("request failed: %s", exc)
     return ServiceError(500, str(exc), type="internal")
 
@@ -127,8 +130,40 @@ def install(app: FastAPI) -> None:
             )
         )
 
+    async def unreachable(request: Request, exc: Exception) -> JSONResponse:
+        log.error("Redis cannot be reached: %s", exc)
+        said = "the deployment's Redis cannot be reached: try again shortly"
+        return _answer(ServiceError(503, said, type="unavailable", headers={"Retry-After": "1"}))
+
     app.add_exception_handler(ServiceError, service)
+    app.add_exception_handler(redis.ConnectionError, unreachable)
+    app.add_exception_handler(redis.TimeoutError, unreachable)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http)
     app.add_exception_handler(CeleriacError, celeriac)
     app.add_exception_handler(Limited, limited)
+
+
+class Unexpected:
+    """A bug of ours, not the caller's: logged with its stack and answered 500 in the same
+    shape (where nothing was sent yet), and the connection goes on serving."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            log.exception("%s %s failed", scope.get("method", ""), scope.get("path", ""))
+            if scope["type"] != "http" or started:
+                return
+            said = error_body("celeriac failed to answer (see its log)", "internal")
+            await JSONResponse(said, status_code=500)(scope, receive, send)

@@ -29,7 +29,7 @@ class Gateway:
     def start(self) -> Gateway:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        service = Service.build(self.settings, allow_anonymous=self.allow_anonymous)
+        service = self.service = Service.build(self.settings, allow_anonymous=self.allow_anonymous)
         app = create_app(service)
         self.server = uvicorn.Server(config(app, "127.0.0.1", self.port, "warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -8,10 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
+from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
-from tests.orchestrator.service.conftest import Gateway
+from tests.conftest import make_settings
+from tests.orchestrator.service.conftest import Gateway, plan_of
 
 JSON = {"Content-Type": "application/json"}
+PLAN = plan_of("echo", text="x")
 CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("post", "/v1/jobs", {"content": "{bad", "headers": JSON}, 400, "not valid JSON"),
     ("post", "/v1/jobs", {"content": "[]", "headers": JSON}, 422, "body"),
@@ -103,3 +106,36 @@ def test_huge_headers_are_refused_and_the_server_goes_on(api: httpx.Client) -> N
     assert response.status_code == 431
     assert "headers are larger" in response.json()["error"]["message"]
     assert api.get("/v1/jobs").status_code == 200
+
+
+def test_a_bug_is_a_500_in_the_same_shape_and_the_server_goes_on(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(gateway.service.client, "cards", broken)
+    with gateway.http() as api:
+        response = api.get("/v1/agents")
+        assert response.status_code == 500
+        assert response.json()["error"] == {
+            "type": "internal",
+            "message": "celeriac failed to answer (see its log)",
+        }
+        assert api.get("/v1/collections").status_code == 200
+
+
+def test_redis_out_of_reach_is_503_with_retry_after(
+    tmp_path_factory: pytest.TempPathFactory, gateways: Callable[..., Gateway]
+) -> None:
+    server = RedisServer()
+    server.start()
+    gateway = gateways(make_settings(server.url, data_dir=tmp_path_factory.mktemp("data")))
+    server.stop()
+    with gateway.http() as api:
+        for response in (api.get("/v1/jobs"), api.post("/v1/jobs", json={"plan": PLAN})):
+            assert response.status_code == 503, response.text
+            assert response.headers["retry-after"] == "1"
+            assert "Redis cannot be reached" in response.json()["error"]["message"]
+        assert api.get("/readyz").status_code == 503
+        assert api.get("/healthz").status_code == 200
