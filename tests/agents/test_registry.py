@@ -27,6 +27,7 @@ SAMPLE_NAMES = {
     "patient",
     "poison",
     "sleep",
+    "streamer",
 }
 
 HEADER = """\

@@ -210,7 +210,7 @@ BAD_PLANS: list[tuple[str, Any, str]] = [
         {"steps": [{"id": "a", "agent": "nosuch", "input": {}}]},
         "step 'a': unknown agent 'nosuch' "
         "(known: barrier, concat, echo, fail, gate, generation, milestone, patient, poison, "
-        "retrieval, sleep, translation)",
+        "retrieval, sleep, streamer, translation)",
     ),
     (
         "cycle",
@@ -318,7 +318,7 @@ def test_worker_for_an_unknown_agent() -> None:
     assert fails(celeriac("worker", "--agent", "nosuch"), 2) == (
         "unknown agent type(s) nosuch; "
         "registered: barrier, concat, echo, fail, gate, generation, milestone, patient, "
-        "poison, retrieval, sleep, translation"
+        "poison, retrieval, sleep, streamer, translation"
     )
 
 
@@ -431,6 +431,7 @@ def test_agents_lists_types_and_live_workers(live_env: dict[str, str]) -> None:
         "poison",
         "retrieval",
         "sleep",
+        "streamer",
         "translation",
     }
     served = [set(info["agents"]) for info in document["workers"].values()]
