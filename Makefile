@@ -59,9 +59,11 @@ eval: install
 	$(EVAL_RUN) faithfulness --claims $(DATA)/summeval/summeval.json --json \
 		--report $(EVAL)/summeval.html > $(EVAL)/summeval.json
 
-# Flower's dashboard after a few jobs, as a PNG (needs Debian's chromium).
+# Flower's dashboard after a few jobs, and the page of `celeriac serve`, as PNGs (needs
+# Debian's chromium).
 screenshot: install
 	$(BIN)/python ops/screenshot.py
+	$(BIN)/python ops/page_screenshot.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

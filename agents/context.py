@@ -19,6 +19,10 @@ def _never_cancelled() -> bool:
     return False
 
 
+def _no_stream(text: str) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class StepContext:
     """What a running step knows about itself, and how it talks back.
@@ -37,12 +41,20 @@ class StepContext:
     model: ChatModel | None = field(default=None, repr=False)
     report: Callable[[float | None, str], None] = field(default=_no_progress, repr=False)
     is_cancelled: Callable[[], bool] = field(default=_never_cancelled, repr=False)
+    stream: Callable[[str], None] = field(default=_no_stream, repr=False)
 
     def progress(self, fraction: float | None = None, message: str = "") -> None:
         """Report progress: ``fraction`` in [0, 1] (None if unknown) and a short message."""
         if fraction is not None and not 0.0 <= fraction <= 1.0:
             raise ValueError(f"progress fraction must be within [0, 1], got {fraction}")
         self.report(fraction, message)
+
+    def write(self, text: str) -> None:
+        """Hand on the next piece of the output as it is written (an answer's sentence,
+        a model's tokens): followers of the job's events see it before the step ends.
+        The step's output is still what ``run`` returns."""
+        if text:
+            self.stream(text)
 
     @property
     def cancelled(self) -> bool:

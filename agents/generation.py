@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,8 +13,21 @@ from agents.base import Agent, StepContext
 from agents.errors import PermanentError
 from agents.extractive import answer
 from agents.llm import Message
+from agents.llm.jsonstream import StringField
 from agents.scoring import Score, ScoreContext
 from agents.scoring import generation as scoring
+
+# Where an answer's sentences end: it is streamed a sentence at a time offline.
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+")
+
+
+def sentences_of(text: str) -> list[str]:
+    """``text`` in pieces of a sentence each, with the space after it: joined, ``text``."""
+    pieces, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        pieces.append(text[start : match.end()])
+        start = match.end()
+    return [*pieces, text[start:]] if start < len(text) else pieces
 
 
 class Passage(BaseModel):
@@ -134,6 +148,8 @@ class Generation(Agent):
         extract = answer(
             input.instruction, [(p.id, p.title, p.text) for p in passages], input.max_words
         )
+        for sentence in sentences_of(extract.text):
+            context.write(sentence)
         return GenerationOutput(
             text=extract.text,
             citations=extract.citations,
@@ -161,8 +177,10 @@ class Generation(Agent):
                 ),
             ),
         ]
+        # The answer is handed on as the model writes it: the `text` field of its JSON.
+        streamed = StringField("text", context.write)
         drafted, _ = context.model.structured(
-            messages, _Drafted, max_tokens=max(64, input.max_words * 3)
+            messages, _Drafted, max_tokens=max(64, input.max_words * 3), on_text=streamed.feed
         )
         known = {p.id for p in passages}
         # Citations are always a subset of the given passages, whatever the model says, and

@@ -24,6 +24,7 @@ from benchmarks import (
     dispatch,
     evals,
     fanout,
+    gateway,
     latency,
     memory,
     sdk,
@@ -55,6 +56,7 @@ BENCHMARKS: dict[str, Callable[[bool, int | None], list[Table]]] = {
     "bm25": bm25.run,
     "translation": translation.run,
     "eval": evals.run,
+    "gateway": gateway.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
 
@@ -35,6 +35,9 @@ from orchestrator.plans import AgentTypes, check_plan_size, format_errors
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings, read_settings
 from orchestrator.store.connection import redis_errors
+
+if TYPE_CHECKING:
+    from orchestrator.conversations import Conversation
 
 
 class JobHandle:
@@ -251,6 +254,22 @@ class Client:
         if not isinstance(fallback_language, bool):
             raise UserError(f"fallback_language must be True or False, not {fallback_language!r}")
         return fallback_language
+
+    def conversation(
+        self, collection: str | None = None, *, conversation_id: str | None = None
+    ) -> Conversation:
+        """A new conversation on ``collection`` (default CELERIAC_DEFAULT_COLLECTION), or
+        the one ``conversation_id`` names: ``ask`` it questions, each a job whose goal
+        carries what the earlier turns were about.
+
+        >>> talk = client.conversation("demo")
+        >>> talk.ask("How do I export my notes?").wait(timeout=60)
+        >>> talk.ask("and can I do it on my phone?").wait(timeout=60)
+        """
+        from orchestrator.conversations import Conversation
+
+        with redis_errors(self.url):
+            return Conversation.open(self, collection, conversation_id)
 
     def get(self, job_id: str) -> JobHandle:
         """The handle of an existing job; raises ``JobNotFound``."""

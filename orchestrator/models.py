@@ -246,7 +246,8 @@ class Event(BaseModel):
     ``type`` is one of: job_submitted, job_planned, job_awaiting_approval, job_approved,
     job_replanned, job_started, job_finished, step_queued, step_awaiting_approval,
     step_approved, step_started, step_progress, step_succeeded, step_retrying,
-    step_failed, step_skipped, step_cancelled.
+    step_failed, step_skipped, step_cancelled; and step_delta, a piece of a step's output
+    as it is written (``data``: ``text``, and the ``attempt`` writing it).
     """
 
     model_config = ConfigDict(frozen=True)

@@ -41,6 +41,11 @@ DEAD_LETTERS = "dead-letters"  # stream of steps that failed for good
 SHARDS = 16
 _SLOTS = 16384  # Redis Cluster's
 
+# The event a step appends to its job's event stream for each piece of output it writes
+# as it goes (StepContext.write): {"text": ..., "attempt": N}. The Lua scripts write the rest.
+DELTA_EVENT = "step_delta"
+EVENTS_MAXLEN = 100_000  # about; as common.lua's emit trims the stream
+
 SWEEP_LOCK_KEY = f"{PREFIX}:sweep:lock"
 SERVER_KEY = f"{PREFIX}:redis-run-id"  # the Redis process(es) the sweeper last saw
 # The roster's two keys share a tag: a heartbeat writes both in one transaction.
@@ -100,3 +105,14 @@ def events_key(job_id: str) -> str:
 
 def end_key(job_id: str) -> str:
     return job_key(job_id) + END_SUFFIX
+
+
+# A conversation (the SDK's and the service's), under its own hash tag.
+def conversation(conversation_id: str) -> str:
+    """hash: owner, collection, created_at. Its turns are ``conversation_turns``."""
+    return f"{PREFIX}:service:conversation:{{{conversation_id}}}"
+
+
+def conversation_turns(conversation_id: str) -> str:
+    """list of turns (JSON: message, job id, query), oldest first."""
+    return conversation(conversation_id) + ":turns"

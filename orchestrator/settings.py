@@ -134,6 +134,33 @@ class Settings(BaseSettings):
     llm_requests_per_minute: int = Field(default=0, ge=0, description="Shared limit; 0 = none.")
     llm_tokens_per_minute: int = Field(default=0, ge=0, description="Shared limit; 0 = none.")
     llm_rate_limit_max_wait_seconds: float = Field(default=60.0, ge=0)
+    service_max_body_bytes: int = Field(
+        default=2_000_000, gt=0, description="Largest request body `celeriac serve` reads."
+    )
+    service_requests_per_minute: int = Field(
+        default=600, ge=1, description="A key's request rate (`keys create` may set its own)."
+    )
+    service_concurrent_jobs: int = Field(
+        default=20,
+        ge=1,
+        description="A key's jobs running at once (`keys create` may set its own).",
+    )
+    conversation_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        description="A conversation is kept this long after its last turn.",
+    )
+    conversation_max_turns: int = Field(
+        default=50, ge=1, description="Turns a conversation keeps; older ones are dropped."
+    )
+    api_key: str | None = Field(
+        default=None,
+        exclude=True,  # never handed on to the processes a command starts
+        description="The key `celeriac chat` sends to `celeriac serve`.",
+    )
+    flower_url: str | None = Field(
+        default=None, description="Flower's address, linked from the page `celeriac serve` shows."
+    )
     llm_prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(
         default_factory=dict,
         description='USD per million input and output tokens: {"gpt-4o-mini": [0.15, 0.6]}',

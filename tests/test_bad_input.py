@@ -122,7 +122,7 @@ SDK_CASES = [
         submit(one({"id": "a", "agent": "ecko", "input": {"text": "hi"}})),
         PlanError,
         "step 'a': unknown agent 'ecko' (known: barrier, concat, echo, fail, gate, generation, "
-        "milestone, patient, poison, refund, retrieval, sleep, translation)",
+        "milestone, patient, poison, refund, retrieval, sleep, streamer, translation)",
         id="unknown-agent",
     ),
     pytest.param(

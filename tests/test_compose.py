@@ -97,7 +97,7 @@ def compose(tmp_path: Path) -> Iterator[dict[str, Any]]:
             )
         )
         wait_for(lambda: _pings(local), what="the compose Redis")
-        flower_port = free_port()
+        ports = {name: free_port() for name in spec}  # each service's published port
         base_env = {
             k: v for k, v in os.environ.items() if not k.startswith(("CELERIAC_", "OPENAI_"))
         }
@@ -119,8 +119,8 @@ def compose(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 env["CELERIAC_METRICS_PORT"] = str(metrics[name])
             urls.add(env["CELERIAC_REDIS_URL"])
             args = interpolate(service["command"], DOTENV)
-            if "--port" in args:  # Flower's published port, free here
-                args[args.index("--port") + 1] = str(flower_port)
+            if "--port" in args:  # Flower's and the gateway's published ports, free here
+                args[args.index("--port") + 1] = str(ports[name])
             started.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "orchestrator", *args],
@@ -134,7 +134,8 @@ def compose(tmp_path: Path) -> Iterator[dict[str, Any]]:
         yield {
             "url": url,
             "port": port,
-            "flower": f"http://127.0.0.1:{flower_port}",
+            "flower": f"http://127.0.0.1:{ports['flower']}",
+            "gateway": f"http://127.0.0.1:{ports['gateway']}",
             "data": tmp_path / "data",
             "metrics": metrics,
         }
@@ -218,6 +219,15 @@ def test_the_compose_services_run_a_job_together(compose: dict[str, Any]) -> Non
         lambda: _status(f"{flower}/metrics", DOTENV["CELERIAC_FLOWER_BASIC_AUTH"]) == 200,
         what="Flower's metrics with the login",
     )
+
+    # The gateway answers over the same Redis, ready once every service is heard, and its
+    # health check is the one compose runs in its container.
+    gateway = compose["gateway"]
+    wait_for(lambda: _status(f"{gateway}/readyz") == 200, what="the gateway to be ready")
+    assert "/healthz" in " ".join(services()["gateway"]["healthcheck"]["test"])
+    assert _status(f"{gateway}/healthz") == 200
+    status, body = http_get(f"{gateway}/v1/collections")
+    assert status == 200 and "demo" in body
 
 
 def test_the_rabbitmq_profile_runs_a_broker_behind_a_login() -> None:

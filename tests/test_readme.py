@@ -78,10 +78,12 @@ SDK = next(b for b in BLOCKS if b.lang == "python" and "Client()" in b.text)
 SDK_DEPLOYMENT = BLOCKS[BLOCKS.index(SDK) - 1]
 AGENT = next(b for b in BLOCKS if b.lang == "python" and "class Echo(Agent)" in b.text)
 PLANS = [b for b in BLOCKS if b.lang == "json"]
+SERVE = next(b for b in BLOCKS if b.lang == "sh" and "celeriac serve" in b.text)
+OPENAI_EXAMPLE = next(b for b in BLOCKS if b.lang == "python" and "import OpenAI" in b.text)
 COMMANDS = [
     (block, line)
     for block in BLOCKS
-    if block.lang == "sh" and block is not SDK_DEPLOYMENT
+    if block.lang == "sh" and block not in (SDK_DEPLOYMENT, SERVE)
     for line in shell_lines(block)
 ]
 # Install and deploy: checked against what runs them, not run inside the suite.
@@ -90,7 +92,8 @@ has_apertium = shutil.which("apertium") is not None and ("eng", "spa") in aperti
 
 
 def test_every_block_is_run() -> None:
-    known = {SDK, SDK_DEPLOYMENT, AGENT, *PLANS} | {block for block, _ in COMMANDS}
+    known = {SDK, SDK_DEPLOYMENT, AGENT, SERVE, OPENAI_EXAMPLE, *PLANS}
+    known |= {block for block, _ in COMMANDS}
     toml = [b for b in BLOCKS if b.lang == "toml"]
     unknown = [b.id for b in BLOCKS if b not in known and b not in toml]
     assert unknown == [], "README blocks that no test runs: add them to tests/test_readme.py"
@@ -310,3 +313,55 @@ def test_the_entry_point_example_is_what_the_keywords_package_declares() -> None
     assert group in package["project"]["entry-points"]  # test_third_party.py installs it
     [(name, target)] = shown["project"]["entry-points"][group].items()
     assert (name, target) == ("echo", "mypkg.agents")
+
+
+# --- the HTTP service ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def readme_server(tmp_path: Path) -> Iterator[str]:
+    """The server the serving section starts with its first line (on a free port, not
+    8000): its own Redis and worker, as on a fresh machine; yields its address."""
+    from orchestrator.embedded.redis_server import free_port
+    from tests.support.helpers import http_get
+
+    line = shell_lines(SERVE)[0]
+    assert line.endswith(" &") and "--port 8000" in line
+    argv, assigned = as_run(line.removesuffix(" &"), None)
+    port = free_port()
+    argv[argv.index("8000")] = str(port)
+    env = {
+        **os.environ,
+        **assigned,
+        "CELERIAC_DATA_DIR": str(tmp_path / "data"),
+        "CELERIAC_LLM_BACKEND": "offline",
+    }
+    server = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    try:
+        address = f"localhost:{port}"
+        wait_for(lambda: http_get(f"http://{address}/readyz")[0] == 200, what="celeriac serve")
+        yield address
+    finally:
+        stop_process(server)
+
+
+def test_the_serving_example_runs_as_written(readme_server: str, tmp_path: Path) -> None:
+    script = SERVE.text.split("\n", 1)[1].replace("localhost:8000", readme_server)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"status":"ready"' in done.stdout
+    assert "event: step_delta" in done.stdout and "event: job_finished" in done.stdout
+    assert done.stdout.rstrip().endswith("}") and '"status":"succeeded"' in done.stdout
+
+
+def test_the_openai_example_talks_to_the_server(readme_server: str) -> None:
+    code = OPENAI_EXAMPLE.text.replace("localhost:8000", readme_server)
+    printed = python(["-c", code], ROOT, {**os.environ}).splitlines()
+    assert "export" in printed[0].lower() and printed[1] == "['export-notes']"
+    assert "two-factor" in printed[2].lower()

@@ -20,6 +20,7 @@ from orchestrator.llm.metering import StepMeter, metered
 from orchestrator.plans import ReferenceResolutionError, format_errors, iter_refs, resolve
 from orchestrator.runtime import Runtime
 from orchestrator.store.records import Claim
+from workers.deltas import DeltaWriter
 from workers.lease import LeaseKeeper
 from workers.telemetry import Telemetry
 
@@ -225,6 +226,7 @@ class StepRunner:
             raise PermanentError(
                 f"input is invalid for agent {agent_name!r}: {format_errors(exc.errors())}"
             ) from exc
+        deltas = DeltaWriter(self.store.redis, job_id, step_id, claim.attempt)
         context = StepContext(
             job_id=job_id,
             step_id=step_id,
@@ -235,8 +237,12 @@ class StepRunner:
             model=metered(self.model, meter),
             report=self._reporter(job_id, step_id, dispatch, on_progress),
             is_cancelled=lambda: self.leases.is_cancelled(job_id),
+            stream=deltas.write,
         )
-        output = _as_output(agent, agent.run(validated, context))
+        try:
+            output = _as_output(agent, agent.run(validated, context))
+        finally:
+            deltas.flush()
         return output.model_dump(mode="json"), self._score(
             agent, validated, output, claim.reference, context
         )

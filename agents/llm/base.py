@@ -13,6 +13,8 @@ from agents.llm.errors import InvalidModelOutput, StructuredOutputUnsupported
 
 M = TypeVar("M", bound=BaseModel)
 ResponseFormat = Literal["text", "json_object", "json_schema"]
+# Hears each piece of a reply's text as it arrives.
+TextSink = Callable[[str], None]
 
 
 class Message(BaseModel):
@@ -63,6 +65,7 @@ class ChatOptions(TypedDict, total=False):
     max_tokens: int | None
     response_format: ResponseFormat
     json_schema: dict[str, Any] | None
+    on_text: TextSink | None
 
 
 class ChatModel(ABC):
@@ -70,7 +73,10 @@ class ChatModel(ABC):
 
     ``chat`` raises ``LLMTransientError`` for what may pass (429, 5xx, timeouts)
     after its own retries, ``LLMPermanentError`` for what will not, and
-    ``StructuredOutputUnsupported`` when asked for a JSON schema it cannot do.
+    ``StructuredOutputUnsupported`` when asked for a JSON schema it cannot do. With
+    ``on_text`` it streams: each piece of the reply's text goes to ``on_text`` as it
+    arrives (a model that cannot stream hands it the whole text at once), and the
+    ``Reply`` it returns is the whole of it as ever.
     """
 
     model: str
@@ -85,6 +91,7 @@ class ChatModel(ABC):
         max_tokens: int | None = None,
         response_format: ResponseFormat = "text",
         json_schema: dict[str, Any] | None = None,
+        on_text: TextSink | None = None,
     ) -> Reply: ...
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
@@ -99,13 +106,16 @@ class ChatModel(ABC):
         max_tokens: int | None = None,
         repairs: int = 2,
         check: Callable[[M], M] | None = None,
+        on_text: TextSink | None = None,
     ) -> tuple[M, Usage]:
         """Ask for an ``output`` instance; return it and the usage of every call made.
 
         Asks for ``output``'s JSON schema; an endpoint that cannot do that gets
         JSON mode plus validation instead. Invalid output is sent back with the
         validation error, at most ``repairs`` times. ``check`` may validate
-        further: a ``ValueError`` it raises is sent back the same way.
+        further: a ``ValueError`` it raises is sent back the same way. ``on_text``
+        hears the JSON text of each call as it is written (``agents.llm.jsonstream``
+        picks a field out of it).
         """
         schema = {"name": output.__name__, "schema": output.model_json_schema(), "strict": False}
         conversation = list(messages)
@@ -114,11 +124,11 @@ class ChatModel(ABC):
         problem = ""
         for _ in range(repairs + 1):
             try:
-                reply = self._ask(conversation, mode, schema, temperature, max_tokens)
+                reply = self._ask(conversation, mode, schema, temperature, max_tokens, on_text)
             except StructuredOutputUnsupported:
                 mode = "json_object"
                 conversation = [*conversation, _schema_instruction(output)]
-                reply = self._ask(conversation, mode, schema, temperature, max_tokens)
+                reply = self._ask(conversation, mode, schema, temperature, max_tokens, on_text)
             usage += reply.usage
             try:
                 value = output.model_validate_json(_strip_fences(reply.text))
@@ -140,6 +150,7 @@ class ChatModel(ABC):
         schema: dict[str, Any],
         temperature: float,
         max_tokens: int | None,
+        on_text: TextSink | None,
     ) -> Reply:
         return self.chat(
             conversation,
@@ -147,6 +158,7 @@ class ChatModel(ABC):
             max_tokens=max_tokens,
             response_format=mode,
             json_schema=schema if mode == "json_schema" else None,
+            on_text=on_text,
         )
 
 

@@ -49,6 +49,7 @@ class CachedChatModel(ChatModelWrapper):
 
     def chat(self, messages: Sequence[Message], **options: Unpack[ChatOptions]) -> Reply:
         params: dict[str, Any] = {**DEFAULTS, **options}
+        on_text = params.pop("on_text", None)  # how a reply is heard is not what it is
         if params["temperature"] > 0:
             return self.inner.chat(messages, **options)
         key = self.key(messages, params)
@@ -59,6 +60,8 @@ class CachedChatModel(ChatModelWrapper):
             hit = None
         if hit is not None:
             cached = Reply.model_validate_json(hit)
+            if on_text is not None:
+                on_text(cached.text)
             return cached.model_copy(update={"cached": True, "usage": Usage()})
         reply = self.inner.chat(messages, **options)
         try:

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, Usage
+from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, TextSink, Usage
 from agents.llm.errors import LLMPermanentError, LLMTransientError, StructuredOutputUnsupported
 from agents.llm.loop import BackgroundLoop, LoopTimeout, shared_loop
 
@@ -172,11 +172,17 @@ class OpenAIChatModel(ChatModel):
         max_tokens: int | None = None,
         response_format: ResponseFormat = "text",
         json_schema: dict[str, Any] | None = None,
+        on_text: TextSink | None = None,
     ) -> Reply:
         request = self._request(messages, temperature, max_tokens, response_format, json_schema)
         wanted_schema = response_format == "json_schema"
         client = self.client
         try:
+            if on_text is not None:
+                # The timeout holds between pieces; the backstop allows a long answer.
+                return self._loop.run(
+                    self._streamed(client, request, on_text), timeout=4 * self.timeout + 5
+                )
             # The SDK's own POST: ``chat.completions.create`` would first walk the request
             # through its TypedDict transform, which leaves plain JSON such as this as it is
             # and costs a third of each call's CPU (`python -m benchmarks sdk`). The response
@@ -229,12 +235,41 @@ class OpenAIChatModel(ChatModel):
     def _reply(self, completion: ChatCompletion) -> Reply:
         if not completion.choices:
             raise LLMTransientError("the model endpoint returned no choices")
-        usage = completion.usage
-        return Reply(
-            text=completion.choices[0].message.content or "",
-            model=completion.model or self.model,
-            usage=Usage(
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=usage.completion_tokens if usage else 0,
-            ),
+        return _reply(
+            completion.choices[0].message.content, completion.model, completion.usage, self.model
         )
+
+    async def _streamed(
+        self, client: openai.AsyncOpenAI, request: dict[str, Any], on_text: TextSink
+    ) -> Reply:
+        """The reply as a stream of chunks, each piece of text handed on as it arrives."""
+        body = {**request, "stream": True, "stream_options": {"include_usage": True}}
+        stream = await client.post(
+            "/chat/completions",
+            body=body,
+            cast_to=ChatCompletion,
+            options={"timeout": self.timeout},
+            stream=True,
+            stream_cls=openai.AsyncStream[ChatCompletionChunk],
+        )
+        pieces: list[str] = []
+        model, usage = "", None
+        async for chunk in stream:
+            model = chunk.model or model
+            usage = chunk.usage or usage
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    pieces.append(choice.delta.content)
+                    on_text(choice.delta.content)
+        return _reply("".join(pieces), model, usage, self.model)
+
+
+def _reply(text: str | None, model: str | None, usage: Any, default_model: str) -> Reply:
+    return Reply(
+        text=text or "",
+        model=model or default_model,
+        usage=Usage(
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+        ),
+    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, Usage
+from agents.llm.base import ChatModel, Message, Reply, ResponseFormat, TextSink, Usage
 
 Line = str | Exception | Callable[[Sequence[Message]], str]
 
@@ -38,6 +39,7 @@ class ScriptedChatModel(ChatModel):
         max_tokens: int | None = None,
         response_format: ResponseFormat = "text",
         json_schema: dict[str, Any] | None = None,
+        on_text: TextSink | None = None,
     ) -> Reply:
         with self._lock:
             self.calls.append(
@@ -60,6 +62,9 @@ class ScriptedChatModel(ChatModel):
         if isinstance(line, Exception):
             raise line
         text = line if isinstance(line, str) else line(messages)
+        if on_text is not None:  # a word at a time, as a model streams
+            for word in re.findall(r"\S+\s*|\s+", text):
+                on_text(word)
         prompt = sum(len(message.content.split()) for message in messages)
         return Reply(
             text=text,

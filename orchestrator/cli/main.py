@@ -17,6 +17,7 @@ from orchestrator.cli.deploy import agents, dead_letters, flower, health, worker
 from orchestrator.cli.eval import app as eval_app
 from orchestrator.cli.index import index
 from orchestrator.cli.jobs import cancel, plan_goal, result, run, status, submit, watch
+from orchestrator.cli.serve import register as register_service
 
 app = typer.Typer(
     add_completion=False,
@@ -38,6 +39,7 @@ for command in (worker, flower, agents, health):
 app.command("dead-letters")(dead_letters)
 app.command()(index)
 app.add_typer(eval_app, name="eval")
+register_service(app)  # serve, keys, chat
 
 
 def main() -> None:

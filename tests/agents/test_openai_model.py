@@ -3,10 +3,12 @@ retries workers put around it."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -64,6 +66,29 @@ def model_for(server: LLMServer, **options: float) -> ChatModel:
 class Verdict(BaseModel):
     ok: bool
     reason: str
+
+
+def test_a_streamed_reply_is_heard_a_piece_at_a_time(llm_server: LLMServer) -> None:
+    llm_server.script(Reply("one two three four", piece_delay=0.02))
+    heard: list[tuple[str, float]] = []
+    reply = model_for(llm_server).chat(
+        ASK, on_text=lambda piece: heard.append((piece, time.monotonic()))
+    )
+    assert [piece for piece, _ in heard] == ["one ", "two ", "three ", "four"]
+    assert heard[-1][1] - heard[0][1] >= 0.05  # as they came, not all at the end
+    assert reply.text == "one two three four" and reply.usage.completion_tokens == 4
+    [request] = llm_server.chat_requests
+    assert request.body["stream"] is True and request.body["stream_options"] == {
+        "include_usage": True
+    }
+
+
+def test_structured_output_streams_its_json(llm_server: LLMServer) -> None:
+    llm_server.script(Reply.of_json({"ok": True, "reason": "fine"}))
+    heard: list[str] = []
+    verdict, _ = model_for(llm_server).structured(ASK, Verdict, on_text=heard.append)
+    assert verdict == Verdict(ok=True, reason="fine")
+    assert len(heard) > 1 and json.loads("".join(heard)) == {"ok": True, "reason": "fine"}
 
 
 def test_a_reply_comes_back_with_its_usage(llm_server: LLMServer) -> None:

@@ -28,6 +28,7 @@ SAMPLE_NAMES = {
     "poison",
     "refund",
     "sleep",
+    "streamer",
 }
 
 HEADER = """\

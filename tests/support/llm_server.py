@@ -15,8 +15,10 @@ when the queue is empty. Every request is recorded, so a test can assert on what
 
 Behaviours (frozen dataclasses):
 
-- ``Reply(text, usage=None, delay=0.0, finish_reason="stop")``; ``Reply.of_json(document)``.
-  Usage defaults to word counts (prompt: words of all messages; completion: words of the text).
+- ``Reply(text, usage=None, delay=0.0, finish_reason="stop", piece_delay=0.0)``;
+  ``Reply.of_json(document)``. Usage defaults to word counts (prompt: words of all messages;
+  completion: words of the text). A request with ``"stream": true`` gets it as Server-Sent
+  Events, a word a chunk, ``piece_delay`` seconds apart, then a chunk with the usage.
 - ``MalformedJSON(text)``: a normal answer whose content is not valid JSON.
 - ``RateLimited(retry_after=1.0)``: 429 with a ``Retry-After`` header (seconds; None omits it).
 - ``ServerError(status=500)``: 500, 502, 503 or any 5xx.
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 import time
@@ -93,6 +96,9 @@ class _Response:
     body: bytes
     content_type: str = "application/json"
     headers: Mapping[str, str] = field(default_factory=dict)
+    # A streamed answer: these pieces, written one by one with a pause between them.
+    pieces: tuple[bytes, ...] | None = None
+    piece_delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,10 @@ class _Call:
     request: RecordedRequest
     model: str
     stopping: threading.Event
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.request.body.get("stream"))
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ class Reply:
     usage: Usage | None = None
     delay: float = 0.0
     finish_reason: str = "stop"
+    piece_delay: float = 0.0
 
     @classmethod
     def of_json(cls, document: Any, usage: Usage | None = None, delay: float = 0.0) -> Reply:
@@ -123,6 +134,8 @@ class Reply:
             prompt_tokens=sum(_words(_text_of(m.get("content"))) for m in call.request.messages),
             completion_tokens=_words(self.text),
         )
+        if call.stream:
+            return self._streamed(call, usage)
         completion = {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
             "object": "chat.completion",
@@ -143,6 +156,37 @@ class Reply:
             },
         }
         return _json_response(200, completion)
+
+    def _streamed(self, call: _Call, usage: Usage) -> _Response:
+        head: dict[str, Any] = {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": call.model,
+        }
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, **more: Any) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            document = {**head, "choices": [choice] if delta or finish else [], **more}
+            return f"data: {json.dumps(document)}\n\n".encode()
+
+        words = re.findall(r"\S+\s*|\s+", self.text)
+        pieces = [chunk({"role": "assistant", "content": ""})]
+        pieces += [chunk({"content": word}) for word in words]
+        pieces.append(chunk({}, self.finish_reason))
+        counted = {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+        }
+        pieces += [chunk({}, usage=counted), b"data: [DONE]\n\n"]
+        return _Response(
+            200,
+            b"".join(pieces),
+            content_type="text/event-stream",
+            pieces=tuple(pieces),
+            piece_delay=self.piece_delay,
+        )
 
 
 @dataclass(frozen=True)
@@ -368,8 +412,6 @@ class LLMServer:
             return _error(404, f"Unknown path {request.path}.", "invalid_request_error")
         if not isinstance(request.body.get("messages"), list):
             return _error(400, "'messages' is a required property.", "invalid_request_error")
-        if request.body.get("stream"):
-            return _error(400, "The test server does not stream.", "invalid_request_error")
         response_format = request.body.get("response_format")
         wants_schema = (
             isinstance(response_format, dict) and response_format.get("type") == "json_schema"
@@ -465,6 +507,9 @@ class _Handler(BaseHTTPRequestHandler):
         if response is None:
             self.close_connection = True
             return
+        if response.pieces is not None:
+            self._stream(response)
+            return
         try:
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
@@ -476,6 +521,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
         except OSError:
             self.close_connection = True  # the client went away (e.g. it timed out)
+
+    def _stream(self, response: _Response) -> None:
+        """The pieces one by one, then the connection closed (no length is known)."""
+        self.close_connection = True
+        try:
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for number, piece in enumerate(response.pieces or ()):
+                waited = number and response.piece_delay > 0
+                if waited and self.server.owner._stopping.wait(response.piece_delay):
+                    return
+                self.wfile.write(piece)
+                self.wfile.flush()
+        except OSError:
+            pass  # the client went away
 
 
 def _json_response(

@@ -130,6 +130,20 @@ class Milestone(Gate):
         return super().run(input, context)
 
 
+class Streamer(Gate):
+    """Writes its first sentence, waits for its gate like ``gate``, then writes the second:
+    a step whose output is seen before it ends."""
+
+    name = "streamer"
+    description = "Writes a sentence, blocks until a test opens its gate, writes another."
+
+    def run(self, input: GateInput, context: StepContext) -> Text:
+        context.write("First sentence. ")
+        super().run(input, context)
+        context.write("Second sentence.")
+        return Text(text="First sentence. Second sentence.")
+
+
 class Poison(Agent):
     """Kills the process that runs it, every time: a step no worker survives."""
 

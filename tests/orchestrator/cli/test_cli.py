@@ -180,7 +180,7 @@ BAD_PLANS: list[tuple[str, Any, str]] = [
         {"steps": [{"id": "a", "agent": "nosuch", "input": {}}]},
         "step 'a': unknown agent 'nosuch' "
         "(known: barrier, concat, echo, fail, gate, generation, milestone, patient, poison, "
-        "refund, retrieval, sleep, translation)",
+        "refund, retrieval, sleep, streamer, translation)",
     ),
     (
         "cycle",
@@ -289,7 +289,7 @@ def test_worker_for_an_unknown_agent() -> None:
     assert fails(celeriac("worker", "--agent", "nosuch"), 2) == (
         "unknown agent type(s) nosuch; "
         "registered: barrier, concat, echo, fail, gate, generation, milestone, patient, "
-        "poison, refund, retrieval, sleep, translation"
+        "poison, refund, retrieval, sleep, streamer, translation"
     )
 
 
@@ -403,6 +403,7 @@ def test_agents_lists_types_and_live_workers(live_env: dict[str, str]) -> None:
         "refund",
         "retrieval",
         "sleep",
+        "streamer",
         "translation",
     }
     served = [set(info["agents"]) for info in document["workers"].values()]
