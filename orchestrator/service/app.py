@@ -13,7 +13,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from orchestrator.service import chat, conversations, errors, health, jobs, page, streams
+from orchestrator.service import (
+    approvals,
+    chat,
+    conversations,
+    errors,
+    health,
+    jobs,
+    page,
+    streams,
+)
 from orchestrator.service.deps import Service
 from orchestrator.service.limits import RequestLimits
 
@@ -34,7 +43,7 @@ def create_app(service: Service) -> FastAPI:
     )
     app.state.service = service
     errors.install(app)
-    for module in (jobs, streams, conversations, chat, health, page):
+    for module in (jobs, approvals, streams, conversations, chat, health, page):
         app.include_router(module.router)
     app.add_middleware(RequestLimits, max_body_bytes=service.settings.service_max_body_bytes)
     app.add_middleware(errors.Unexpected)

@@ -19,7 +19,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.errors import CeleriacError, RegistryError
-from orchestrator.errors import JobNotFound, NotReady, RedisUnavailable, UserError
+from orchestrator.errors import (
+    JobNotFound,
+    NotAwaitingApproval,
+    NotReady,
+    RedisUnavailable,
+    UserError,
+)
 from orchestrator.service.tenants import Limited
 
 log = logging.getLogger("celeriac.service")
@@ -82,6 +88,8 @@ def validation_error(exc: RequestValidationError) -> ServiceError:
 def celeriac_error(exc: CeleriacError) -> ServiceError:
     if isinstance(exc, JobNotFound):
         return not_found(f"job {exc.job_id!r}")
+    if isinstance(exc, NotAwaitingApproval):  # someone answered first, or nothing waits
+        return ServiceError(409, str(exc), type="conflict")
     if isinstance(exc, UserError | RegistryError):
         return ServiceError(400, str(exc))
     if isinstance(exc, NotReady):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from agents.collections import DEMO, collection_names, require_collection
 from agents.errors import CollectionError
 from orchestrator import names
-from orchestrator.models import Budget, Goal, JobResult, JobStatus, from_timestamp
+from orchestrator.models import Approval, Budget, Goal, JobResult, JobStatus, from_timestamp
 from orchestrator.service.deps import Service, ServiceDep, TenantDep
 from orchestrator.service.errors import ServiceError, not_found
 from orchestrator.service.tenants import Tenant
@@ -45,6 +45,14 @@ class JobRequest(BaseModel):
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     fallback_language: bool | None = Field(
         default=None, description="Answer in English, with a warning, if the language cannot be."
+    )
+    approval: Approval | None = Field(
+        default=None,
+        description="plan: once planned, the job waits for POST .../approve or .../reject "
+        "(default: the server's CELERIAC_APPROVAL).",
+    )
+    approval_timeout: float | None = Field(
+        default=None, gt=0, description="Seconds a wait for approval lasts before it expires."
     )
 
     @model_validator(mode="after")
@@ -103,9 +111,12 @@ def accepted(job_id: str, status: str) -> Accepted:
     )
 
 
-def initial_status(body: JobRequest) -> str:
-    """A goal waits for its plan; a plan runs from the start."""
-    return "pending" if body.goal is not None else "running"
+def initial_status(body: JobRequest, service: Service) -> str:
+    """A goal waits for its plan; a plan runs from the start, or waits for its approval."""
+    if body.goal is not None:
+        return "pending"
+    asked = body.approval or service.settings.approval
+    return "awaiting_approval" if asked == "plan" else "running"
 
 
 def check_collection(service: Service, tenant: Tenant, name: str) -> None:
@@ -159,6 +170,8 @@ def submit_for(service: Service, tenant: Tenant, body: JobRequest) -> str:
             budget=body.budget,
             threshold=body.threshold,
             fallback_language=body.fallback_language,
+            approval=body.approval,
+            approval_timeout=body.approval_timeout,
         )
         job_id = handle.id
     finally:
@@ -198,7 +211,7 @@ def submit(
         if idempotency_key is not None:
             service.tenants.remember(tenant, idempotency_key, document, job_id)
     response.headers["Location"] = f"/v1/jobs/{job_id}"
-    return accepted(job_id, initial_status(body))
+    return accepted(job_id, initial_status(body, service))
 
 
 def owned(service: Service, tenant: Tenant, job_id: str) -> str:
