@@ -84,6 +84,4 @@ class ApprovalRecords:
             "expired" if expired else "rejected",
             self.result_ttl,
         )
-        if reply[0] != "ok":
-            return str(reply[0])
-        return Followups(finalize=bool(int(reply[1])))
+        return Followups.parse_ended(reply)

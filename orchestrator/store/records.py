@@ -70,6 +70,13 @@ class Followups:
         return cls([StepMessage.parse(raw) for raw in reply[1:]], bool(int(reply[0])))
 
     @classmethod
+    def parse_ended(cls, reply: list[Any]) -> Followups | str:
+        """``{'ok', finalize (0/1)}``: a wait ended with no; else ``{why}`` (reject)."""
+        if reply[0] != "ok":
+            return str(reply[0])
+        return cls(finalize=bool(int(reply[1])))
+
+    @classmethod
     def parse_started(cls, reply: list[Any]) -> Followups | str:
         """``{'ok', messages...}``: the roots queued; else ``{why}``, the job's status or
         'stale' (start, extend, and create with a plan)."""
