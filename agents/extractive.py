@@ -4,12 +4,15 @@
    rows, each under its heading; headings themselves are never part of an answer.
 2. Each unit is scored for the question (``agents.relevance``): by the share of the
    question's terms it holds, the rare ones weighing more, synonyms counting as one.
-3. Under ``ANSWERABLE`` the passages do not answer the question: the answer says so and
-   cites nothing (``answered`` is false). Otherwise the best unit's passage answers it,
-   with its units that share the question's terms (and, for "how do I", the steps of its
-   section that lead to it; a unit that goes on from the best, "If not, ..."), and another
-   passage adds a unit only for a term the answer still lacks, and only one nearly as
-   relevant as the best; whole units, in reading order, within ``max_words``.
+3. Under ``ANSWERABLE`` the passages do not answer the question in its words; with the
+   dense extra, the unit closest to it in meaning may still answer (``agents.meaning``),
+   unless the passages lack a name or a kind of thing that the question gives. Otherwise
+   the answer says so and cites nothing (``answered`` is false).
+4. The best unit's passage answers, with its units that share the question's terms (and,
+   for "how do I", the steps of its section that lead to it; a unit that goes on from the
+   best, "If not, ..."), and another passage adds a unit only for a term the answer still
+   lacks, and only one nearly as relevant as the best; whole units, in reading order,
+   within ``max_words``.
 
 A request for a summary of the whole ("Summarize the text.") names nothing to look for:
 the units that share the most of the passages' own words stand for the whole.
@@ -22,6 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agents.meaning import ANSWERS, similarities
 from agents.relevance import Question, Scorer, Sentence, split_sentences
 from agents.spans import answers, short_answer
 
@@ -91,10 +95,30 @@ def answer(instruction: str, passages: Sequence[tuple[str, str, str]], max_words
     best = max(range(len(sentences)), key=lambda i: (scores[i], -i), default=None)
     if best is None or scores[best] < ANSWERABLE:
         relevance = scores[best] if best is not None else 0.0
-        return Extract(_abstention(instruction, scorer.missing()), [], False, [], relevance)
+        best = _by_meaning(instruction, sentences, scorer, scores)
+        if best is None:
+            return Extract(_abstention(instruction, scorer.missing()), [], False, [], relevance)
     chosen = _choose(sentences, scores, best, scorer, max_words)
     short = _short(instruction, chosen, scores)
     return Extract(_compose(chosen), _cited(chosen), True, chosen, scores[best], short)
+
+
+def _by_meaning(
+    instruction: str, sentences: Sequence[Sentence], scorer: Scorer, scores: list[float]
+) -> int | None:
+    """The unit that answers in other words than the question's (``agents.meaning``, with
+    the dense extra), or None. It takes the least score that answers, so that the units
+    beside it are chosen as for any best unit."""
+    if scorer.elsewhere:
+        return None
+    similar = similarities(instruction, sentences)
+    if similar is None:
+        return None
+    best = max(range(len(sentences)), key=lambda i: (similar[i], -i))
+    if similar[best] < ANSWERS:
+        return None
+    scores[best] = max(scores[best], ANSWERABLE)
+    return best
 
 
 def _short(instruction: str, chosen: Sequence[Sentence], scores: Sequence[float]) -> str:

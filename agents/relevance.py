@@ -192,6 +192,9 @@ class Scorer:
         unnamed = {question.words[t] for t in absent if t in question.names}
         unkind = {question.words[t] for t in absent if question.modifiers.get(t, set()) & present}
         unkind -= unnamed
+        # Passages without a name or a kind the question gives speak of something else,
+        # whatever else they share with it (``agents.meaning`` does not overrule that).
+        self.elsewhere = bool(unnamed or unkind)
         if question.yes_no:  # "Can I pay by credit card?" asks about every word of it
             others = {question.words[t] for t in absent} - unkind
             self.named = UNKIND ** len(unkind) * YES_NO_ABSENT ** len(others)

@@ -17,6 +17,7 @@ from agents.scoring.metrics import rouge_l
 
 if TYPE_CHECKING:  # the agent's module imports this one
     from agents.generation import GenerationInput, GenerationOutput, Passage
+    from agents.relevance import Scorer, Sentence
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 RUBRIC = (
@@ -94,7 +95,8 @@ def answer_relevance(
     known = split_sentences(sources)
     if not output.answered:
         scorer = Scorer(question, known)
-        return 1.0 - max((scorer.score(i, s) for i, s in enumerate(known)), default=0.0)
+        lexical = [scorer.score(i, s) for i, s in enumerate(known)]
+        return 1.0 - max(_by_meaning(instruction, known, scorer, lexical), default=0.0)
     # A sentence taken from the passages stands under its heading there.
     headings = {s.text: s.section for s in known}
     said = [
@@ -105,9 +107,25 @@ def answer_relevance(
         return 0.0
     scorer = Scorer(question, [*said, *known])
     relevance = [scorer.score(i, s) for i, s in enumerate(said)]
+    relevance = _by_meaning(instruction, said, scorer, relevance)
     on_point = sum(value >= ON_POINT * max(relevance) for value in relevance) / len(said)
     whole = sum(_whole(s.text) for s in said) / len(said)
     return min(1.0, max(relevance) / RELEVANT) * on_point * whole
+
+
+def _by_meaning(
+    instruction: str, units: Sequence[Sentence], scorer: Scorer, relevance: list[float]
+) -> list[float]:
+    """``relevance``, where the words tell too little (under ``ANSWERABLE``), raised to a
+    unit's similarity in meaning to the question when that similarity answers it
+    (``agents.meaning``, with the dense extra): the answerer's own decision."""
+    from agents.extractive import ANSWERABLE
+    from agents.meaning import ANSWERS, similarities
+
+    if not relevance or max(relevance) >= ANSWERABLE or scorer.elsewhere:
+        return relevance
+    similar = similarities(instruction, units) or [0.0] * len(units)
+    return [max(r, m) if m >= ANSWERS else r for r, m in zip(relevance, similar, strict=True)]
 
 
 # The answer's best sentence is fully relevant at this score (the offline answerer's scale),

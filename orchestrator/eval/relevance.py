@@ -135,11 +135,17 @@ def evaluate_answer_relevance(found: Sequence[Case]) -> Report:
             "questions": len(found),
             "good": len(good),
             "bad": len(bad),
-            "method": "lexical",
+            "method": _method(),
         },
         per_item={"answer_relevance": scores},
         seconds=time.monotonic() - started,
     )
+
+
+def _method() -> str:
+    from agents import dense
+
+    return f"lexical, then by meaning ({dense.MODEL})" if dense.available() else "lexical"
 
 
 def _answerability(found: Sequence[Case]) -> dict[str, float]:
