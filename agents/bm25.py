@@ -7,8 +7,11 @@ collection is built or searched.
 
 from __future__ import annotations
 
+import re
 import threading
+import unicodedata
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,30 @@ def _stemmer() -> Any:
     return stemmer
 
 
+@cache
+def _unaccented() -> dict[int, str]:
+    """Latin letters with accents -> the letters without ("é" -> "e", "Ø" stays)."""
+    table = {}
+    for point in range(0xC0, 0x250):
+        base = unicodedata.normalize("NFKD", chr(point))[0]
+        if base != chr(point) and base.isascii() and base.isalpha():
+            table[point] = base
+    return table
+
+
+_COMPOUND = re.compile(r"\b([^\W\d_]+)-([^\W\d_]+)\b")
+
+
+def analysed(text: str) -> str:
+    """``text`` as the index reads it: accents off Latin letters ("café" finds "cafe"),
+    and a hyphenated compound also as one word ("Wi-Fi" finds "wifi", "e-mail" "email").
+
+    >>> analysed("Wi-Fi in the café")
+    'Wi-Fi WiFi in the cafe'
+    """
+    return _COMPOUND.sub(r"\1-\2 \1\2", text.translate(_unaccented()))
+
+
 def terms(text: str) -> list[str]:
     """The index terms of ``text``: lowercased words, stopwords dropped, stemmed.
 
@@ -38,7 +65,11 @@ def terms(text: str) -> list[str]:
     ['reset', 'password']
     """
     tokens = bm25s.tokenize(
-        [text], stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
+        [analysed(text)],
+        stopwords=STOPWORDS,
+        stemmer=_stemmer(),
+        return_ids=False,
+        show_progress=False,
     )
     return [str(term) for term in tokens[0]]
 
@@ -65,7 +96,7 @@ def content_terms(text: str) -> set[str]:
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
     tokens = bm25s.tokenize(
-        [text],
+        [analysed(text)],
         stopwords=list(STOPWORDS_EN_PLUS),
         stemmer=_stemmer(),
         return_ids=False,
@@ -84,7 +115,10 @@ class Bm25Index:
     def build(cls, texts: Sequence[str]) -> Bm25Index:
         """Index ``texts``; raise ``ValueError`` when none of them has a single term."""
         tokenized = bm25s.tokenize(
-            list(texts), stopwords=STOPWORDS, stemmer=_stemmer(), show_progress=False
+            [analysed(text) for text in texts],
+            stopwords=STOPWORDS,
+            stemmer=_stemmer(),
+            show_progress=False,
         )
         if not any(tokenized.ids):
             # bm25s cannot index a corpus without terms (it divides by the mean length).

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from agents.bm25 import Bm25Index
     from agents.dense import Vectors
 
-FORMAT = 1
+FORMAT = 2  # 2: accents folded and hyphenated compounds joined (bm25.analysed)
 CURRENT = "CURRENT"
 EMBEDDINGS = "embeddings.npy"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -133,9 +133,9 @@ def ensure_demo(data_dir: Path) -> None:
     install has something to search; build it again when they are newer than it."""
     version = current_version(data_dir, DEMO)
     if version is not None:
-        built = read_manifest(collections_dir(data_dir) / DEMO / version).built_at
+        manifest = read_manifest(collections_dir(data_dir) / DEMO / version)
         newest = max(path.stat().st_mtime for path in DEMO_DOCUMENTS.glob("*.md"))
-        if newest < built.timestamp():
+        if newest < manifest.built_at.timestamp() and manifest.format == FORMAT:
             return
     build_collection(data_dir, DEMO, [DEMO_DOCUMENTS])
 

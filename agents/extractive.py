@@ -4,10 +4,10 @@
    rows, each under its heading; headings themselves are never part of an answer.
 2. Each unit is scored for the question (``agents.relevance``): by the share of the
    question's terms it holds, the rare ones weighing more, synonyms counting as one.
-3. Under ``ANSWERABLE`` the passages do not answer the question in its words; with the
-   dense extra, the unit closest to it in meaning may still answer (``agents.meaning``),
-   unless the passages lack a name or a kind of thing that the question gives. Otherwise
-   the answer says so and cites nothing (``answered`` is false).
+   With the dense extra, each score is blended with the unit's similarity in meaning to
+   the question (``agents.meaning``), which has its own threshold.
+3. Under ``ANSWERABLE`` the passages do not answer the question: the answer says so and
+   cites nothing (``answered`` is false).
 4. The best unit's passage answers, with its units that share the question's terms (and,
    for "how do I", the steps of its section that lead to it; a unit that goes on from the
    best, "If not, ..."), and another passage adds a unit only for a term the answer still
@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agents.meaning import ANSWERS, similarities
+from agents.meaning import Scale, blended
 from agents.relevance import Question, Scorer, Sentence, split_sentences
 from agents.spans import answers, short_answer
 
@@ -92,33 +92,15 @@ def answer(instruction: str, passages: Sequence[tuple[str, str, str]], max_words
             return _summary(sentences, max_words)
     scorer = Scorer(question, sentences)
     scores = [scorer.score(i, s) for i, s in enumerate(sentences)]
+    scale = blended(instruction, sentences, scorer, Scale(scores, ANSWERABLE, ALONGSIDE, ELSEWHERE))
+    scores = scale.scores
     best = max(range(len(sentences)), key=lambda i: (scores[i], -i), default=None)
-    if best is None or scores[best] < ANSWERABLE:
+    if best is None or scores[best] < scale.answers:
         relevance = scores[best] if best is not None else 0.0
-        best = _by_meaning(instruction, sentences, scorer, scores)
-        if best is None:
-            return Extract(_abstention(instruction, scorer.missing()), [], False, [], relevance)
-    chosen = _choose(sentences, scores, best, scorer, max_words)
+        return Extract(_abstention(instruction, scorer.missing()), [], False, [], relevance)
+    chosen = _choose(sentences, scale, best, scorer, max_words)
     short = _short(instruction, chosen, scores)
     return Extract(_compose(chosen), _cited(chosen), True, chosen, scores[best], short)
-
-
-def _by_meaning(
-    instruction: str, sentences: Sequence[Sentence], scorer: Scorer, scores: list[float]
-) -> int | None:
-    """The unit that answers in other words than the question's (``agents.meaning``, with
-    the dense extra), or None. It takes the least score that answers, so that the units
-    beside it are chosen as for any best unit."""
-    if scorer.elsewhere:
-        return None
-    similar = similarities(instruction, sentences)
-    if similar is None:
-        return None
-    best = max(range(len(sentences)), key=lambda i: (similar[i], -i))
-    if similar[best] < ANSWERS:
-        return None
-    scores[best] = max(scores[best], ANSWERABLE)
-    return best
 
 
 def _short(instruction: str, chosen: Sequence[Sentence], scores: Sequence[float]) -> str:
@@ -134,12 +116,13 @@ def _short(instruction: str, chosen: Sequence[Sentence], scores: Sequence[float]
 
 def _choose(
     sentences: Sequence[Sentence],
-    scores: Sequence[float],
+    scale: Scale,
     best: int,
     scorer: Scorer,
     max_words: int,
 ) -> list[Sentence]:
     """The best unit and those that answer beside it, each with the units it goes on from."""
+    scores = scale.scores
     home = sentences[best].passage
     covered: set[str] = set()
     chosen: list[int] = []
@@ -151,9 +134,9 @@ def _choose(
         if index == best:
             pass
         elif sentences[index].passage == home:
-            if scores[index] < ALONGSIDE * scores[best] and not adds:
+            if scores[index] < scale.alongside * scores[best] and not adds:
                 continue
-        elif not adds or scores[index] < max(ANSWERABLE, ELSEWHERE * scores[best]):
+        elif not adds or scores[index] < max(scale.answers, scale.elsewhere * scores[best]):
             continue
         if any(_overlap(scorer.own[index], scorer.own[other]) > SIMILAR for other in chosen):
             continue

@@ -220,7 +220,7 @@ class Scorer:
         """The question's words that no unit holds, as the question wrote them."""
         present = set().union(*self.own, *self.context) if self.own else set()
         words = [word for term, word in self.question.words.items() if term not in present]
-        return list(dict.fromkeys(words))
+        return list(dict.fromkeys(re.sub(r"['\u2019]s$", "", word) for word in words))
 
 
 def _terms(text: str) -> set[str]:

@@ -116,16 +116,13 @@ def answer_relevance(
 def _by_meaning(
     instruction: str, units: Sequence[Sentence], scorer: Scorer, relevance: list[float]
 ) -> list[float]:
-    """``relevance``, where the words tell too little (under ``ANSWERABLE``), raised to a
-    unit's similarity in meaning to the question when that similarity answers it
-    (``agents.meaning``, with the dense extra): the answerer's own decision."""
-    from agents.extractive import ANSWERABLE
-    from agents.meaning import ANSWERS, similarities
+    """``relevance`` blended with meaning as the answerer blends it (``agents.meaning``,
+    with the dense extra), on the same scale."""
+    from agents.extractive import ALONGSIDE, ANSWERABLE, ELSEWHERE
+    from agents.meaning import Scale, blended
 
-    if not relevance or max(relevance) >= ANSWERABLE or scorer.elsewhere:
-        return relevance
-    similar = similarities(instruction, units) or [0.0] * len(units)
-    return [max(r, m) if m >= ANSWERS else r for r, m in zip(relevance, similar, strict=True)]
+    words = Scale(relevance, ANSWERABLE, ALONGSIDE, ELSEWHERE)
+    return blended(instruction, units, scorer, words).scores
 
 
 # The answer's best sentence is fully relevant at this score (the offline answerer's scale),

@@ -12,6 +12,7 @@ import pytest
 
 from agents.collections import (
     CURRENT,
+    FORMAT,
     build_collection,
     collection_names,
     collections_dir,
@@ -56,7 +57,7 @@ def test_build_stores_documents_index_and_manifest(tmp_path: Path) -> None:
     assert built.path == data / "collections" / "support"
     assert built.skipped == [tmp_path / "kb" / "logo.png"]
     manifest = built.manifest
-    assert (manifest.name, manifest.documents, manifest.format) == ("support", 3, 1)
+    assert (manifest.name, manifest.documents, manifest.format) == ("support", 3, FORMAT)
     assert (manifest.stemmer, manifest.stopwords) == ("english", "en")
     assert before <= manifest.built_at <= datetime.now(UTC) + timedelta(seconds=1)
     version = current_version(data, "support")

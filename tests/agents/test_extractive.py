@@ -22,37 +22,11 @@ from agents.scoring.generation import answer_relevance
 
 KB = read_documents([Path(__file__).parent.parent / "data" / "kb"]).documents
 INDEX = Bm25Index.build([searchable(d) for d in KB])
-ANSWERABLE = [
-    ("How do I unlock a bike?", "unlock-a-bike", "scan the QR code"),
-    ("How much does a day pass cost?", "prices", "12 euro"),
-    ("How far can I ride on one battery?", "battery", "60 km"),
-    ("Where can I park the bike?", "parking", "parking zone"),
-    ("What should I do after an accident?", "accidents", "report the accident"),
-    ("How old do I have to be to ride?", "account", "16 years"),
-    ("What does parking outside a zone cost?", "parking", "5 euro"),
-    # In words the documents do not use: synonyms, verb forms, "at least" for a minimum.
-    ("What do I do if I crash?", "accidents", "report the accident"),
-    ("How do I remove my account?", "account", "Delete my data"),
-    ("Is there a minimum age?", "account", "16 years"),
-    ("Is there a discount for students?", "prices", "30% off"),
-    ("What is the price of the monthly pass?", "prices", "29 euro"),
-    ("Am I insured when I ride?", "accidents", "insured against third-party liability"),
-    ("Where do I get my receipts?", "account", "e-mail address"),
-    # A procedure comes with its steps, and the words side by side find the right one.
-    ("How do I start a ride?", "unlock-a-bike", "scan the QR code"),
-    ("How do I lock the bike?", "parking", "pressing the lock lever down"),
-    ("What if the lock won't open?", "unlock-a-bike", "Report a problem"),
-]
-UNANSWERABLE = [
-    "Can I bring my dog on the bike?",
-    "Do you have bikes in Madrid?",
-    "How do I change my payment card?",
-    "Can I reserve a bike in advance?",
-    "Do you rent out helmets?",
-    "How do I get a refund for a ride?",
-    "Is there a family plan?",
-    "Which electric scooters do you have?",
-]
+# The answerable ask in words the documents use, and in others (synonyms, verb forms, "at
+# least" for a minimum); a procedure comes with its steps.
+QUESTIONS = json.loads((Path(__file__).parents[1] / "data" / "kb-questions.json").read_text())
+ANSWERABLE = [(q["question"], q["document"], q["fact"]) for q in QUESTIONS["answerable"]]
+UNANSWERABLE: list[str] = QUESTIONS["unanswerable"]
 
 
 def search(question: str) -> list[tuple[str, str, str]]:

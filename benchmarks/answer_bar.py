@@ -1,0 +1,180 @@
+"""The support bar of issue 14, in process: ``python -m benchmarks.answer_bar FILE ...``.
+
+For each question of SQuAD 2.0 files whose paragraphs are whole help pages (those under
+benchmarks/data), or of a directory of pages with its questions beside it (tests/data/kb),
+the three pages BM25 ranks best are given to the offline answerer, as ``celeriac run
+"QUESTION" --docs DIR`` does. An answerable question meets the bar when the answer cites
+exactly its page, holds the answer's text (a table row's cells, each), and has at most 80
+words; an unanswerable one when the answer abstains and cites nothing. Prints each
+file's count and, with ``--show``, every question that misses.
+
+``--calibrate`` tries blends of words and meaning (``agents.meaning``: WEIGHT, ANSWERS,
+ALONGSIDE, ELSEWHERE; needs the dense extra) on the files given and prints the best: run
+it on development sets only, and measure the held-out sets once afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents import dense, meaning
+from agents.bm25 import Bm25Index
+from agents.collections import searchable
+from agents.documents import Document, read_documents
+from agents.extractive import Extract, answer
+from agents.retrieval import FUSION_DEPTH, fuse, query_terms
+
+MAX_WORDS = 80
+PAGES = 3
+HYBRID = False
+
+
+@dataclass(frozen=True)
+class Case:
+    question: str
+    page: str | None  # None: unanswerable
+    facts: list[str]
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    name: str
+    pages: list[Document]
+    cases: list[Case]
+
+
+def load(path: Path) -> KnowledgeBase:
+    """A SQuAD 2.0 file, or a directory of pages with its questions beside it in
+    DIR-questions.json (as tests/data/kb)."""
+    if path.is_dir():
+        return _directory(path)
+    articles = json.loads(path.read_text(encoding="utf-8"))["data"]
+    pages, cases = [], []
+    for a, article in enumerate(articles):
+        for p, paragraph in enumerate(article["paragraphs"]):
+            page = f"{a}-{p}"
+            pages.append(Document(page, article.get("title", ""), paragraph["context"]))
+            for qa in paragraph["qas"]:
+                facts = [x["text"] for x in qa["answers"]]
+                cases.append(Case(qa["question"], page if facts else None, facts))
+    return KnowledgeBase(path.stem, pages, cases)
+
+
+def _directory(path: Path) -> KnowledgeBase:
+    questions = json.loads(path.with_name(f"{path.name}-questions.json").read_text())
+    cases = [Case(q["question"], q["document"], [q["fact"]]) for q in questions["answerable"]]
+    cases += [Case(question, None, []) for question in questions["unanswerable"]]
+    return KnowledgeBase(path.name, read_documents([path]).documents, cases)
+
+
+def _present(fact: str, text: str) -> bool:
+    """Whether ``fact`` is in ``text``, whitespace aside; a table row's cells each."""
+    if fact.strip().startswith("|"):
+        cells = [c for c in (" ".join(c.split()) for c in fact.strip().strip("|").split("|")) if c]
+        return all(cell in text for cell in cells)
+    return " ".join(fact.split()) in text
+
+
+def _pages(kb: KnowledgeBase, index: Bm25Index, question: str) -> list[Document]:
+    """The pages that retrieval gives the answerer: BM25's best, or, with ``HYBRID``, BM25
+    and similarity in meaning fused, as the retrieval agent's ``hybrid`` mode does."""
+    if not HYBRID:
+        return [kb.pages[n] for n, _ in index.search(query_terms(question), PAGES)]
+    vectors = dense.encode([searchable(d) for d in kb.pages])
+    similar = dense.rank(vectors, dense.encode([question])[0], FUSION_DEPTH)
+    keywords = index.search(query_terms(question), FUSION_DEPTH)
+    ranked = fuse([[i for i, _ in keywords], [i for i, _ in similar]], PAGES)
+    return [kb.pages[n] for n, _ in ranked]
+
+
+def miss(kb: KnowledgeBase, index: Bm25Index, case: Case) -> tuple[str | None, int]:
+    """Why the answer to ``case`` misses the bar (None when it meets it), and its words."""
+    found = _pages(kb, index, case.question)
+    extract = answer(case.question, [(d.id, d.title, d.text) for d in found], MAX_WORDS)
+    text = " ".join(extract.text.split())
+    return _why(case, extract, found, text), len(text.split())
+
+
+def _why(case: Case, extract: Extract, found: Sequence[Document], text: str) -> str | None:
+    if case.page is None:
+        return None if not extract.answered and not extract.citations else f"answered: {text}"
+    if not extract.answered:
+        ranked = [d.id for d in found]
+        where = "its page not among the pages" if case.page not in ranked else "its page given"
+        return f"abstained ({where}): {text}"
+    if extract.citations != [case.page]:
+        return f"cites {extract.citations}, not {case.page}: {text}"
+    if not any(_present(fact, text) for fact in case.facts):
+        return f"lacks {case.facts[0]!r}: {text}"
+    return f"{len(text.split())} words" if len(text.split()) > MAX_WORDS else None
+
+
+def measure(kbs: Sequence[KnowledgeBase], show: bool = False) -> tuple[int, int]:
+    """How many questions meet the bar, and the words of all answers."""
+    met = words = 0
+    for kb in kbs:
+        index = Bm25Index.build([searchable(d) for d in kb.pages])
+        passed = 0
+        for case in kb.cases:
+            why, said = miss(kb, index, case)
+            words += said
+            passed += why is None
+            if why is not None and show:
+                print(f"  {kb.name}: {case.question}\n    {why[:300]}")
+        print(f"{kb.name}: {passed} of {len(kb.cases)}")
+        met += passed
+    return met, words
+
+
+def calibrate(kbs: Sequence[KnowledgeBase]) -> None:
+    dense.require()
+    dense.encode = lambda texts: _encode(tuple(texts))  # the same texts, every round
+    results = []
+    grid = itertools.product(
+        [0.6, 0.7, 0.8], [n / 100 for n in range(32, 46, 2)], [0.34, 0.6, 0.75], [0.8, 0.9, 1.01]
+    )
+    for values in grid:
+        meaning.WEIGHT, meaning.ANSWERS, meaning.ALONGSIDE, meaning.ELSEWHERE = values
+        print(f"WEIGHT, ANSWERS, ALONGSIDE, ELSEWHERE = {values}")
+        met, words = measure(kbs)
+        results.append((met, -words, values))
+    results.sort(reverse=True)
+    print("best (met, -words, (WEIGHT, ANSWERS, ALONGSIDE, ELSEWHERE)):")
+    for result in results[:10]:
+        print(f"  {result}")
+
+
+_plain_encode = dense.encode
+
+
+@functools.cache
+def _encode(texts: tuple[str, ...]) -> dense.Vectors:
+    return _plain_encode(list(texts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--show", action="store_true", help="print each question that misses")
+    parser.add_argument("--calibrate", action="store_true", help="search WEIGHT and ANSWERS")
+    parser.add_argument("--hybrid", action="store_true", help="retrieve by words and meaning")
+    args = parser.parse_args()
+    global HYBRID
+    HYBRID = args.hybrid
+    kbs = [load(path) for path in args.files]
+    if args.calibrate:
+        calibrate(kbs)
+    else:
+        met, words = measure(kbs, args.show)
+        cases = sum(len(kb.cases) for kb in kbs)
+        print(f"all: {met} of {cases}, {words / cases:.1f} words an answer")
+
+
+if __name__ == "__main__":
+    main()
