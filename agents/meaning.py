@@ -22,9 +22,11 @@ the figures.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agents.relevance import Scorer, Sentence
@@ -59,10 +61,40 @@ def similarities(question: str, sentences: Sequence[Sentence]) -> list[float] | 
 
     if not sentences or not dense.available():
         return None
-    query = dense.encode([question])[0]
-    alone = dense.encode([s.text for s in sentences]) @ query
-    headed = dense.encode([f"{s.section}: {s.text}" if s.section else s.text for s in sentences])
-    return [float(max(a, h)) for a, h in zip(alone, headed @ query, strict=True)]
+    alone = [s.text for s in sentences]
+    headed = [f"{s.section}: {s.text}" if s.section else s.text for s in sentences]
+    vectors = _encoded([question, *alone, *headed])
+    scores = vectors[1:] @ vectors[0]
+    n = len(sentences)
+    return [float(max(a, h)) for a, h in zip(scores[:n], scores[n:], strict=True)]
+
+
+_MEMORY = 4096  # texts whose embeddings a process keeps: an answer and its score share them
+_memory: OrderedDict[str, Any] = OrderedDict()
+_memory_lock = threading.Lock()
+
+
+def _encoded(texts: list[str]) -> Any:
+    """The embeddings of ``texts``, each text encoded once while it is remembered."""
+    from agents import dense
+
+    with _memory_lock:
+        new = [t for t in dict.fromkeys(texts) if t not in _memory]
+    if new:
+        vectors = dense.encode(new)
+        with _memory_lock:
+            for text, vector in zip(new, vectors, strict=True):
+                _memory[text] = vector
+            while len(_memory) > _MEMORY:
+                _memory.popitem(last=False)
+    with _memory_lock:
+        found = {t: _memory.get(t) for t in texts}
+    missing = [t for t, v in found.items() if v is None]  # forgotten meanwhile: rare
+    if missing:
+        found.update(zip(missing, dense.encode(missing), strict=True))
+    import numpy as np
+
+    return np.stack([found[t] for t in texts])
 
 
 def blended(question: str, sentences: Sequence[Sentence], scorer: Scorer, words: Scale) -> Scale:
