@@ -94,7 +94,7 @@ def _encoded(texts: list[str]) -> Any:
         found.update(zip(missing, dense.encode(missing), strict=True))
     import numpy as np
 
-    return np.stack([found[t] for t in texts])
+    return np.stack([vector for t in texts if (vector := found[t]) is not None])
 
 
 def blended(question: str, sentences: Sequence[Sentence], scorer: Scorer, words: Scale) -> Scale:
