@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from orchestrator import tracing
 from orchestrator.settings import Settings
 from orchestrator.store.jobs import Store
 from orchestrator.store.records import Followups, StepMessage
@@ -91,12 +92,33 @@ class Sweeper:
         """Requeue or fail the steps whose lease expired; how many were."""
         expired = 0
         for job_id, step_id in leases:
+            # What the lost attempt was, for its span: its worker could not send one.
+            held = self.store.step_records(job_id, [step_id]) if tracing.enabled() else {}
             followups = self.store.expire(job_id, step_id, self.settings.step_max_attempts)
             if followups.messages or followups.finalize:
                 expired += 1
                 log.warning("step %s/%s lost its worker; requeued or failed", job_id, step_id)
+                if held.get(step_id):
+                    self._lost_span(job_id, step_id, held[step_id])
             self.deliver(job_id, followups)
         return expired
+
+    def _lost_span(self, job_id: str, step_id: str, held: dict[str, str]) -> None:
+        """The span of an attempt whose worker died, from its start to now."""
+        attempt, worker = int(held.get("attempts") or 0), held.get("worker", "")
+        error = f"worker {worker} lost (lease expired) during attempt {attempt}"
+        attributes: tracing.Attributes = {
+            "celeriac.job.id": job_id,
+            "celeriac.step.id": step_id,
+            "celeriac.step.attempt": attempt,
+            "celeriac.agent": held.get("agent", ""),
+            "celeriac.worker": worker,
+            "celeriac.step.outcome": "lost",
+            "celeriac.step.lease_until": float(held.get("lease_until") or 0),
+        }
+        now = self.store.outbox.now()
+        started = float(held.get("started_at") or 0) or now
+        tracing.record(f"step {step_id}", self.store.trace(job_id), started, now, attributes, error)
 
     def _time_up(self, job_id: str, step_id: str) -> None:
         """End a job's (or its step's, if ``step_id``) wait for approval: its time is up."""
