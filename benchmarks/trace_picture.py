@@ -86,6 +86,7 @@ def draw(trace_id: str, spans: list[ReceivedSpan], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
 
     rows = in_tree_order(spans)
     origin = min(span.start for span in spans)
