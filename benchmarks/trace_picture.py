@@ -105,7 +105,7 @@ def draw(trace_id: str, spans: list[ReceivedSpan], path: Path) -> None:
     axes.set_title(
         f"One job, one trace ({trace_id}): colour = process, children indented", fontsize=9
     )
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours(i % 10)) for i in range(len(processes))]
+    handles = [Rectangle((0, 0), 1, 1, color=colours(i % 10)) for i in range(len(processes))]
     workers = [pid for pid in processes if pid != os.getpid()]
     names = [
         "client" if pid == os.getpid() else f"worker process {workers.index(pid) + 1}"
