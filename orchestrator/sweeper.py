@@ -105,20 +105,17 @@ class Sweeper:
 
     def _lost_span(self, job_id: str, step_id: str, held: dict[str, str]) -> None:
         """The span of an attempt whose worker died, from its start to now."""
-        attempt, worker = int(held.get("attempts") or 0), held.get("worker", "")
-        error = f"worker {worker} lost (lease expired) during attempt {attempt}"
-        attributes: tracing.Attributes = {
-            "celeriac.job.id": job_id,
-            "celeriac.step.id": step_id,
-            "celeriac.step.attempt": attempt,
-            "celeriac.agent": held.get("agent", ""),
-            "celeriac.worker": worker,
-            "celeriac.step.outcome": "lost",
-            "celeriac.step.lease_until": float(held.get("lease_until") or 0),
-        }
         now = self.store.outbox.now()
+        attempt = tracing.Attempt(
+            job_id,
+            step_id,
+            int(held.get("attempts") or 0),
+            held.get("agent", ""),
+            held.get("worker", ""),
+        )
         started = float(held.get("started_at") or 0) or now
-        tracing.record(f"step {step_id}", self.store.trace(job_id), started, now, attributes, error)
+        lease = float(held.get("lease_until") or 0)
+        tracing.lost(self.store.trace(job_id), attempt, started, lease, now)
 
     def _time_up(self, job_id: str, step_id: str) -> None:
         """End a job's (or its step's, if ``step_id``) wait for approval: its time is up."""

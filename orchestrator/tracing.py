@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,38 @@ def record(
     if error:
         done.set_status(Status(StatusCode.ERROR, error))
     done.end(end_time=int(end * 1e9))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of a step, as its span names it."""
+
+    job_id: str
+    step_id: str
+    number: int
+    agent: str
+    worker: str
+
+    def attributes(self) -> dict[str, str | int | float | bool]:
+        return {
+            "celeriac.job.id": self.job_id,
+            "celeriac.step.id": self.step_id,
+            "celeriac.step.attempt": self.number,
+            "celeriac.agent": self.agent,
+            "celeriac.worker": self.worker,
+        }
+
+
+def lost(parent: str, attempt: Attempt, start: float, lease_until: float, end: float) -> None:
+    """The span of an attempt whose worker died mid-step (outcome ``lost``), recorded by
+    whoever noticed: the sweeper, or the attempt that took over from it."""
+    error = f"worker {attempt.worker} lost (lease expired) during attempt {attempt.number}"
+    attributes = {
+        **attempt.attributes(),
+        "celeriac.step.outcome": "lost",
+        "celeriac.step.lease_until": lease_until,
+    }
+    record(f"step {attempt.step_id}", parent, start, end, attributes, error)
 
 
 @contextmanager

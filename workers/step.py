@@ -90,13 +90,11 @@ class StepRunner:
             return self._ask(job_id, step_id, dispatch, claim)
         started = time.monotonic()
         parent = trace or claim.trace
-        attributes: tracing.Attributes = {
-            "celeriac.job.id": job_id,
-            "celeriac.step.id": step_id,
-            "celeriac.step.attempt": claim.attempt,
-            "celeriac.agent": claim.agent,
-            "celeriac.worker": worker,
-        }
+        attempt = tracing.Attempt(job_id, step_id, claim.attempt, claim.agent, worker)
+        if claim.lost is not None:  # the broker gave this message back after its worker died
+            was = tracing.Attempt(job_id, step_id, claim.attempt - 1, claim.agent, claim.lost[0])
+            tracing.lost(parent, was, claim.lost[1], claim.lost[2], time.time())
+        attributes = attempt.attributes()
         with tracing.span(f"step {step_id}", parent, attributes) as span, tracing.job(parent):
             outcome, said = self._run_claimed(job_id, step_id, dispatch, claim, worker, on_progress)
             span.set({"celeriac.step.outcome": outcome})
