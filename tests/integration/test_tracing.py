@@ -20,6 +20,7 @@ from orchestrator.embedded.deployment import Embedded, settings_env
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.settings import Settings
 from tests.integration.test_faults import killed_mid_step
+from tests.integration.test_planner import FAILING_BRANCH, SAFE_BRANCH
 from tests.support.helpers import ROOT, TEST_AGENTS, WITH_TEST_MODEL, make_settings, wait_for
 from tests.support.llm_server import LLMServer, Reply, Usage
 from tests.support.otlp import OTLPReceiver, ReceivedSpan
@@ -248,3 +249,42 @@ def test_without_the_setting_nothing_of_tracing_is_imported(
             assert not [m for m in loaded if m.startswith(TRACING_MODULES)], process
         else:
             assert not [m for m in loaded if m.startswith("opentelemetry")], process
+
+
+def test_planning_and_replanning_are_spans_with_their_model_calls(
+    receiver: OTLPReceiver, planning: Settings, llm_server: LLMServer
+) -> None:
+    llm_server.script(Reply.of_json(FAILING_BRANCH), Reply.of_json(SAFE_BRANCH))
+    with Client(planning) as client:
+        result = client.submit(goal="Greet the world").wait(timeout=60)
+    assert result.status == "succeeded" and result.trace_id and len(result.replans) == 1
+    wanted = {"celeriac.plan", "celeriac.replan", "step risky", "step safe", "step final_2"}
+    spans = trace_of(receiver, result.trace_id, wanted)
+    root = only(spans, "celeriac.submit")
+    plan, replan = only(spans, "celeriac.plan"), only(spans, "celeriac.replan")
+    assert plan.parent_id == root.span_id
+    finalizers = {s.span_id for s in spans if s.name == "celeriac.finalize"}
+    assert replan.parent_id in finalizers and replan.attributes["celeriac.step.id"] == "risky"
+    chats = {s.parent_id for s in spans if s.name == "chat test-model"}
+    assert chats == {plan.span_id, replan.span_id}  # the planner's calls, each under its span
+    risky = only(spans, "step risky")
+    assert risky.attributes["celeriac.step.outcome"] == "permanent_error"
+    assert risky.error and "the risky way is closed" in risky.error
+
+
+def test_a_wait_for_approval_is_a_span_from_the_ask_to_the_answer(
+    receiver: OTLPReceiver, isolated: Callable[..., Settings]
+) -> None:
+    live = isolated(workers=1)
+    plan = {"steps": [{"id": "a", "agent": "echo", "input": {"text": "hi"}}]}
+    with Client(live) as client:
+        job = client.submit(plan=plan, approval="plan")
+        wait_for(lambda: job.status() == "awaiting_approval", what="the job to wait")
+        job.approve()
+        result = job.wait(timeout=60)
+    assert result.status == "succeeded" and result.trace_id
+    spans = trace_of(receiver, result.trace_id, {"celeriac.approval", "step a"})
+    root, wait = only(spans, "celeriac.submit"), only(spans, "celeriac.approval")
+    assert wait.parent_id == root.span_id
+    assert wait.attributes["celeriac.approval.answer"] == "approved"
+    assert wait.error is None and wait.start <= wait.end <= only(spans, "step a").start
