@@ -81,22 +81,12 @@ class Approvals:
         """When the wait about to be answered began (Unix seconds), if the job is traced."""
         if not tracing.enabled():
             return None
-        if step is None:
-            fields = self.store.job_fields(job_id)
-            until, timeout = fields.get("approval_until"), fields.get("approval_timeout")
-        else:
-            until = self.store.step_records(job_id, [step])[step].get("approval_until")
-            timeout = repr(self.engine.settings.approval_timeout_seconds)
-        return float(until) - float(timeout or 0) if until else None
+        return self.store.approvals.waiting_since(job_id, step)
 
     def _waited(self, job_id: str, step: str | None, began: float | None, answer: str) -> None:
-        """The span of a wait for a person, now that one answered."""
         if began is not None:
-            attributes = {"celeriac.job.id": job_id, "celeriac.approval.answer": answer}
-            if step is not None:
-                attributes["celeriac.step.id"] = step
             now = self.store.outbox.now()
-            tracing.record("celeriac.approval", self.store.trace(job_id), began, now, attributes)
+            tracing.waited(self.store.trace(job_id), job_id, step, began, now, answer)
 
     def _approve_job(self, job_id: str, edited: Plan | Mapping[str, Any] | None) -> Followups:
         result = self.store.result(job_id)

@@ -121,7 +121,13 @@ class Sweeper:
         """End a job's (or its step's, if ``step_id``) wait for approval: its time is up."""
         what = f"step {step_id!r}" if step_id else "the plan"
         why = f"expired: no one approved {what} within its approval timeout"
-        done = self.store.approvals.reject(job_id, step_id or None, why, expired=True)
+        step = step_id or None
+        began = self.store.approvals.waiting_since(job_id, step) if tracing.enabled() else None
+        done = self.store.approvals.reject(job_id, step, why, expired=True)
         if isinstance(done, Followups):
             log.warning("job %s: %s", job_id, why)
+            if began is not None:
+                now = self.store.outbox.now()
+                parent = self.store.trace(job_id)
+                tracing.waited(parent, job_id, step, began, now, "expired")
             self.deliver(job_id, done)

@@ -67,11 +67,14 @@ def _start() -> bool:
     return True
 
 
+FLUSH_MILLIS = 5000  # a backend that does not answer holds a worker's shutdown no longer
+
+
 def shutdown() -> None:
     """Export what is buffered (a worker shutting down)."""
     provider = _state.get("provider")
     if provider is not None:
-        provider.force_flush()
+        provider.force_flush(timeout_millis=FLUSH_MILLIS)
 
 
 def _context(traceparent: str) -> Any:
@@ -192,6 +195,17 @@ def lost(parent: str, attempt: Attempt, start: float, lease_until: float, end: f
         "celeriac.step.lease_until": lease_until,
     }
     record(f"step {attempt.step_id}", parent, start, end, attributes, error)
+
+
+def waited(
+    parent: str, job_id: str, step_id: str | None, start: float, end: float, answer: str
+) -> None:
+    """The span of a wait for a person (a job's plan, or a step), ended by ``answer``:
+    approved, rejected, or expired."""
+    attributes = {"celeriac.job.id": job_id, "celeriac.approval.answer": answer}
+    if step_id is not None:
+        attributes["celeriac.step.id"] = step_id
+    record("celeriac.approval", parent, start, end, attributes)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from orchestrator.client import Client
 from orchestrator.embedded.deployment import Embedded, settings_env
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.settings import Settings
+from tests.integration.test_approval import REFUND
 from tests.integration.test_faults import killed_mid_step
 from tests.integration.test_planner import FAILING_BRANCH, SAFE_BRANCH
 from tests.support.helpers import ROOT, TEST_AGENTS, WITH_TEST_MODEL, make_settings, wait_for
@@ -288,3 +289,18 @@ def test_a_wait_for_approval_is_a_span_from_the_ask_to_the_answer(
     assert wait.parent_id == root.span_id
     assert wait.attributes["celeriac.approval.answer"] == "approved"
     assert wait.error is None and wait.start <= wait.end <= only(spans, "step a").start
+
+
+def test_a_step_wait_that_expires_is_a_span_the_sweeper_records(
+    receiver: OTLPReceiver, isolated: Callable[..., Settings]
+) -> None:
+    live = isolated(workers=1)
+    with Client(live) as client:
+        result = client.submit(plan=REFUND, approval_timeout=0.5).wait(timeout=30)
+    assert result.trace_id and result.steps["refund"].status == "failed"
+    spans = trace_of(receiver, result.trace_id, {"celeriac.approval"})
+    wait = only(spans, "celeriac.approval")
+    assert wait.parent_id == only(spans, "celeriac.submit").span_id
+    assert wait.attributes["celeriac.approval.answer"] == "expired"
+    assert wait.attributes["celeriac.step.id"] == "refund"
+    assert 0.5 <= wait.end - wait.start < 30
