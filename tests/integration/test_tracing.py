@@ -14,17 +14,19 @@ from typing import Any
 import pytest
 import redis
 
-from orchestrator import tracing
+from orchestrator import names, tracing
 from orchestrator.client import Client
 from orchestrator.embedded.deployment import Embedded, settings_env
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.settings import Settings
 from tests.integration.test_approval import REFUND
-from tests.integration.test_faults import killed_mid_step
+from tests.integration.test_faults import gated_plan, killed_mid_step
+from tests.integration.test_jobs import open_gate
 from tests.integration.test_planner import FAILING_BRANCH, SAFE_BRANCH
 from tests.support.helpers import ROOT, TEST_AGENTS, WITH_TEST_MODEL, make_settings, wait_for
 from tests.support.llm_server import LLMServer, Reply, Usage
 from tests.support.otlp import OTLPReceiver, ReceivedSpan
+from tests.support.sample_agents import TEST_PREFIX
 
 API_KEY = "sk-celeriac-trace-KEY-0b5e91c4"
 PASSWORD = "redis-trace-PASSWORD-3a7f20d6"
@@ -304,3 +306,31 @@ def test_a_step_wait_that_expires_is_a_span_the_sweeper_records(
     assert wait.attributes["celeriac.approval.answer"] == "expired"
     assert wait.attributes["celeriac.step.id"] == "refund"
     assert 0.5 <= wait.end - wait.start < 30
+
+
+def test_the_trace_context_travels_in_the_message_headers(
+    receiver: OTLPReceiver, isolated: Callable[..., Settings], unique: Callable[[str], str]
+) -> None:
+    live = isolated(workers=1)
+    assert live.redis_url
+    r = redis.Redis.from_url(live.redis_url, decode_responses=True)
+    gate = unique("headers")
+    with Client(live) as client:
+        job = client.submit(plan=gated_plan(gate))
+        wait_for(lambda: r.lindex(f"{TEST_PREFIX}:started:{gate}", 0), what="the step to start")
+        # Without the job record's copy, only the message can tell `after` its trace.
+        r.hdel(names.job_key(job.id), "trace")
+        open_gate(r, gate)
+        result = job.wait(timeout=60)
+    r.close()
+    assert result.status == "succeeded" and result.trace_id is None  # the record forgot it
+    tracing.shutdown()
+
+    def of_job() -> list[ReceivedSpan] | None:
+        spans = [s for s in receiver.spans() if s.attributes.get("celeriac.job.id") == job.id]
+        return spans if {"celeriac.submit", "step after"} <= {s.name for s in spans} else None
+
+    spans: list[ReceivedSpan] = wait_for(of_job, what="the job's spans")
+    root = only(spans, "celeriac.submit")
+    assert only(spans, "step after").parent_id == root.span_id
+    assert only(spans, "step after").trace_id == root.trace_id
