@@ -30,6 +30,7 @@ from benchmarks import (
     sdk,
     startup,
     throughput,
+    tracing,
     translation,
 )
 from benchmarks.deployment import repo_root
@@ -57,6 +58,7 @@ BENCHMARKS: dict[str, Callable[[bool, int | None], list[Table]]] = {
     "translation": translation.run,
     "eval": evals.run,
     "gateway": gateway.run,
+    "tracing": tracing.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator import tracing
 from orchestrator.engine import Engine
 from orchestrator.errors import NotAwaitingApproval, PlanError, UserError
 from orchestrator.models import JobResult, JobStatus, Plan, Replan
@@ -43,6 +44,7 @@ class Approvals:
         ``plan`` replaces the plan awaiting approval (for a replanning: the whole plan
         shown in ``JobResult.awaiting``, its new steps edited); it is validated like any
         plan, and an invalid one raises ``PlanError`` with the job still waiting."""
+        began = self._waiting_since(job_id, step)
         if step is not None:
             if plan is not None:
                 raise UserError(
@@ -53,6 +55,7 @@ class Approvals:
         else:
             done = self._approve_job(job_id, plan)
         assert isinstance(done, Followups)
+        self._waited(job_id, step, began, "approved")
         self.engine.deliver(job_id, done)
         return self.store.job_status(job_id)
 
@@ -66,11 +69,24 @@ class Approvals:
         if len(reason) > MAX_REASON_CHARS:
             raise UserError(f"the reason has {len(reason)} characters; at most {MAX_REASON_CHARS}")
         why = f"rejected: {reason.strip()}"
+        began = self._waiting_since(job_id, step)
         done = self.store.approvals.reject(job_id, step, why)
         self._check(job_id, done, step)
         assert isinstance(done, Followups)
+        self._waited(job_id, step, began, "rejected")
         self.engine.deliver(job_id, done)  # a failed step's job may be due to finalize
         return self.store.job_status(job_id)
+
+    def _waiting_since(self, job_id: str, step: str | None) -> float | None:
+        """When the wait about to be answered began (Unix seconds), if the job is traced."""
+        if not tracing.enabled():
+            return None
+        return self.store.approvals.waiting_since(job_id, step)
+
+    def _waited(self, job_id: str, step: str | None, began: float | None, answer: str) -> None:
+        if began is not None:
+            now = self.store.outbox.now()
+            tracing.waited(self.store.trace(job_id), job_id, step, began, now, answer)
 
     def _approve_job(self, job_id: str, edited: Plan | Mapping[str, Any] | None) -> Followups:
         result = self.store.result(job_id)

@@ -11,13 +11,15 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from agents.backoff import backoff_delay
 from agents.base import Agent
 from agents.errors import CeleriacError, TransientError
 from agents.llm import ChatModel
+from orchestrator import tracing
 from orchestrator.errors import JobNotFound, PlanError, PlanningError, UserError
 from orchestrator.llm.metering import StepMeter, metered
 from orchestrator.models import (
@@ -175,21 +177,26 @@ class Engine:
         checked = self.validate(plan) if plan is not None else None
         goal = self.check_goal(goal) if goal is not None else None
         job_id = uuid.uuid4().hex
-        # A checked plan starts at once, with no plan task; if this process dies before
-        # publishing its first steps, the sweeper sends them from the outbox.
-        started = self.store.create_job(
-            job_id,
-            checked,
-            goal=goal,
-            budget=budget,
-            threshold=threshold,
-            approval=approval or self.settings.approval,
-            approval_timeout=approval_timeout or self.settings.approval_timeout_seconds,
-        )
-        if started is None:
-            self.dispatcher.send_plan(job_id)  # an orchestrator worker plans the goal
-        elif isinstance(started, Followups):
-            self.deliver(job_id, started)
+        approval = approval or self.settings.approval
+        attributes = {"celeriac.job.id": job_id, "celeriac.job.approval": approval}
+        with tracing.span("celeriac.submit", attributes=attributes, root=True) as root:
+            # A checked plan starts at once, with no plan task; if this process dies before
+            # publishing its first steps, the sweeper sends them from the outbox.
+            started = self.store.create_job(
+                job_id,
+                checked,
+                goal=goal,
+                budget=budget,
+                threshold=threshold,
+                approval=approval,
+                approval_timeout=approval_timeout or self.settings.approval_timeout_seconds,
+                trace=root.traceparent,
+            )
+            with tracing.job(root.traceparent):
+                if started is None:
+                    self.dispatcher.send_plan(job_id)  # an orchestrator worker plans the goal
+                elif isinstance(started, Followups):
+                    self.deliver(job_id, started)
         return job_id
 
     def plan_goal(self, goal: Goal, job_id: str | None = None) -> tuple[Plan, str]:
@@ -210,12 +217,26 @@ class Engine:
             model = metered(model, StepMeter(self.store, self.settings, job_id, None))
         return build_planner(self.settings, model)
 
+    @contextmanager
+    def traced(self, name: str, job_id: str) -> Iterator[None]:
+        """Inside the block: a span ``name`` in the job's trace, if it has one."""
+        parent = self.store.trace(job_id) if tracing.enabled() else ""
+        if not parent:
+            yield
+            return
+        with tracing.span(name, parent, {"celeriac.job.id": job_id}), tracing.job(parent):
+            yield
+
     def start(self, job_id: str) -> None:
         """The plan task: plan a goal and queue the steps that can run.
 
         A plan job started when it was submitted: a plan task for it (delivered again, or
         for a job planned already) finds it running and does nothing.
         """
+        with self.traced("celeriac.plan", job_id):
+            self._start(job_id)
+
+    def _start(self, job_id: str) -> None:
         try:
             plan, goal = self.store.plan(job_id), self.store.goal(job_id)
         except JobNotFound:
@@ -278,6 +299,10 @@ class Engine:
         Without ``replanning`` (a worker that just ran the job's last step), a job whose
         failed branch a planner may replace is left alone: False, for the orchestrator.
         """
+        with self.traced("celeriac.finalize", job_id):
+            return self._finalize(job_id, replanning)
+
+    def _finalize(self, job_id: str, replanning: bool) -> bool:
         try:
             result = self.store.result(job_id)
         except JobNotFound:
@@ -299,6 +324,7 @@ class Engine:
                 return True
         status, answer, error = summarize(result.plan, result)
         score = job_score(result, skip=replaced_steps(result))
+        tracing.annotate({"celeriac.job.status": status, "celeriac.job.score": score or 0.0})
         self.store.finish_job(job_id, status, answer, error, score)
         return True
 
@@ -325,9 +351,10 @@ class Engine:
             f"finalize {job_id}", self.store.outbox.now() + self.settings.planner_timeout_seconds
         )
         try:
-            new = planner.replan(
-                goal, result, target, cards, lambda new: check_merged(new, plan, succeeded, check)
-            )
+            with tracing.span("celeriac.replan", attributes={"celeriac.step.id": target}):
+                new = planner.replan(
+                    goal, result, target, cards, lambda n: check_merged(n, plan, succeeded, check)
+                )
         except CeleriacError as exc:
             log.warning("job %s: replanning after step %s failed: %s", job_id, target, exc)
             return False

@@ -205,6 +205,9 @@ class JobResult(BaseModel):
     awaiting: Awaiting | None = Field(
         default=None, description="What the job waits for a person to approve, if it does."
     )
+    trace_id: str | None = Field(
+        default=None, description="The job's OpenTelemetry trace id, when it is traced."
+    )
     steps: dict[str, StepResult] = Field(default_factory=dict)
 
     @property

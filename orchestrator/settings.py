@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     score_retries: int = Field(
         default=1, ge=0, description="Runs again of a step scoring under the job's threshold."
     )
+    trace_content: bool = Field(
+        default=False,
+        description="Put model prompts and replies into traces (OTEL_EXPORTER_OTLP_ENDPOINT).",
+    )
     flower_basic_auth: str | None = Field(
         default=None, description="user:password that `celeriac flower` requires to log in."
     )

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from orchestrator import tracing
 from orchestrator.settings import Settings
 from orchestrator.store.jobs import Store
 from orchestrator.store.records import Followups, StepMessage
@@ -91,18 +92,42 @@ class Sweeper:
         """Requeue or fail the steps whose lease expired; how many were."""
         expired = 0
         for job_id, step_id in leases:
+            # What the lost attempt was, for its span: its worker could not send one.
+            held = self.store.step_records(job_id, [step_id]) if tracing.enabled() else {}
             followups = self.store.expire(job_id, step_id, self.settings.step_max_attempts)
             if followups.messages or followups.finalize:
                 expired += 1
                 log.warning("step %s/%s lost its worker; requeued or failed", job_id, step_id)
+                if held.get(step_id):
+                    self._lost_span(job_id, step_id, held[step_id])
             self.deliver(job_id, followups)
         return expired
+
+    def _lost_span(self, job_id: str, step_id: str, held: dict[str, str]) -> None:
+        """The span of an attempt whose worker died, from its start to now."""
+        now = self.store.outbox.now()
+        attempt = tracing.Attempt(
+            job_id,
+            step_id,
+            int(held.get("attempts") or 0),
+            held.get("agent", ""),
+            held.get("worker", ""),
+        )
+        started = float(held.get("started_at") or 0) or now
+        lease = float(held.get("lease_until") or 0)
+        tracing.lost(self.store.trace(job_id), attempt, started, lease, now)
 
     def _time_up(self, job_id: str, step_id: str) -> None:
         """End a job's (or its step's, if ``step_id``) wait for approval: its time is up."""
         what = f"step {step_id!r}" if step_id else "the plan"
         why = f"expired: no one approved {what} within its approval timeout"
-        done = self.store.approvals.reject(job_id, step_id or None, why, expired=True)
+        step = step_id or None
+        began = self.store.approvals.waiting_since(job_id, step) if tracing.enabled() else None
+        done = self.store.approvals.reject(job_id, step, why, expired=True)
         if isinstance(done, Followups):
             log.warning("job %s: %s", job_id, why)
+            if began is not None:
+                now = self.store.outbox.now()
+                parent = self.store.trace(job_id)
+                tracing.waited(parent, job_id, step, began, now, "expired")
             self.deliver(job_id, done)

@@ -52,10 +52,16 @@ def imported_by(statement: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "statement", ["import orchestrator.names", "import orchestrator.models", "import agents"]
+    "statement",
+    [
+        "import orchestrator.names",
+        "import orchestrator.models",
+        "import agents",
+        "import orchestrator.tracing",
+    ],
 )
 def test_a_light_module_does_not_load_celery_or_the_openai_sdk(statement: str) -> None:
-    assert not {"celery", "kombu", "openai"} & imported_by(statement)
+    assert not {"celery", "kombu", "openai", "opentelemetry"} & imported_by(statement)
 
 
 def test_import_orchestrator_still_gives_the_sdk() -> None:

@@ -15,10 +15,15 @@ import threading
 import time
 from typing import Any
 
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 
 from agents.registry import Registry, load_registry
-from orchestrator import names
+from orchestrator import names, tracing
 from orchestrator.errors import ConfigError
 from orchestrator.planning.cards import AgentCard
 from orchestrator.planning.readiness import published
@@ -35,6 +40,10 @@ POOLS = ("threads", "prefork", "solo")
 # of every object: 0.1-0.2 s pauses, 10-25% of a busy worker's time (benchmarks/concurrency).
 # Only the youngest generation's threshold is raised; the older ones keep CPython's.
 GC_THRESHOLDS = (50_000, 10, 10)
+
+
+def flush_traces(**_: Any) -> None:
+    tracing.shutdown()
 
 
 def tune_gc(**_: Any) -> None:
@@ -152,12 +161,19 @@ def run_worker(
     }
     if settings.metrics_port:
         runner.telemetry.serve(settings.metrics_port, runtime.app, queues)
-    background = Background(runtime, hostname, info, orchestrator)
+    _connect(Background(runtime, hostname, info, orchestrator))
+    runtime.app.worker_main(worker_argv(queues, concurrency, pool, loglevel, hostname))
+
+
+def _connect(background: Background) -> None:
+    """The worker's duties at its start and shutdown, and its prefork children's."""
     worker_ready.connect(background.start, weak=False)
     worker_ready.connect(tune_gc, weak=False)  # the threads and solo pools run steps here
     worker_process_init.connect(tune_gc, weak=False)  # each prefork child
     worker_shutdown.connect(background.stop, weak=False)
-    runtime.app.worker_main(worker_argv(queues, concurrency, pool, loglevel, hostname))
+    # Spans still batched go out before the worker (or a prefork child) exits.
+    for shutdown in (worker_shutdown, worker_process_shutdown):
+        shutdown.connect(flush_traces, weak=False)
 
 
 def _served(

@@ -15,6 +15,7 @@ from agents.base import Agent, StepContext
 from agents.errors import PermanentError, StepCancelled, TransientError
 from agents.registry import Registry
 from agents.scoring import Score, ScoreContext
+from orchestrator import tracing
 from orchestrator.llm import build_chat_model
 from orchestrator.llm.metering import StepMeter, metered
 from orchestrator.plans import ReferenceResolutionError, format_errors, iter_refs, resolve
@@ -63,11 +64,13 @@ class StepRunner:
         agent: str,
         worker: str,
         on_progress: Progress | None = None,
+        trace: str = "",
     ) -> str:
         """Run the step if this message may; return what happened, for the task's log.
 
         ``on_progress`` hears the step's progress reports too (the task sends them to
-        Flower as a custom state).
+        Flower as a custom state). ``trace``: the W3C traceparent the message carried (else
+        the job record's is used).
         """
         claim = self.store.claim(
             job_id,
@@ -86,7 +89,17 @@ class StepRunner:
         if self._needs_yes(job_id, step_id, claim):
             return self._ask(job_id, step_id, dispatch, claim)
         started = time.monotonic()
-        outcome, said = self._run_claimed(job_id, step_id, dispatch, claim, worker, on_progress)
+        parent = trace or claim.trace
+        attempt = tracing.Attempt(job_id, step_id, claim.attempt, claim.agent, worker)
+        if claim.lost is not None:  # the broker gave this message back after its worker died
+            was = tracing.Attempt(job_id, step_id, claim.attempt - 1, claim.agent, claim.lost[0])
+            tracing.lost(parent, was, claim.lost[1], claim.lost[2], time.time())
+        attributes = attempt.attributes()
+        with tracing.span(f"step {step_id}", parent, attributes) as span, tracing.job(parent):
+            outcome, said = self._run_claimed(job_id, step_id, dispatch, claim, worker, on_progress)
+            span.set({"celeriac.step.outcome": outcome})
+            if outcome != "succeeded":
+                span.fail(said)
         self.telemetry.step(claim.agent, outcome, time.monotonic() - started)
         return said
 
@@ -138,6 +151,7 @@ class StepRunner:
             output, scores = self._execute(
                 job_id, step_id, dispatch, claim, worker, meter, on_progress
             )
+            tracing.annotate({f"celeriac.score.{score.name}": score.value for score in scores})
         except Exception as exc:
             meter.flush()
             return self._ended(job_id, step_id, dispatch, claim, exc)

@@ -8,7 +8,7 @@ from typing import Any
 
 from celery import Celery
 
-from orchestrator import names
+from orchestrator import names, tracing
 from orchestrator.runtime import Runtime
 from workers.step import StepRunner
 
@@ -19,7 +19,10 @@ def register_tasks(app: Celery, runtime: Runtime, runner: StepRunner) -> None:
     """Define the tasks on ``app``; they are published by name (see CeleryDispatcher)."""
 
     @app.task(name=names.TASK_RUN_STEP, bind=True)
-    def run_step(self: Any, job_id: str, step_id: str, dispatch: int, agent: str) -> str:
+    def run_step(
+        self: Any, job_id: str, step_id: str, dispatch: int, agent: str, trace_id: str = ""
+    ) -> str:
+        # trace_id: for Flower's eyes; the message's headers carry the trace context.
         def progress(fraction: float | None, message: str) -> None:
             # A custom state: Flower shows the task as PROGRESS, and, as Celery's
             # update_state(meta=...) would, the progress as its result.
@@ -30,7 +33,11 @@ def register_tasks(app: Celery, runtime: Runtime, runner: StepRunner) -> None:
                 log.debug("could not send a progress event", exc_info=True)
 
         worker = str(self.request.hostname)
-        return runner.run(job_id, step_id, dispatch, agent, worker=worker, on_progress=progress)
+        # The job's W3C traceparent, in the message's headers when it is traced.
+        traceparent = str(self.request.get(tracing.HEADER) or "")
+        return runner.run(
+            job_id, step_id, dispatch, agent, worker=worker, on_progress=progress, trace=traceparent
+        )
 
     @app.task(name=names.TASK_PLAN)
     def plan(job_id: str) -> None:

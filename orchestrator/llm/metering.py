@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 
 from agents.llm import BudgetExceeded, ChatModel, MeteredChatModel, Usage
+from orchestrator import tracing
 from orchestrator.models import TokenUsage
 from orchestrator.settings import Settings
 from orchestrator.store.jobs import Store
@@ -100,4 +101,8 @@ def metered(model: ChatModel | None, meter: StepMeter) -> ChatModel | None:
     budget (checked before each call unless the job is known to have none)."""
     if model is None:
         return None
+    if tracing.enabled():
+        from orchestrator.llm.traced import TracedChatModel
+
+        model = TracedChatModel(model, content=meter.settings.trace_content)
     return MeteredChatModel(model, meter.record, meter.check if meter.budgeted else None)

@@ -33,6 +33,16 @@ class ApprovalRecords:
         """Whether a person said yes to the step (it then runs without asking again)."""
         return bool(self.redis.hget(names.step_key(job_id, step_id), "approved"))
 
+    def waiting_since(self, job_id: str, step_id: str | None) -> float | None:
+        """When the job's (or its step's) wait for a person began, in Unix seconds: its
+        deadline less the job's approval timeout; None if it does not wait."""
+        until, timeout = self.redis.hmget(
+            names.job_key(job_id), "approval_until", "approval_timeout"
+        )
+        if step_id is not None:
+            until = self.redis.hget(names.step_key(job_id, step_id), "approval_until")
+        return float(until) - float(timeout or 0) if until else None
+
     def ask(self, job_id: str, step_id: str, dispatch: int, resolved: Any, timeout: float) -> bool:
         """Hold a claimed step (its input ``resolved``) for a person's yes; False if this
         dispatch no longer holds it."""

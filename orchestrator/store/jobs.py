@@ -103,6 +103,7 @@ class Store:
         threshold: float | None = None,
         approval: Approval = "none",
         approval_timeout: float = 86400.0,
+        trace: str = "",
     ) -> Followups | str | None:
         """A job for a plan, running at once (returns what its roots made due) or awaiting
         approval ('awaiting_approval'), or a pending job for a goal the planner is to plan
@@ -120,6 +121,7 @@ class Store:
             (plan.answer_from or "") if plan else "",
             approval,
             repr(approval_timeout),
+            trace,
             more=(names.JOBS,),
         )
         if isinstance(reply, list):  # with a plan: start.lua's reply, or awaiting approval
@@ -202,6 +204,10 @@ class Store:
         if status is None:
             raise JobNotFound(job_id)
         return cast(JobStatus, status)
+
+    def trace(self, job_id: str) -> str:
+        """The job's W3C traceparent ('' when it is not traced)."""
+        return str(self.redis.hget(names.job_key(job_id), "trace") or "")
 
     def plan(self, job_id: str) -> Plan | None:
         """The job's plan; None for a goal not planned yet."""

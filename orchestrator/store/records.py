@@ -31,6 +31,7 @@ from orchestrator.models import (
     from_timestamp,
 )
 from orchestrator.plans import dependencies
+from orchestrator.tracing import trace_id
 
 
 def pairs(flat: Sequence[str]) -> dict[str, str]:
@@ -96,17 +97,21 @@ class Claim:
     reference: dict[str, Any] | None = None
     threshold: float | None = None
     budgeted: bool = False  # the job has a budget of tokens or cost
+    trace: str = ""  # the job's W3C traceparent, if it is traced
+    # An attempt whose lease ran out, taken over by this one: its worker, start, lease end.
+    lost: tuple[str, float, float] | None = None
     reason: str = ""
     followups: Followups = field(default_factory=Followups)
 
     @classmethod
     def parse(cls, reply: list[Any]) -> Claim:
-        """``{'ok', attempt, agent, input, reference, threshold, budgeted}``; for a step
+        """``{'ok', attempt, agent, input, reference, threshold, budgeted, trace, lost
+        worker, its start, its lease}``; for a step
         that already succeeded ``{'succeeded', finalize, messages...}``; else ``{why}``
         ('stale', 'missing', 'exhausted', the step's status, or 'job-' and the job's)."""
         why = str(reply[0])
         if why == "ok":
-            _, attempt, agent, input, reference, threshold, budgeted = reply
+            _, attempt, agent, input, reference, threshold, budgeted, trace, *lost = reply
             return cls(
                 True,
                 attempt=int(attempt),
@@ -115,6 +120,8 @@ class Claim:
                 reference=json.loads(reference) if reference else None,
                 threshold=float(threshold) if threshold else None,
                 budgeted=bool(budgeted),
+                trace=str(trace),
+                lost=(str(lost[0]), float(lost[1]), float(lost[2])) if lost[0] else None,
             )
         if why == "succeeded":
             return cls(False, reason=why, followups=Followups.parse(reply[1:]))
@@ -188,6 +195,7 @@ def job_result(job_id: str, reply: list[Any]) -> JobResult:
         ),
         approval=fields.get("approval") or "none",  # type: ignore[arg-type]
         awaiting=awaiting(fields, plan),
+        trace_id=trace_id(fields.get("trace")),
         steps=steps,
     )
 

@@ -8,8 +8,9 @@ from typing import Any
 from celery import Celery
 from kombu.exceptions import ChannelError
 
-from orchestrator import names
+from orchestrator import names, tracing
 from orchestrator.store.records import StepMessage
+from orchestrator.tracing import HEADER
 
 AMQP_SCHEMES = ("amqp://", "amqps://")
 
@@ -81,6 +82,11 @@ class CeleryDispatcher:
         self.app = app
 
     def send_steps(self, messages: Sequence[StepMessage]) -> None:
+        # The job's trace context, if traced: in the headers (W3C traceparent), and its trace
+        # id among the arguments, where Flower shows it.
+        headers = tracing.headers()
+        trace_id = tracing.trace_id(headers.get(HEADER))
+        traced = {"trace_id": trace_id} if trace_id else {}
         # One producer (one broker connection) for the whole batch.
         with self.app.producer_or_acquire() as producer:
             for message in messages:
@@ -92,15 +98,20 @@ class CeleryDispatcher:
                         "step_id": message.step_id,
                         "dispatch": message.dispatch,
                         "agent": message.agent,
+                        **traced,
                     },
                     queue=names.agent_queue(message.agent),
                     shadow=message.agent,
                     producer=producer,
+                    headers=headers,
                 )
 
     def send_plan(self, job_id: str) -> None:
         self.app.send_task(
-            names.TASK_PLAN, kwargs={"job_id": job_id}, queue=names.ORCHESTRATOR_QUEUE
+            names.TASK_PLAN,
+            kwargs={"job_id": job_id},
+            queue=names.ORCHESTRATOR_QUEUE,
+            headers=tracing.headers(),
         )
 
     def send_finalize(self, job_id: str) -> None:

@@ -13,9 +13,10 @@ import pytest
 import redis
 
 from orchestrator import names
-from orchestrator.client import Client
+from orchestrator.client import Client, JobHandle
 from orchestrator.embedded.deployment import Embedded
 from orchestrator.embedded.redis_server import RedisServer
+from orchestrator.models import JobResult
 from orchestrator.settings import Settings
 from orchestrator.transport.celery_app import queue_lengths
 from tests.integration.test_jobs import open_gate, runs
@@ -43,6 +44,18 @@ def rabbitmq_gap(broker: dict[str, str], why: str) -> None:
         pytest.skip(f"not passing on RabbitMQ yet (issue 17): {why}; CELERIAC_RABBITMQ_GAPS=1")
 
 
+def killed_mid_step(live: Settings, r: redis.Redis, gate: str) -> tuple[JobHandle, str, JobResult]:
+    """Run ``gated_plan(gate)``, SIGKILL the worker of its gated step once the step started,
+    open the gate; the job, the killed worker's name and the job's result."""
+    with Client(live) as client:
+        job = client.submit(plan=gated_plan(gate))
+        started = f"{TEST_PREFIX}:started:{gate}"
+        victim = wait_for(lambda: r.lindex(started, 0), what="the step to start")
+        os.kill(int(victim.split("@")[0].removeprefix("celeriac-")), signal.SIGKILL)
+        open_gate(r, gate)
+        return job, victim, job.wait(timeout=60)
+
+
 def test_worker_killed_mid_step_does_not_lose_the_job(
     isolated: Callable[..., Settings], unique: Callable[[str], str], broker: dict[str, str]
 ) -> None:
@@ -51,14 +64,7 @@ def test_worker_killed_mid_step_does_not_lose_the_job(
     assert live.redis_url
     r = redis.Redis.from_url(live.redis_url, decode_responses=True)
     gate = unique("kill")
-    with Client(live) as client:
-        job = client.submit(plan=gated_plan(gate))
-        started = f"{TEST_PREFIX}:started:{gate}"
-        victim = wait_for(lambda: r.lindex(started, 0), what="the step to start")
-        os.kill(int(victim.split("@")[0].removeprefix("celeriac-")), signal.SIGKILL)
-        open_gate(r, gate)
-
-        result = job.wait(timeout=60)
+    job, victim, result = killed_mid_step(live, r, gate)
 
     assert result.status == "succeeded"
     slow = result.steps["slow"]

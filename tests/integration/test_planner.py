@@ -128,39 +128,36 @@ def test_a_type_only_a_new_worker_can_import_is_in_the_cards_and_gets_planned(
     assert card["input_schema"]["properties"] == {"value": {"title": "Value", "type": "integer"}}
 
 
+def concat(step_id: str, first: str, second: str) -> dict[str, Any]:
+    """A step joining the texts of ``first`` and ``second``."""
+    parts = [{"$from": first, "path": "text"}, {"$from": second, "path": "text"}]
+    return {"id": step_id, "agent": "concat", "input": {"parts": parts}}
+
+
 FAILING_BRANCH = {
     "steps": [
         {"id": "greet", "agent": "echo", "input": {"text": "hello"}},
         {"id": "risky", "agent": "fail", "input": {"message": "the risky way is closed"}},
-        {
-            "id": "final",
-            "agent": "concat",
-            "input": {
-                "parts": [{"$from": "greet", "path": "text"}, {"$from": "risky", "path": "text"}]
-            },
-        },
+        concat("final", "greet", "risky"),
     ],
     "answer_from": "final",
+}
+
+
+# What the model plans in place of FAILING_BRANCH's failed step and what depended on it.
+SAFE_BRANCH: dict[str, Any] = {
+    "steps": [
+        {"id": "safe", "agent": "echo", "input": {"text": "world"}},
+        concat("final_2", "greet", "safe"),
+    ],
+    "answer_from": "final_2",
 }
 
 
 def test_a_failed_branch_is_replanned_once_with_the_error_and_the_job_succeeds(
     planning: Settings, llm_server: LLMServer
 ) -> None:
-    instead = {
-        "steps": [
-            {"id": "safe", "agent": "echo", "input": {"text": "world"}},
-            {
-                "id": "final_2",
-                "agent": "concat",
-                "input": {
-                    "parts": [{"$from": "greet", "path": "text"}, {"$from": "safe", "path": "text"}]
-                },
-            },
-        ],
-        "answer_from": "final_2",
-    }
-    llm_server.script(Reply.of_json(FAILING_BRANCH), Reply.of_json(instead))
+    llm_server.script(Reply.of_json(FAILING_BRANCH), Reply.of_json(SAFE_BRANCH))
     result = run_goal(planning, "Greet the world")
     assert result.status == "succeeded", result.error
     assert result.answer == {"text": "hello world"}

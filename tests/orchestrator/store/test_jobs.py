@@ -122,10 +122,13 @@ def test_a_redelivered_message_takes_over_a_lost_step_only_while_attempts_remain
 ) -> None:
     job_id, _ = start(store, [{"id": "a", "agent": "echo"}])
     step_key = names.step_key(job_id, "a")
-    assert store.claim(job_id, "a", 1, "echo", "w1", 30, max_attempts=2).ok
+    first = store.claim(job_id, "a", 1, "echo", "w1", 30, max_attempts=2)
+    assert first.ok and first.lost is None
+    started = float(store.step_records(job_id, ["a"])["a"]["started_at"])
     store.redis.hset(step_key, "lease_until", 0)  # its worker died; the broker redelivers
     claim = store.claim(job_id, "a", 1, "echo", "w2", 30, max_attempts=2)
     assert claim.ok and claim.attempt == 2
+    assert claim.lost == ("w1", started, 0.0)  # what the lost attempt's span tells
     store.redis.hset(step_key, "lease_until", 0)  # and again
     assert store.claim(job_id, "a", 1, "echo", "w3", 30, max_attempts=2).reason == "exhausted"
     assert store.expire(job_id, "a", max_attempts=2).finalize  # the sweeper fails it
