@@ -56,9 +56,10 @@ _CONTINUES = re.compile(
     r"however|but|so|finally|otherwise|if\s+(?:it|not|so))\b",
     re.I,
 )
-# "How do I ...?" asks for a procedure: its steps before the unit that answers come too.
+# "How do I ...?" asks for a procedure: its steps before the unit that answers come too,
+# and where that unit is an item of a list, the whole list.
 _PROCEDURE = re.compile(
-    r"^\s*how\s+(?:(?:do|can|could|should|must|would)\s+(?:i|we|you)|to)\b", re.I
+    r"\bhow\s+(?:(?:do|can|could|should|must|would|am|are|is)\s+(?:i|we|you)|to)\b", re.I
 )
 STEPS = 2
 _GENERIC = re.compile(r"\b(?:summar|overview|gist|main points|key points|tl;?dr)", re.I)
@@ -140,10 +141,7 @@ def _choose(
             continue
         if any(_overlap(scorer.own[index], scorer.own[other]) > SIMILAR for other in chosen):
             continue
-        steps = STEPS if index == best and _PROCEDURE.match(scorer.question.text) else 0
-        group = [i for i in _with_antecedents(sentences, index, steps) if i not in chosen]
-        if index == best and _goes_on(sentences, index):
-            group.append(index + 1)  # "If it is not, you may cancel": the other case
+        group = [i for i in _group(sentences, index, index == best, scorer) if i not in chosen]
         length = sum(len(sentences[i].text.split()) for i in group)
         if words + length > max_words and len(group) > 1:
             group, length = [index], len(sentences[index].text.split())
@@ -155,6 +153,42 @@ def _choose(
         words += length
     best_first = sorted(chosen, key=lambda i: i != best)
     return [sentences[i] for i in best_first]
+
+
+def _group(sentences: Sequence[Sentence], index: int, best: bool, scorer: Scorer) -> list[int]:
+    """Unit ``index`` with the units that come with it: those it goes on from; for the
+    best, the steps of a procedure asked for (a list: all its items) and the unit that
+    goes on from it ("If it is not, you may cancel": the other case)."""
+    procedure = best and bool(_PROCEDURE.search(scorer.question.text))
+    if procedure and sentences[index].kind == "item":
+        return _list_of(sentences, index)
+    group = _with_antecedents(sentences, index, STEPS if procedure else 0)
+    if best and _goes_on(sentences, index):
+        group.append(index + 1)
+    return group
+
+
+def _list_of(sentences: Sequence[Sentence], index: int) -> list[int]:
+    """The items of the list that item ``index`` is in (those side by side with it in its
+    section), with the sentence that leads into the list ("To read the meter:")."""
+
+    def together(other: int) -> bool:
+        return (
+            0 <= other < len(sentences)
+            and sentences[other].kind == "item"
+            and sentences[other].passage == sentences[index].passage
+            and sentences[other].section == sentences[index].section
+        )
+
+    first, last = index, index
+    while together(first - 1):
+        first -= 1
+    while together(last + 1):
+        last += 1
+    lead = first - 1
+    if lead >= 0 and sentences[lead].passage == sentences[index].passage:
+        first -= sentences[lead].text.endswith(":")
+    return list(range(first, last + 1))
 
 
 def _with_antecedents(sentences: Sequence[Sentence], index: int, steps: int = 0) -> list[int]:

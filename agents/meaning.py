@@ -106,7 +106,7 @@ def blended(question: str, sentences: Sequence[Sentence], scorer: Scorer, words:
         return words
     on_words = words.answers / ANSWERS
     scores = [
-        on_words * ((1 - WEIGHT) * lexical + WEIGHT * max(meaning, 0.0) * scorer.named)
+        on_words * ((1 - WEIGHT) * lexical + WEIGHT * max(meaning, 0.0) * scorer.elsewhere)
         for lexical, meaning in zip(words.scores, similar, strict=True)
     ]
     return Scale(scores, words.answers, ALONGSIDE, ELSEWHERE)

@@ -55,7 +55,8 @@ _QUESTION_WORDS = frozenset(
         "must shall please tell know want wants need needs way ways possible able compare "
         "comparison difference differences versus vs take takes taken make makes happen "
         "happens go goes come comes find found see locate use one anything something everything "
-        "nothing"
+        "nothing ive im dont cant wont doesnt isnt arent didnt whats thats theres youre wheres "
+        "hows"
     ).split()
 )
 # What kind of answer a question wants, and what a unit that gives one holds.
@@ -112,6 +113,7 @@ class Sentence:
     start: int  # its offsets in the passage's text
     end: int
     section: str  # its heading, else the passage's title
+    kind: str = "sentence"  # or "item" of a list, or "row" of a table
 
 
 def split_sentences(passages: Sequence[tuple[str, str, str]]) -> list[Sentence]:
@@ -122,7 +124,9 @@ def split_sentences(passages: Sequence[tuple[str, str, str]]) -> list[Sentence]:
             if unit.kind != "heading":
                 section = unit.section or title
                 found.append(
-                    Sentence(passage_id, len(found), unit.text, unit.start, unit.end, section)
+                    Sentence(
+                        passage_id, len(found), unit.text, unit.start, unit.end, section, unit.kind
+                    )
                 )
     return found
 
@@ -193,8 +197,9 @@ class Scorer:
         unkind = {question.words[t] for t in absent if question.modifiers.get(t, set()) & present}
         unkind -= unnamed
         # Passages without a name or a kind the question gives speak of something else,
-        # whatever else they share with it (``agents.meaning`` does not overrule that).
-        self.elsewhere = bool(unnamed or unkind)
+        # whatever else they share with it: this factor weighs similarity in meaning too
+        # (``agents.meaning``), where a yes/no question's other missing words do not.
+        self.elsewhere = UNNAMED ** len(unnamed) * UNKIND ** len(unkind)
         if question.yes_no:  # "Can I pay by credit card?" asks about every word of it
             others = {question.words[t] for t in absent} - unkind
             self.named = UNKIND ** len(unkind) * YES_NO_ABSENT ** len(others)

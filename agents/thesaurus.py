@@ -39,7 +39,7 @@ IRREGULAR = (  # noqa: SIM905 (a word list reads best as text)
 SYNONYMS = (
     "wifi|wi-fi|wi fi|wireless|wlan|wireless network|network",
     "refund|refunds|refunded|reimburse|reimbursement|money back|repay|repayment|credit|"
-    "credited|compensation|compensate",
+    "credited|compensation|compensate|paid back|pay back|pays back",
     "cancel|cancellation|terminate|termination",
     "price|cost|fee|charge|penalty|fined|fines",
     "delete|remove|erase|removal|deletion",
