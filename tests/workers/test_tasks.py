@@ -3,6 +3,8 @@ shutdown shows it on both brokers)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from celery.exceptions import Reject
 from celery.worker import state as worker_state
@@ -27,4 +29,5 @@ def test_a_stopping_worker_requeues_what_reaches_it(
         return
     with pytest.raises(Reject) as caught:
         refuse_when_stopping()
-    assert caught.value.requeue and "shutting down" in str(caught.value.reason)
+    rejected: Any = caught.value  # celery-types does not know Reject's attributes
+    assert rejected.requeue and "shutting down" in str(rejected.reason)
