@@ -258,6 +258,22 @@ def test_a_rabbitmq_restart_mid_job_loses_nothing(
     assert result.answer == {"text": f"passed {gate}"}
 
 
+@needs_rabbitmq
+def test_a_worker_back_on_rabbitmq_has_the_next_sweep_resend_unclaimed_messages(
+    isolated: Callable[..., Settings], rabbitmq: RabbitNode
+) -> None:
+    """What was published while the broker was away may be lost: a worker whose consumer
+    reconnects says so in the store, for the next sweep (here there is no sweeper)."""
+    url = rabbitmq.vhost()
+    live = isolated(workers=1, worker_args=["--no-orchestrator"], broker_url=url)
+    assert live.redis_url
+    with redis.Redis.from_url(live.redis_url, decode_responses=True) as r:
+        assert not r.exists(names.RECONNECTED_KEY)  # its first connection is no return
+        rabbitmq.restart()
+        wait_for(lambda: r.exists(names.RECONNECTED_KEY), timeout=60, what="the worker's word")
+    rabbitmq.drop(url)
+
+
 def test_a_poison_step_stops_after_its_attempts_and_is_kept_as_a_dead_letter(
     isolated: Callable[..., Settings],
 ) -> None:
