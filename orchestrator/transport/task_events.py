@@ -40,9 +40,14 @@ class BatchingEventDispatcher(EventDispatcher):
         self._buffered = threading.Event()
         self._flusher: threading.Thread | None = None
         self._stopped = False
-        # Only a worker with an event loop buffers (and passes this callback); it makes
-        # the dispatcher in the loop's thread.
-        self._batching = kwargs.pop("on_send_buffered", None) is not None
+        # Only a worker with an event loop buffers (and passes this callback, its
+        # consumer's); it makes the dispatcher in the loop's thread. The loop is taken from
+        # the consumer: kombu forgets its current loop when a lost connection resets it,
+        # and Celery does not set it again when it reconnects.
+        on_send_buffered = kwargs.pop("on_send_buffered", None)
+        self._batching = on_send_buffered is not None
+        consumer = getattr(on_send_buffered, "__self__", None)
+        self._loop: Any = getattr(consumer, "hub", None) or get_event_loop()
         self._loop_thread = threading.get_ident()
         if self._batching:
             kwargs.update(on_send_buffered=self._buffered.set, buffer_limit=BUFFER_LIMIT)
@@ -61,7 +66,7 @@ class BatchingEventDispatcher(EventDispatcher):
         """Send what is buffered: at once in the event loop's thread (or where there is no
         loop), else at the loop's next turn. Celery flushes from the thread that fills
         the buffer to its limit, a task's thread among them."""
-        loop = get_event_loop() if self._batching else None
+        loop = self._loop if self._batching else None
         if loop is None or threading.get_ident() == self._loop_thread:
             super().flush(errors=errors, groups=groups)
         else:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis
 from celery import Celery
-from kombu.asynchronous import Hub, set_event_loop
+from kombu.asynchronous import Hub, get_event_loop
 
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.transport.celery_app import make_app
@@ -99,10 +99,21 @@ def test_closing_sends_what_is_still_buffered(app: Celery) -> None:
     assert received.events[0]["uuid"] == "last"
 
 
+class Consumer:
+    """What Celery's consumer gives a worker's dispatcher: its callback, and so its loop."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def on_send_event_buffered(self) -> None:
+        pass
+
+
 def test_a_worker_publishes_its_task_events_from_its_event_loop_only(app: Celery) -> None:
     """Celery's loop reads the dispatcher's connection (for the broker's heartbeats); a
     publish from another thread could lose its RabbitMQ confirm to the loop and wait for
-    ever, holding the dispatcher's lock, and then the loop waits too."""
+    ever, holding the dispatcher's lock, and then the loop waits too. The loop is the
+    consumer's: after a lost connection kombu no longer names it the current loop."""
     received = Received(app)
     hub = Hub()
     stopped = threading.Event()
@@ -113,9 +124,14 @@ def test_a_worker_publishes_its_task_events_from_its_event_loop_only(app: Celery
             next(loop)
 
     loop_thread = threading.Thread(target=run_loop, daemon=True)
-    set_event_loop(hub)
+    assert get_event_loop() is None  # as after a reconnection
     publishers: set[int] = set()
-    dispatcher = worker_dispatcher(app)
+    dispatcher = app.events.Dispatcher(
+        app.connection_for_write(),
+        hostname="w@test",
+        buffer_group=["task"],
+        on_send_buffered=Consumer(hub).on_send_event_buffered,
+    )
     inside: Any = dispatcher  # Celery's private parts, which its stubs do not know
     try:
         loop_thread.start()
@@ -134,7 +150,7 @@ def test_a_worker_publishes_its_task_events_from_its_event_loop_only(app: Celery
         stopped.set()
         hub.call_soon(lambda: None)  # wake the loop to see it
         loop_thread.join(10)
-        set_event_loop(None)
+        inside._loop = None  # the loop has stopped: closing sends from here
         dispatcher.close()
         inside.connection.close()
         hub.close()
