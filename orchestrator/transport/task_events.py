@@ -26,7 +26,6 @@ from typing import Any
 
 from celery.app.events import Events as CeleryEvents
 from celery.events.dispatcher import EventDispatcher
-from kombu.asynchronous import get_event_loop
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 0.05  # seconds
@@ -42,12 +41,11 @@ class BatchingEventDispatcher(EventDispatcher):
         self._stopped = False
         # Only a worker with an event loop buffers (and passes this callback, its
         # consumer's); it makes the dispatcher in the loop's thread. The loop is taken from
-        # the consumer: kombu forgets its current loop when a lost connection resets it,
-        # and Celery does not set it again when it reconnects.
+        # that consumer, not kombu's current loop, which kombu forgets when a lost
+        # connection resets it (Celery does not set it again when it reconnects).
         on_send_buffered = kwargs.pop("on_send_buffered", None)
         self._batching = on_send_buffered is not None
-        consumer = getattr(on_send_buffered, "__self__", None)
-        self._loop: Any = getattr(consumer, "hub", None) or get_event_loop()
+        self._loop: Any = getattr(getattr(on_send_buffered, "__self__", None), "hub", None)
         self._loop_thread = threading.get_ident()
         if self._batching:
             kwargs.update(on_send_buffered=self._buffered.set, buffer_limit=BUFFER_LIMIT)
@@ -64,8 +62,8 @@ class BatchingEventDispatcher(EventDispatcher):
 
     def flush(self, errors: bool = True, groups: bool = True) -> None:
         """Send what is buffered: at once in the event loop's thread (or where there is no
-        loop), else at the loop's next turn. Celery flushes from the thread that fills
-        the buffer to its limit, a task's thread among them."""
+        loop: not in a worker's consumer), else at the loop's next turn. Celery flushes
+        from the thread that fills the buffer to its limit, a task's thread among them."""
         loop = self._loop if self._batching else None
         if loop is None or threading.get_ident() == self._loop_thread:
             super().flush(errors=errors, groups=groups)
