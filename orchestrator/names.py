@@ -48,6 +48,7 @@ EVENTS_MAXLEN = 100_000  # about; as common.lua's emit trims the stream
 
 SWEEP_LOCK_KEY = f"{PREFIX}:sweep:lock"
 SERVER_KEY = f"{PREFIX}:redis-run-id"  # the Redis process(es) the sweeper last saw
+RECONNECTED_KEY = f"{PREFIX}:broker-reconnected"  # set by a worker back on the broker
 # The roster's two keys share a tag: a heartbeat writes both in one transaction.
 WORKERS_KEY = f"{PREFIX}:{{roster}}:workers"  # zset worker id -> last heartbeat
 WORKER_INFO_KEY = f"{PREFIX}:{{roster}}:workers:info"  # hash worker id -> JSON

@@ -1,11 +1,13 @@
-"""Crash recovery: what a dead worker, a lost message or a restarted Redis left behind.
+"""Crash recovery: what a dead worker, a lost message, a restarted Redis or a broker that
+went away left behind.
 
 Every worker with the orchestrator role sweeps now and then (``celeriac worker``,
 ``Sweeper.sweep``), and one sweep at a time does (a lock in the store): steps whose
 lease expired are requeued or failed, messages the outbox still holds are sent again,
-the unclaimed messages of a worker that vanished or of a Redis that restarted are sent
-again, and plan and finalize tasks whose time came are resent. Sending twice is safe:
-a copy that arrives second finds its step claimed and is dropped.
+the unclaimed messages of a worker that vanished are sent again, and all of them after
+Redis restarted or a worker reconnected to the broker, and plan and finalize tasks whose
+time came are resent. Sending twice is safe: a copy that arrives second finds its step
+claimed and is dropped.
 """
 
 from __future__ import annotations
@@ -75,18 +77,27 @@ class Sweeper:
                 len(orphans),
             )
             stranded += orphans
-        # So may a Redis that crashed (or a cluster primary that failed over), with the
-        # messages it was handing out.
-        if self.store.outbox.restarted():
-            orphans = self.store.outbox.unclaimed()
-            log.warning("Redis restarted; sending its %d unclaimed messages again", len(orphans))
-            stranded += orphans
+        stranded += self._after_a_restart()
         if stranded:
             # One copy each: several lost workers, or a restart too, may name the same one.
             stranded = list({message.raw: message for message in stranded}.values())
             self.dispatcher.send_steps(stranded)
             self.store.outbox.sent(stranded)
         return SweepReport(expired, len(stranded), rewatched, len(lost))
+
+    def _after_a_restart(self) -> list[StepMessage]:
+        """Every unclaimed message, if Redis restarted (or a cluster primary failed over),
+        or a worker reconnected to the broker, since the last sweep: either may have lost
+        messages on their way (a Redis its replies to workers, a broker what was published
+        while it was away)."""
+        restarted = self.store.outbox.restarted()
+        reconnected = self.store.outbox.reconnected()  # asked too: told once, to one sweep
+        if not (restarted or reconnected):
+            return []
+        orphans = self.store.outbox.unclaimed()
+        why = "Redis restarted" if restarted else "a worker reconnected to the broker"
+        log.warning("%s; sending its %d unclaimed messages again", why, len(orphans))
+        return orphans
 
     def _expire(self, leases: list[tuple[str, str]]) -> int:
         """Requeue or fail the steps whose lease expired; how many were."""

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from celery import bootsteps
 from celery.signals import (
     worker_process_init,
     worker_process_shutdown,
@@ -29,6 +30,7 @@ from orchestrator.planning.cards import AgentCard
 from orchestrator.planning.readiness import published
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
+from orchestrator.store.outbox import Outbox
 from workers.step import StepRunner
 from workers.tasks import register_tasks
 
@@ -96,6 +98,30 @@ class Background:
             self._stop.wait(period)
 
 
+def reconnection_step(outbox: Outbox) -> type[bootsteps.StartStopStep]:
+    """A step of Celery's consumer, which Celery starts again each time the consumer is
+    back on the broker after losing it: from its second start on, it has the next sweep
+    send every unclaimed message again (``Outbox.note_reconnection``), since what was
+    published while the broker was away may be lost, and the outbox would otherwise wait
+    ``CELERIAC_REDELIVER_SECONDS``."""
+
+    class Reconnected(bootsteps.StartStopStep):
+        requires = ("celery.worker.consumer.tasks:Tasks",)
+        starts = 0
+
+        def start(self, parent: Any) -> None:
+            self.starts += 1
+            if self.starts == 1:
+                return
+            log.warning("back on the broker; the next sweep sends unclaimed messages again")
+            try:
+                outbox.note_reconnection()
+            except Exception:  # the store may be away too; its own restart is noticed
+                log.exception("could not note the broker reconnection")
+
+    return Reconnected
+
+
 def worker_argv(
     queues: list[str], concurrency: int, pool: str, loglevel: str, hostname: str
 ) -> list[str]:
@@ -161,6 +187,7 @@ def run_worker(
     }
     if settings.metrics_port:
         runner.telemetry.serve(settings.metrics_port, runtime.app, queues)
+    runtime.app.steps["consumer"].add(reconnection_step(runtime.store.outbox))
     _connect(Background(runtime, hostname, info, orchestrator))
     runtime.app.worker_main(worker_argv(queues, concurrency, pool, loglevel, hostname))
 

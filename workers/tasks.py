@@ -1,4 +1,12 @@
-"""celeriac's Celery tasks: thin wrappers over the step runner and the engine."""
+"""celeriac's Celery tasks: thin wrappers over the step runner and the engine.
+
+A worker in warm shutdown finishes what it runs and starts nothing new: a message that
+reaches it after the shutdown began goes back to its queue for another worker. Celery
+stops consuming only at its event loop's next turn, and a SIGTERM does not wake the loop:
+the delivery that does is handled in that same turn, before the shutdown is noticed (on
+RabbitMQ, a step that became ready as the running one ended reached the stopping worker
+that way every time).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,8 @@ import logging
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import Reject
+from celery.worker import state as worker_state
 
 from orchestrator import names, tracing
 from orchestrator.runtime import Runtime
@@ -23,6 +33,8 @@ def register_tasks(app: Celery, runtime: Runtime, runner: StepRunner) -> None:
         self: Any, job_id: str, step_id: str, dispatch: int, agent: str, trace_id: str = ""
     ) -> str:
         # trace_id: for Flower's eyes; the message's headers carry the trace context.
+        refuse_when_stopping()
+
         def progress(fraction: float | None, message: str) -> None:
             # A custom state: Flower shows the task as PROGRESS, and, as Celery's
             # update_state(meta=...) would, the progress as its result.
@@ -41,12 +53,25 @@ def register_tasks(app: Celery, runtime: Runtime, runner: StepRunner) -> None:
 
     @app.task(name=names.TASK_PLAN)
     def plan(job_id: str) -> None:
+        refuse_when_stopping()
         runtime.engine.start(job_id)
 
     @app.task(name=names.TASK_FINALIZE)
     def finalize(job_id: str) -> None:
+        refuse_when_stopping()
         runtime.engine.finalize(job_id)
 
     @app.task(name=names.TASK_SWEEP)
     def sweep() -> dict[str, int]:
         return dataclasses.asdict(runtime.sweeper.sweep())
+
+
+def refuse_when_stopping() -> None:
+    """Give the message back to its queue (a ``Reject``) if this worker is shutting down.
+
+    Celery's signal handler sets ``should_stop`` (an exit code, 0 among them) or
+    ``should_terminate`` in the worker's process; the threads and solo pools run tasks there.
+    """
+    stopping = (worker_state.should_stop, worker_state.should_terminate)
+    if any(flag is not None and flag is not False for flag in stopping):
+        raise Reject("this worker is shutting down", requeue=True)

@@ -1,5 +1,5 @@
 """The outbox and the indexes the sweeper reads: what is due, whose lease expired, what
-was published and not claimed, whether Redis restarted.
+was published and not claimed, whether Redis restarted or a worker lost the broker.
 
 Every index is split in shards (``names.SHARDS``); a job's scripts write those of its own
 shard, and these read every shard, one script a shard (``scan.lua``), each on the node
@@ -86,6 +86,15 @@ class Outbox:
         if not run_id:
             return False
         return self.redis.set(names.SERVER_KEY, run_id, get=True) not in (run_id, None)
+
+    def note_reconnection(self) -> None:
+        """A worker's consumer reconnected to the broker: what was published while it was
+        away may be lost (a publish that failed, or one the broker took as it stopped)."""
+        self.redis.set(names.RECONNECTED_KEY, "1")
+
+    def reconnected(self) -> bool:
+        """Whether a worker reconnected to the broker since this was last asked (by anyone)."""
+        return self.redis.getdel(names.RECONNECTED_KEY) is not None
 
     def sent(self, messages: Sequence[StepMessage]) -> None:
         """The messages are on their queues: send them again only if no worker claims them."""

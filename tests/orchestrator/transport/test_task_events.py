@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import redis
 from celery import Celery
+from kombu.asynchronous import Hub
 
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.transport.celery_app import make_app
-from orchestrator.transport.task_events import BatchingEventDispatcher
+from orchestrator.transport.task_events import BUFFER_LIMIT, BatchingEventDispatcher
 from tests.support.helpers import command_calls, wait_for
 
 
@@ -96,3 +97,61 @@ def test_closing_sends_what_is_still_buffered(app: Celery) -> None:
     wait_for(lambda: len(received.events) == 1, timeout=10, what="the buffered event")
     received.stop()
     assert received.events[0]["uuid"] == "last"
+
+
+class Consumer:
+    """What Celery's consumer gives a worker's dispatcher: its callback, and so its loop."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def on_send_event_buffered(self) -> None:
+        pass
+
+
+def test_a_worker_publishes_its_task_events_from_its_event_loop_only(app: Celery) -> None:
+    """Celery's loop reads the dispatcher's connection (for the broker's heartbeats); a
+    publish from another thread could lose its RabbitMQ confirm to the loop and wait for
+    ever, holding the dispatcher's lock, and then the loop waits too. The loop is the
+    consumer's, not kombu's current loop, which kombu forgets after a lost connection."""
+    received = Received(app)
+    hub = Hub()
+    stopped = threading.Event()
+
+    def run_loop() -> None:
+        loop = hub.create_loop()
+        while not stopped.is_set():
+            next(loop)
+
+    loop_thread = threading.Thread(target=run_loop, daemon=True)
+    publishers: set[int] = set()
+    dispatcher = app.events.Dispatcher(
+        app.connection_for_write(),
+        hostname="w@test",
+        buffer_group=["task"],
+        on_send_buffered=Consumer(hub).on_send_event_buffered,
+    )
+    inside: Any = dispatcher  # Celery's private parts, which its stubs do not know
+    try:
+        loop_thread.start()
+        inside._loop_thread = loop_thread.ident
+        publish = inside._publish
+
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            publishers.add(threading.get_ident())
+            return publish(*args, **kwargs)
+
+        inside._publish = recorded
+        for i in range(BUFFER_LIMIT + 10):  # past the limit: Celery flushes in this thread
+            dispatcher.send("task-succeeded", uuid=f"e-{i}", result="'ok'", runtime=0.1)
+        wait_for(lambda: len(received.events) == BUFFER_LIMIT + 10, timeout=10, what="events")
+    finally:
+        stopped.set()
+        hub.call_soon(lambda: None)  # wake the loop to see it
+        loop_thread.join(10)
+        inside._loop = None  # the loop has stopped: closing sends from here
+        dispatcher.close()
+        inside.connection.close()
+        hub.close()
+        received.stop()
+    assert publishers == {loop_thread.ident}
