@@ -17,6 +17,7 @@ from typing import Any
 
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
+from agents.base import Agent
 from agents.registry import Registry, load_registry
 from orchestrator import names
 from orchestrator.errors import ConfigError
@@ -26,6 +27,7 @@ from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
 from workers.step import StepRunner
 from workers.tasks import register_tasks
+from workers.wakeup import ShutdownWaker
 
 log = logging.getLogger(__name__)
 POOLS = ("threads", "prefork", "solo")
@@ -42,6 +44,23 @@ def tune_gc(**_: Any) -> None:
     process), and collect less often."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+class _WarmUp:
+    """The served agents' ``warm_up``, in a daemon thread once the worker is ready."""
+
+    def __init__(self, agents: list[type[Agent]]) -> None:
+        self.agents = agents
+
+    def start(self, **_: Any) -> None:
+        threading.Thread(target=self._run, name="celeriac-warm-up", daemon=True).start()
+
+    def _run(self) -> None:
+        for agent in self.agents:
+            try:
+                agent.warm_up()
+            except Exception:
+                log.exception("warming up %s failed; its first step will load it", agent.name)
 
 
 class Background:
@@ -152,12 +171,20 @@ def run_worker(
     }
     if settings.metrics_port:
         runner.telemetry.serve(settings.metrics_port, runtime.app, queues)
-    background = Background(runtime, hostname, info, orchestrator)
+    _connect(Background(runtime, hostname, info, orchestrator), [registry[n] for n in served])
+    runtime.app.worker_main(worker_argv(queues, concurrency, pool, loglevel, hostname))
+
+
+def _connect(background: Background, served: list[type[Agent]]) -> None:
+    """What the worker does when it is ready, forks a pool process, and shuts down."""
+    waker = ShutdownWaker()  # a SIGTERM stops the worker now, not at its next poll;
+    worker_ready.connect(waker.install, weak=False)  # before the heartbeat says "alive"
+    worker_process_init.connect(waker.forget, weak=False)
     worker_ready.connect(background.start, weak=False)
+    worker_ready.connect(_WarmUp(served).start, weak=False)  # once the heartbeat is sent
     worker_ready.connect(tune_gc, weak=False)  # the threads and solo pools run steps here
     worker_process_init.connect(tune_gc, weak=False)  # each prefork child
     worker_shutdown.connect(background.stop, weak=False)
-    runtime.app.worker_main(worker_argv(queues, concurrency, pool, loglevel, hostname))
 
 
 def _served(
