@@ -69,6 +69,13 @@ class Agent:
         return {}
 
     @classmethod
+    def warm_up(cls) -> None:
+        """Load what the first step would otherwise wait for (a library to import, an
+        engine to start). A worker calls it in a background thread once it is ready, so
+        that it is seen alive sooner; a step that comes first waits for the import lock,
+        never loads twice. Nothing by default."""
+
+    @classmethod
     def unable(cls, input: Any, capabilities: Mapping[str, Any]) -> str | None:
         """Why a worker with ``capabilities`` cannot run ``input`` (a validated ``Input``),
         saying what to install; None when it can, or cannot tell without running it."""

@@ -126,6 +126,10 @@ class Generation(Agent):
     Input = GenerationInput
     Output = GenerationOutput
 
+    @classmethod
+    def warm_up(cls) -> None:
+        import agents.bm25  # noqa: F401 (bm25s and numpy, ~0.3 s: off the first step's path)
+
     def score(
         self,
         input: GenerationInput,

@@ -166,6 +166,10 @@ class Retrieval(Agent):
     Input = RetrievalInput
     Output = RetrievalOutput
 
+    @classmethod
+    def warm_up(cls) -> None:
+        import agents.bm25  # noqa: F401 (bm25s and numpy, ~0.3 s: off the first step's path)
+
     def __init__(self) -> None:
         self.collections = CollectionCache()
 

@@ -10,6 +10,7 @@ Two small, hand-kept resources, both plain English and about no one knowledge ba
 Every word of a group is reduced to the group's first word (stemmed), so a comparison of
 stemmed terms treats them as one:
 
+>>> from agents.bm25 import content_terms
 >>> sorted(same_terms(content_terms(normalise("I want my money back"))))
 ['refund', 'want']
 """
@@ -18,8 +19,6 @@ from __future__ import annotations
 
 import re
 from functools import cache
-
-from agents.bm25 import content_terms
 
 IRREGULAR = (  # noqa: SIM905 (a word list reads best as text)
     "pay paid|send sent|keep kept|take took taken|buy bought|lose lost|forget forgot "
@@ -101,6 +100,8 @@ _PROTECTED = ("credit card", "debit card")
 @cache
 def _tables() -> tuple[re.Pattern[str], dict[str, str], dict[str, str]]:
     """The phrase pattern, phrase -> its group's word, and stemmed term -> group's term."""
+    from agents.bm25 import content_terms  # bm25s and numpy: ~0.3 s, only when compared
+
     phrases: dict[str, str] = {}
     canonical: dict[str, str] = {}
     for forms in [*IRREGULAR, *SYNONYMS]:

@@ -23,6 +23,7 @@ from celery.signals import (
     worker_shutdown,
 )
 
+from agents.base import Agent
 from agents.registry import Registry, load_registry
 from orchestrator import names, tracing
 from orchestrator.errors import ConfigError
@@ -33,6 +34,7 @@ from orchestrator.settings import Settings
 from orchestrator.store.outbox import Outbox
 from workers.step import StepRunner
 from workers.tasks import register_tasks
+from workers.wakeup import ShutdownWaker
 
 log = logging.getLogger(__name__)
 POOLS = ("threads", "prefork", "solo")
@@ -53,6 +55,23 @@ def tune_gc(**_: Any) -> None:
     process), and collect less often."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+class _WarmUp:
+    """The served agents' ``warm_up``, in a daemon thread once the worker is ready."""
+
+    def __init__(self, agents: list[type[Agent]]) -> None:
+        self.agents = agents
+
+    def start(self, **_: Any) -> None:
+        threading.Thread(target=self._run, name="celeriac-warm-up", daemon=True).start()
+
+    def _run(self) -> None:
+        for agent in self.agents:
+            try:
+                agent.warm_up()
+            except Exception:
+                log.exception("warming up %s failed; its first step will load it", agent.name)
 
 
 class Background:
@@ -122,19 +141,24 @@ def reconnection_step(outbox: Outbox) -> type[bootsteps.StartStopStep]:
     return Reconnected
 
 
-def worker_argv(
-    queues: list[str], concurrency: int, pool: str, loglevel: str, hostname: str
-) -> list[str]:
-    return [
-        "worker",
-        f"--queues={','.join(queues)}",
-        f"--concurrency={concurrency}",
-        f"--pool={pool}",
-        f"--loglevel={loglevel}",
-        f"--hostname={hostname}",
-        "--without-gossip",
-        "--without-mingle",
-    ]
+def start_worker(
+    app: Any, queues: list[str], concurrency: int, pool: str, loglevel: str, hostname: str
+) -> None:
+    """Run Celery's worker until it shuts down, as ``celery worker`` would with these
+    options; through ``app.Worker`` rather than ``app.worker_main``, whose command line
+    (click and its plugins) costs 0.3-0.6 s of imports at every start."""
+    worker = app.Worker(
+        queues=queues,
+        concurrency=concurrency,
+        pool_cls=pool,
+        loglevel=loglevel,
+        hostname=hostname,
+        without_gossip=True,
+        without_mingle=True,
+    )
+    worker.start()
+    if worker.exitcode:
+        raise SystemExit(worker.exitcode)
 
 
 def select_agents(registry: Registry, wanted: list[str]) -> list[str]:
@@ -188,13 +212,17 @@ def run_worker(
     if settings.metrics_port:
         runner.telemetry.serve(settings.metrics_port, runtime.app, queues)
     runtime.app.steps["consumer"].add(reconnection_step(runtime.store.outbox))
-    _connect(Background(runtime, hostname, info, orchestrator))
-    runtime.app.worker_main(worker_argv(queues, concurrency, pool, loglevel, hostname))
+    _connect(Background(runtime, hostname, info, orchestrator), [registry[n] for n in served])
+    start_worker(runtime.app, queues, concurrency, pool, loglevel, hostname)
 
 
-def _connect(background: Background) -> None:
-    """The worker's duties at its start and shutdown, and its prefork children's."""
+def _connect(background: Background, served: list[type[Agent]]) -> None:
+    """What the worker does when it is ready, forks a pool process, and shuts down."""
+    waker = ShutdownWaker()  # a SIGTERM stops the worker now, not at its next poll;
+    worker_ready.connect(waker.install, weak=False)  # before the heartbeat says "alive"
+    worker_process_init.connect(waker.forget, weak=False)
     worker_ready.connect(background.start, weak=False)
+    worker_ready.connect(_WarmUp(served).start, weak=False)  # once the heartbeat is sent
     worker_ready.connect(tune_gc, weak=False)  # the threads and solo pools run steps here
     worker_process_init.connect(tune_gc, weak=False)  # each prefork child
     worker_shutdown.connect(background.stop, weak=False)

@@ -31,6 +31,7 @@ from orchestrator.models import Budget, Goal, JobResult, Plan
 from orchestrator.planning.base import check_goal, checker, plan_for
 from orchestrator.planning.build import build_planner
 from orchestrator.planning.cards import cards_of
+from orchestrator.planning.goal_text import load_identifier_in_background
 from orchestrator.planning.translators import check_goal_words
 from orchestrator.plans import load_plan_file, validate_plan
 from orchestrator.settings import Settings, read_settings
@@ -197,6 +198,8 @@ def _run_embedded(
     timeout: float | None,
 ) -> None:
     embedded = Embedded(settings)
+    if goal is not None:  # the goal's language is checked on submit: load its model meanwhile
+        load_identifier_in_background()
     try:
         with err.status("starting Redis and workers", spinner="dots"):
             live = embedded.start()

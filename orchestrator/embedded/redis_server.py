@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -128,6 +129,41 @@ class RedisServer:
         stop_process(self.process, timeout=1)
         return False
 
+    def unblock_readers(self) -> int:
+        """End every blocked BRPOP now, with the reply a timeout gives (no message taken);
+        how many there were. A stopping Celery worker reads its last BRPOP's reply before
+        it exits: this spares it waiting out the BRPOP's timeout (up to a second)."""
+        client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=0.5)
+        try:
+            blocked = [
+                info["id"]
+                for info in client.client_list(_type="normal")
+                if info.get("cmd") in ("brpop", "blpop") and "b" in info.get("flags", "")
+            ]
+            for client_id in blocked:
+                client.client_unblock(int(client_id))
+            return len(blocked)
+        except redis.RedisError:
+            return 0  # gone already: nothing waits on it
+        finally:
+            client.close()
+
+    def _shutdown(self) -> None:
+        """SHUTDOWN over the socket: what SIGTERM does (the append-only file flushed), but
+        at once, where a signal waits for Redis's next tick (up to 0.1 s)."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            return
+        client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=0.5)
+        try:
+            client.shutdown()
+        except redis.RedisError:
+            pass  # not answering: stop_process signals it, then kills it
+        finally:
+            client.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=1)
+
     def _wait_ready(self) -> bool:
         assert self.process is not None
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
@@ -149,6 +185,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
+            self._shutdown()
             stop_process(self.process, timeout=5)
         self.process = None
         if self._dir is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from typing import Any
 
 from agents.languages import LANGUAGES
@@ -140,9 +141,23 @@ def _tidy(text: str) -> str:
     return text if re.search(r"\w", text) else ""
 
 
-@functools.cache
+_loading = threading.Lock()
+
+
 def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # ~0.5 s: only when asked
+    with _loading:  # one load, however many threads ask at once
+        return _load_identifier()
+
+
+def load_identifier_in_background() -> None:
+    """Start loading the language identifier (~1 s) in a daemon thread, for a process that
+    will soon check a goal and has other waiting to do first (a Redis and workers to start)."""
+    threading.Thread(target=_identifier, name="celeriac-langid", daemon=True).start()
+
+
+@functools.cache
+def _load_identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # ~1 s: only when asked
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     ours = {two for two, _ in LANGUAGES.values() if two}

