@@ -145,7 +145,7 @@ def evaluate_answer_relevance(found: Sequence[Case]) -> Report:
 def _method() -> str:
     from agents import dense
 
-    return f"lexical, then by meaning ({dense.MODEL})" if dense.available() else "lexical"
+    return f"words and meaning ({dense.MODEL}), blended" if dense.available() else "lexical"
 
 
 def _answerability(found: Sequence[Case]) -> dict[str, float]:

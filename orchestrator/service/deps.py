@@ -20,6 +20,7 @@ from orchestrator.settings import Settings
 
 # Each follower of a stream holds one connection while it waits for the next event.
 STREAM_CONNECTIONS = 2000
+STREAM_READ_TIMEOUT = 30.0  # seconds; a stream blocks in Redis up to KEEPALIVE_MS
 
 
 @dataclass
@@ -42,6 +43,9 @@ class Service:
             timeout=30,
             decode_responses=True,
             socket_connect_timeout=5,
+            # Above the streams' blocking reads (10 s): redis-py's asyncio default of 5 s
+            # broke a stream whenever a step was quiet for that long.
+            socket_timeout=STREAM_READ_TIMEOUT,
         )
         return cls(
             settings=settings,

@@ -182,3 +182,15 @@ def test_a_models_answer_streams_as_the_model_writes_it(
     assert kinds.index("step_delta") < kinds.index("step_succeeded")
     assert seen[-1].data["result"]["answer"]["citations"] == ["p1"]
     assert llm_server.chat_requests[0].body["stream"] is True
+
+
+def test_a_stream_outlasts_its_blocking_read_however_quiet_the_job(bare: Settings) -> None:
+    """A follower blocks in Redis up to KEEPALIVE_MS for the next event; its connection
+    must wait longer than that (redis-py's asyncio default, 5 s, cut streams of quiet
+    steps with a TimeoutError after the response had started)."""
+    from orchestrator.service.deps import Service
+    from orchestrator.service.streams import KEEPALIVE_MS
+
+    service = Service.build(bare, allow_anonymous=True)
+    timeout = service.streams.connection_pool.connection_kwargs["socket_timeout"]
+    assert timeout is None or timeout > KEEPALIVE_MS / 1000
