@@ -50,8 +50,11 @@ eval: install
 		--report $(EVAL)/xquad-en-held-out.html > $(EVAL)/xquad-en-held-out.json
 	$(EVAL_RUN) qa --squad benchmarks/data/support-qa.json --json --report $(EVAL)/support-qa.html \
 		> $(EVAL)/support-qa.json
-	$(EVAL_RUN) qa --squad benchmarks/data/clinic-qa.json --json --report $(EVAL)/clinic-qa.html \
-		> $(EVAL)/clinic-qa.json
+	for set in clinic bikeshare library ferry energy vet; do \
+		$(EVAL_RUN) qa --squad benchmarks/data/$$set-qa.json --json --report $(EVAL)/$$set-qa.html \
+			> $(EVAL)/$$set-qa.json || exit 1; \
+	done
+	$(BIN)/python -m benchmarks.answer_bar tests/data/kb benchmarks/data/*-qa.json
 	$(EVAL_RUN) relevance --squad $(DATA)/xquad/xquad.en.dev.json --json \
 		--report $(EVAL)/relevance.html > $(EVAL)/relevance.json
 	$(EVAL_RUN) summarization --jsonl $(DATA)/dialogsum/dialogsum.dev.jsonl --text-field dialogue \
