@@ -20,6 +20,7 @@ from pathlib import Path
 from benchmarks import (
     bm25,
     concurrency,
+    cost,
     critical,
     dispatch,
     evals,
@@ -59,6 +60,7 @@ BENCHMARKS: dict[str, Callable[[bool, int | None], list[Table]]] = {
     "eval": evals.run,
     "gateway": gateway.run,
     "tracing": tracing.run,
+    "cost": cost.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 
