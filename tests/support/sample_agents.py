@@ -144,6 +144,29 @@ class Streamer(Gate):
         return Text(text="First sentence. Second sentence.")
 
 
+class ChattyInput(BaseModel):
+    lines: int
+    width: int = 100
+
+
+class Chatty(Agent):
+    """Writes ``lines`` numbered lines as it goes: a stream bigger than sockets buffer."""
+
+    name = "chatty"
+    description = "Streams many numbered lines of output."
+    Input = ChattyInput
+    Output = Text
+
+    def run(self, input: ChattyInput, context: StepContext) -> Text:
+        for line in chatty_lines(input.lines, input.width):
+            context.write(line)
+        return Text(text=f"{input.lines} lines")
+
+
+def chatty_lines(lines: int, width: int) -> list[str]:
+    return [f"{n:08d} ".ljust(width - 1, "x") + "\n" for n in range(lines)]
+
+
 class Poison(Agent):
     """Kills the process that runs it, every time: a step no worker survives."""
 

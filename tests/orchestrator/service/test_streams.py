@@ -1,5 +1,6 @@
 """GET /v1/jobs/{id}/events: Server-Sent Events, resumed exactly once, also on another
-gateway after the first was killed; a client that leaves leaves nothing behind."""
+gateway after the first was killed; a client that leaves leaves nothing behind, and one
+that stalls holds up nobody and loses nothing."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from orchestrator.settings import Settings
 from tests.orchestrator.service.conftest import SSE, Gateway, plan_of, read_sse
 from tests.support.helpers import http_get, wait_for
 from tests.support.llm_server import LLMServer, Reply
-from tests.support.sample_agents import TEST_PREFIX
+from tests.support.sample_agents import TEST_PREFIX, chatty_lines
 
 
 def stream_ids(r: redis.Redis, job_id: str) -> list[str]:
@@ -128,6 +129,30 @@ def test_a_stream_resumes_on_another_gateway_after_the_first_is_killed(
     texts = [e.data["data"]["text"] for e in head + tail if e.event == "step_delta"]
     assert texts == ["First sentence. ", "Second sentence."]
     assert tail[-1].data["result"]["answer"] == {"text": "First sentence. Second sentence."}
+
+
+def test_a_reader_that_stalls_holds_up_nobody_and_then_gets_every_event(
+    api: httpx.Client, redis_client: redis.Redis
+) -> None:
+    # 10 MB of output: more than the sockets between the gateway and the reader buffer, so
+    # the gateway's writes wait for the reader while it reads nothing.
+    lines, width = 100_000, 100
+    plan = plan_of("chatty", lines=lines, width=width)
+    job_id = api.post("/v1/jobs", json={"plan": plan}).json()["job_id"]
+    with api.stream("GET", f"/v1/jobs/{job_id}/events") as response:
+        events = read_sse(response.iter_lines())
+        seen = [next(events)]
+        # Meanwhile the job runs to its end and the gateway answers others.
+        wait_for(
+            lambda: api.get(f"/v1/jobs/{job_id}").json()["status"] == "succeeded",
+            timeout=60,
+            what="the job to end while its reader stalls",
+        )
+        seen += list(events)
+    assert seen[-1].event == "job_finished"
+    deltas = [e.data["data"]["text"] for e in seen if e.event == "step_delta"]
+    assert "".join(deltas) == "".join(chatty_lines(lines, width))
+    assert [e.id for e in seen] == stream_ids(redis_client, job_id)  # each once, in order
 
 
 def blocked_readers(r: redis.Redis) -> int:
