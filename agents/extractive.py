@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agents.meaning import Scale, blended
+from agents import meaning
 from agents.relevance import Question, Scorer, Sentence, split_sentences
 from agents.spans import answers, short_answer
 
@@ -93,13 +93,14 @@ def answer(instruction: str, passages: Sequence[tuple[str, str, str]], max_words
             return _summary(sentences, max_words)
     scorer = Scorer(question, sentences)
     scores = [scorer.score(i, s) for i, s in enumerate(sentences)]
-    scale = blended(instruction, sentences, scorer, Scale(scores, ANSWERABLE, ALONGSIDE, ELSEWHERE))
-    scores = scale.scores
+    by_meaning = meaning.blended(instruction, sentences, scorer, scores, ANSWERABLE)
+    scores = by_meaning or scores
     best = max(range(len(sentences)), key=lambda i: (scores[i], -i), default=None)
-    if best is None or scores[best] < scale.answers:
+    if best is None or scores[best] < ANSWERABLE:
         relevance = scores[best] if best is not None else 0.0
         return Extract(_abstention(instruction, scorer.missing()), [], False, [], relevance)
-    chosen = _choose(sentences, scale, best, scorer, max_words)
+    alongside = ALONGSIDE if by_meaning is None else meaning.ALONGSIDE
+    chosen = _choose(sentences, scores, alongside, best, scorer, max_words)
     short = _short(instruction, chosen, scores)
     return Extract(_compose(chosen), _cited(chosen), True, chosen, scores[best], short)
 
@@ -117,13 +118,14 @@ def _short(instruction: str, chosen: Sequence[Sentence], scores: Sequence[float]
 
 def _choose(
     sentences: Sequence[Sentence],
-    scale: Scale,
+    scores: Sequence[float],
+    alongside: float,
     best: int,
     scorer: Scorer,
     max_words: int,
 ) -> list[Sentence]:
-    """The best unit and those that answer beside it, each with the units it goes on from."""
-    scores = scale.scores
+    """The best unit and those that answer beside it (of its passage, at ``alongside`` of
+    its score), each with the units it goes on from."""
     home = sentences[best].passage
     covered: set[str] = set()
     chosen: list[int] = []
@@ -135,9 +137,9 @@ def _choose(
         if index == best:
             pass
         elif sentences[index].passage == home:
-            if scores[index] < scale.alongside * scores[best] and not adds:
+            if scores[index] < alongside * scores[best] and not adds:
                 continue
-        elif not adds or scores[index] < max(scale.answers, scale.elsewhere * scores[best]):
+        elif not adds or scores[index] < max(ANSWERABLE, ELSEWHERE * scores[best]):
             continue
         if any(_overlap(scorer.own[index], scorer.own[other]) > SIMILAR for other in chosen):
             continue

@@ -12,7 +12,7 @@ blend decides, at its own threshold. A question whose name or kind of thing the 
 lack ("VPN", the "sports" of "sports channels") weighs its similarity down as it does its
 words. Without the extra, nothing here loads torch, and the words alone decide.
 
-``WEIGHT``, ``ANSWERS`` and the shares were chosen by ``python -m benchmarks.answer_bar
+``WEIGHT``, ``ANSWERS`` and ``ALONGSIDE`` were chosen by ``python -m benchmarks.answer_bar
 --calibrate`` on the tests' knowledge base and the development sets under
 benchmarks/data (support, clinic, bikeshare, library, ferry; the best setting that still
 abstains on every unanswerable question of the tests), and measured once afterwards on
@@ -25,7 +25,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -35,22 +34,11 @@ if TYPE_CHECKING:
 WEIGHT = 0.6
 # The least blended score at which the best unit answers the question.
 ANSWERS = 0.43
-# Another passage's unit joins an answer at this share of the best unit's blended score
-# (0.8 and 0.9 did as well on the bar, but left one side of "Compare X and Y" out).
-ELSEWHERE = 0.7
-# A unit of the answering passage joins the answer at this share of the best one's.
-ALONGSIDE = 0.34
-
-
-@dataclass(frozen=True, slots=True)
-class Scale:
-    """Units' scores, the least that answers, and the shares of the best's at which a unit
-    of the answering passage, and one of another passage, join the answer."""
-
-    scores: list[float]
-    answers: float
-    alongside: float
-    elsewhere: float
+# A unit of the answering passage joins the answer at this share of the best one's blended
+# score. Similarities in meaning lie closer together than shares of words (most units of
+# the answering page are somewhat like the question), so the share is higher than by words
+# alone: at words' 0.34 nearly every unit of the page joined, up to ``max_words``.
+ALONGSIDE = 0.7
 
 
 def similarities(question: str, sentences: Sequence[Sentence]) -> list[float] | None:
@@ -97,16 +85,20 @@ def _encoded(texts: list[str]) -> Any:
     return np.stack([vector for t in texts if (vector := found[t]) is not None])
 
 
-def blended(question: str, sentences: Sequence[Sentence], scorer: Scorer, words: Scale) -> Scale:
-    """``words``, the units' scale by words alone, as it is without the extra; else its
-    scores blended with meaning, put on the words' scale (the blend's ``ANSWERS`` where
-    the words answer), with the blend's shares."""
+def blended(
+    question: str,
+    sentences: Sequence[Sentence],
+    scorer: Scorer,
+    words: Sequence[float],
+    answerable: float,
+) -> list[float] | None:
+    """The units' scores by ``words`` blended with meaning, on the words' scale (a blend of
+    ``ANSWERS`` scores the words' threshold, ``answerable``), or None without the extra."""
     similar = similarities(question, sentences)
     if similar is None:
-        return words
-    on_words = words.answers / ANSWERS
-    scores = [
+        return None
+    on_words = answerable / ANSWERS
+    return [
         on_words * ((1 - WEIGHT) * lexical + WEIGHT * max(meaning, 0.0) * scorer.elsewhere)
-        for lexical, meaning in zip(words.scores, similar, strict=True)
+        for lexical, meaning in zip(words, similar, strict=True)
     ]
-    return Scale(scores, words.answers, ALONGSIDE, ELSEWHERE)

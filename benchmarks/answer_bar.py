@@ -9,8 +9,9 @@ words; an unanswerable one when the answer abstains and cites nothing. Prints ea
 file's count and, with ``--show``, every question that misses.
 
 ``--calibrate`` tries blends of words and meaning (``agents.meaning``: WEIGHT, ANSWERS,
-ALONGSIDE, ELSEWHERE; needs the dense extra) on the files given and prints the best: run
-it on development sets only, and measure the held-out sets once afterwards.
+ALONGSIDE; needs the dense extra) on the files given and prints the best (most questions
+met, then fewest words): run it on development sets only, and measure the held-out sets
+once afterwards.
 """
 
 from __future__ import annotations
@@ -137,15 +138,15 @@ def calibrate(kbs: Sequence[KnowledgeBase]) -> None:
     dense.encode = lambda texts: _encode(tuple(texts))  # the same texts, every round
     results = []
     grid = itertools.product(
-        [0.6, 0.7, 0.8], [n / 100 for n in range(32, 46, 2)], [0.34, 0.6, 0.75], [0.8, 0.9, 1.01]
+        [0.5, 0.6, 0.7, 0.8], [n / 100 for n in range(32, 48, 2)], [0.34, 0.5, 0.6, 0.7, 0.8]
     )
     for values in grid:
-        meaning.WEIGHT, meaning.ANSWERS, meaning.ALONGSIDE, meaning.ELSEWHERE = values
-        print(f"WEIGHT, ANSWERS, ALONGSIDE, ELSEWHERE = {values}")
+        meaning.WEIGHT, meaning.ANSWERS, meaning.ALONGSIDE = values
+        print(f"WEIGHT, ANSWERS, ALONGSIDE = {values}")
         met, words = measure(kbs)
         results.append((met, -words, values))
     results.sort(reverse=True)
-    print("best (met, -words, (WEIGHT, ANSWERS, ALONGSIDE, ELSEWHERE)):")
+    print("best (met, -words, (WEIGHT, ANSWERS, ALONGSIDE)):")
     for result in results[:10]:
         print(f"  {result}")
 

@@ -118,11 +118,10 @@ def _by_meaning(
 ) -> list[float]:
     """``relevance`` blended with meaning as the answerer blends it (``agents.meaning``,
     with the dense extra), on the same scale."""
-    from agents.extractive import ALONGSIDE, ANSWERABLE, ELSEWHERE
-    from agents.meaning import Scale, blended
+    from agents.extractive import ANSWERABLE
+    from agents.meaning import blended
 
-    words = Scale(relevance, ANSWERABLE, ALONGSIDE, ELSEWHERE)
-    return blended(instruction, units, scorer, words).scores
+    return blended(instruction, units, scorer, relevance, ANSWERABLE) or relevance
 
 
 # The answer's best sentence is fully relevant at this score (the offline answerer's scale),

@@ -70,3 +70,22 @@ def test_the_relevance_score_follows_the_answerer() -> None:
     wrong = answer_relevance(FORGOT, silent, passages)
     assert wrong < answer_relevance(FORGOT, said, passages)
     assert wrong < 1 - ANSWERABLE
+
+
+GYM = (
+    "gym",
+    "Opening hours",
+    "# Opening hours\n\n"
+    "The gym opens at 6:00 on weekdays and at 8:00 on Saturdays and Sundays. The sauna\n"
+    "closes 30 minutes before the gym does.\n\n"
+    "Lockers are emptied every night, so please take your things home with you.\n\n"
+    "Towels can be hired at the front desk for 1 euro. Our staff are on hand from 9:00.\n",
+)
+
+
+def test_a_blended_answer_is_the_units_that_answer_not_the_whole_page() -> None:
+    # Most units of a page are somewhat like a question about it in meaning, so under the
+    # blend a unit joins only near the best one's score (meaning.ALONGSIDE).
+    extract = answer("what time do you open on a saturday?", [GYM], max_words=80)
+    assert extract.answered and extract.text.startswith("The gym opens at 6:00")
+    assert "Lockers" not in extract.text and "Towels" not in extract.text
