@@ -121,8 +121,9 @@ SDK_CASES = [
     pytest.param(
         submit(one({"id": "a", "agent": "ecko", "input": {"text": "hi"}})),
         PlanError,
-        "step 'a': unknown agent 'ecko' (known: barrier, concat, echo, fail, gate, generation, "
-        "milestone, patient, poison, refund, retrieval, sleep, streamer, translation)",
+        "step 'a': unknown agent 'ecko' (known: barrier, chatty, concat, echo, fail, gate, "
+        "generation, milestone, patient, poison, refund, retrieval, sleep, streamer, "
+        "translation)",
         id="unknown-agent",
     ),
     pytest.param(

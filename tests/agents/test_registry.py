@@ -19,6 +19,7 @@ from tests.support import sample_agents
 
 SAMPLE_NAMES = {
     "barrier",
+    "chatty",
     "concat",
     "echo",
     "fail",

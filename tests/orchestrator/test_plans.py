@@ -125,8 +125,8 @@ def test_unknown_agent_names_the_step_and_the_known_agents() -> None:
     error = invalid({"steps": [echo("a"), {"id": "b", "agent": "nosuch", "input": {}}]})
     assert str(error) == (
         "step 'b': unknown agent 'nosuch' "
-        "(known: barrier, concat, echo, fail, gate, milestone, patient, poison, refund, sleep, "
-        "streamer)"
+        "(known: barrier, chatty, concat, echo, fail, gate, milestone, patient, poison, refund, "
+        "sleep, streamer)"
     )
     assert error.step_id == "b"
 

@@ -179,8 +179,8 @@ BAD_PLANS: list[tuple[str, Any, str]] = [
         "unknown-agent",
         {"steps": [{"id": "a", "agent": "nosuch", "input": {}}]},
         "step 'a': unknown agent 'nosuch' "
-        "(known: barrier, concat, echo, fail, gate, generation, milestone, patient, poison, "
-        "refund, retrieval, sleep, streamer, translation)",
+        "(known: barrier, chatty, concat, echo, fail, gate, generation, milestone, patient, "
+        "poison, refund, retrieval, sleep, streamer, translation)",
     ),
     (
         "cycle",
@@ -288,8 +288,8 @@ def test_unreachable_redis_exits_1(tmp_path: Path, args: list[str]) -> None:
 def test_worker_for_an_unknown_agent() -> None:
     assert fails(celeriac("worker", "--agent", "nosuch"), 2) == (
         "unknown agent type(s) nosuch; "
-        "registered: barrier, concat, echo, fail, gate, generation, milestone, patient, "
-        "poison, refund, retrieval, sleep, streamer, translation"
+        "registered: barrier, chatty, concat, echo, fail, gate, generation, milestone, "
+        "patient, poison, refund, retrieval, sleep, streamer, translation"
     )
 
 
@@ -392,6 +392,7 @@ def test_agents_lists_types_and_live_workers(live_env: dict[str, str]) -> None:
     document = json.loads(listed.stdout)
     assert set(document["agents"]) == {
         "barrier",
+        "chatty",
         "concat",
         "echo",
         "fail",
