@@ -17,13 +17,20 @@ import redis
 from orchestrator import names, tracing
 from orchestrator.client import Client
 from orchestrator.embedded.deployment import Embedded, settings_env
-from orchestrator.embedded.redis_server import RedisServer
+from orchestrator.embedded.redis_server import RedisServer, free_port
 from orchestrator.settings import Settings
 from tests.integration.test_approval import REFUND
 from tests.integration.test_faults import gated_plan, killed_mid_step
 from tests.integration.test_jobs import open_gate
 from tests.integration.test_planner import FAILING_BRANCH, SAFE_BRANCH
-from tests.support.helpers import ROOT, TEST_AGENTS, WITH_TEST_MODEL, make_settings, wait_for
+from tests.support.helpers import (
+    ROOT,
+    TEST_AGENTS,
+    WITH_TEST_MODEL,
+    http_get,
+    make_settings,
+    wait_for,
+)
 from tests.support.llm_server import LLMServer, Reply, Usage
 from tests.support.otlp import OTLPReceiver, ReceivedSpan
 from tests.support.sample_agents import TEST_PREFIX
@@ -334,3 +341,38 @@ def test_the_trace_context_travels_in_the_message_headers(
     root = only(spans, "celeriac.submit")
     assert only(spans, "step after").parent_id == root.span_id
     assert only(spans, "step after").trace_id == root.trace_id
+
+
+def test_flower_shows_each_steps_trace_id_in_its_arguments(
+    receiver: OTLPReceiver,
+    isolated: Callable[..., Settings],
+    spawn: Callable[..., subprocess.Popen[bytes]],
+) -> None:
+    live = isolated(workers=1)
+    port = free_port()
+    spawn(live, "flower", "--port", str(port), "--basic-auth", "ada:secret")
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: http_get(base)[0] == 401, what="Flower to answer (and ask for a login)")
+    traces: dict[str, str] = {}
+
+    def flower_shows_a_trace_id() -> bool:
+        # Flower hears task events only once its receiver is connected, a little after its
+        # web server answers: run small jobs until one's step is seen.
+        status, body = http_get(f"{base}/api/tasks", auth="ada:secret")
+        assert status == 200
+        for task in json.loads(body).values():
+            job_id = next((j for j in traces if j in str(task.get("kwargs"))), None)
+            if job_id and task["name"] == "echo":
+                assert f"'trace_id': '{traces[job_id]}'" in task["kwargs"]
+                return True
+        with Client(live) as client:
+            result = client.submit(plan=plan_of_echo()).wait(timeout=60)
+        assert result.status == "succeeded" and result.trace_id, result.error
+        traces[result.job_id] = result.trace_id
+        return False
+
+    wait_for(flower_shows_a_trace_id, what="Flower to list a traced job's step")
+
+
+def plan_of_echo() -> dict[str, Any]:
+    return {"steps": [{"id": "a", "agent": "echo", "input": {"text": "traced"}}]}
