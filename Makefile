@@ -50,7 +50,7 @@ eval: install
 		--report $(EVAL)/xquad-en-held-out.html > $(EVAL)/xquad-en-held-out.json
 	$(EVAL_RUN) qa --squad benchmarks/data/support-qa.json --json --report $(EVAL)/support-qa.html \
 		> $(EVAL)/support-qa.json
-	for set in clinic bikeshare library ferry energy vet; do \
+	for set in clinic bikeshare library ferry energy vet coworking isp courses; do \
 		$(EVAL_RUN) qa --squad benchmarks/data/$$set-qa.json --json --report $(EVAL)/$$set-qa.html \
 			> $(EVAL)/$$set-qa.json || exit 1; \
 	done

@@ -86,7 +86,8 @@ def answer_relevance(
     measure, with the passages' term weights), times the share of its sentences that are
     on the question, times the share that are whole (a sentence cut at a line wrap ends on
     "can be." or starts in lower case). An abstention: one less how well the passages'
-    best sentence answers the question, so abstaining is right only where they had none.
+    best sentence answers the question, so abstaining is right only where they had none
+    (``_abstaining``).
     """
     from agents.extractive import Question, Scorer, Sentence, split_sentences
 
@@ -96,7 +97,7 @@ def answer_relevance(
     if not output.answered:
         scorer = Scorer(question, known)
         lexical = [scorer.score(i, s) for i, s in enumerate(known)]
-        return 1.0 - max(_by_meaning(instruction, known, scorer, lexical), default=0.0)
+        return _abstaining(max(_by_meaning(instruction, known, scorer, lexical), default=0.0))
     # A sentence taken from the passages stands under its heading there.
     headings = {s.text: s.section for s in known}
     said = [
@@ -111,6 +112,17 @@ def answer_relevance(
     on_point = sum(value >= ON_POINT * max(relevance) for value in relevance) / len(said)
     whole = sum(_whole(s.text) for s in said) / len(said)
     return min(1.0, max(relevance) / RELEVANT) * on_point * whole
+
+
+def _abstaining(best: float) -> float:
+    """An abstention's score where the passages' best unit scores ``best``: falling from 1
+    (nothing like the question) to what an answer of that one unit scores at the
+    answerer's threshold, ``ANSWERABLE``, so that on either side of it the answerer's own
+    choice, to answer or not, scores the higher; and on to 0."""
+    from agents.extractive import ANSWERABLE
+
+    at_threshold = ANSWERABLE / RELEVANT
+    return max(0.0, 1.0 - best * (1.0 - at_threshold) / ANSWERABLE)
 
 
 def _by_meaning(
