@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, get_args
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 from pydantic import ValidationError
 
@@ -34,7 +34,9 @@ from orchestrator.planning.cards import AgentCard
 from orchestrator.plans import AgentTypes, check_plan_size, format_errors
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings, read_settings
-from orchestrator.store.connection import redis_errors
+from orchestrator.store.connection import outlasting, redis_errors
+
+Result = TypeVar("Result")
 
 if TYPE_CHECKING:
     from orchestrator.conversations import Conversation
@@ -70,17 +72,15 @@ class JobHandle:
         (raising ``JobTimeout`` if ``timeout`` seconds pass first); without it,
         after the events recorded so far.
         """
-        store = self.client.runtime.store
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if deadline is not None and time.monotonic() > deadline:
                 raise JobTimeout(self.id, timeout or 0.0, self.status())
-            with redis_errors(self.client.url):
-                batch = store.read_events(self.id, after, block_ms=1000 if follow else None)
-                if not batch and follow and store.job_status(self.id) in TERMINAL_JOB:
-                    batch = store.read_events(self.id, after)
-                    if not batch:
-                        return
+            # Only a followed job's events ride out an outage; a look at them does not.
+            riding = deadline if follow else time.monotonic()
+            batch = self._riding_out(riding, self._next_events, after, follow)
+            if batch is None:
+                return
             for event in batch:
                 after = event.id
                 yield event
@@ -89,21 +89,46 @@ class JobHandle:
             if not follow:
                 return
 
-    def wait(self, timeout: float | None = None) -> JobResult:
-        """Block until the job ends; return its result. Raises ``JobTimeout``."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def _next_events(self, after: str, follow: bool) -> list[Event] | None:
+        """The events after ``after`` (waiting up to a second for one, with ``follow``);
+        None once a followed job has ended and has no more."""
         store = self.client.runtime.store
+        batch = store.read_events(self.id, after, block_ms=1000 if follow else None)
+        if not batch and follow and store.job_status(self.id) in TERMINAL_JOB:
+            return store.read_events(self.id, after) or None
+        return batch
+
+    def wait(self, timeout: float | None = None) -> JobResult:
+        """Block until the job ends; return its result. Raises ``JobTimeout``.
+
+        Redis unreachable meanwhile (a restart, a cluster failover) is waited out for up
+        to ``redis_outage_seconds``, within ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return self._riding_out(deadline, self._wait, deadline, timeout)
+
+    def _wait(self, deadline: float | None, timeout: float | None) -> JobResult:
+        store = self.client.runtime.store
+        # A job already over costs one round trip; a wrong id raises JobNotFound.
+        result = store.result(self.id)
+        while not result.done:
+            left = 1.0 if deadline is None else deadline - time.monotonic()
+            if left <= 0 and store.job_status(self.id) not in TERMINAL_JOB:
+                raise JobTimeout(self.id, timeout or 0.0, store.job_status(self.id))
+            # Blocks on the job's end stream: no polling while the job runs.
+            if store.wait_end(self.id, max(1, int(min(left, 1.0) * 1000))) or left <= 0:
+                result = store.result(self.id)
+        return result
+
+    def _riding_out(
+        self, deadline: float | None, call: Callable[..., Result], *args: Any
+    ) -> Result:
+        """``call(*args)``, tried again while Redis is unreachable, up to the outage the
+        settings allow and no later than ``deadline``; then ``RedisUnavailable``."""
+        allowed = self.client.settings.redis_outage_seconds
+        if deadline is not None:
+            allowed = min(allowed, deadline - time.monotonic())
         with redis_errors(self.client.url):
-            # A job already over costs one round trip; a wrong id raises JobNotFound.
-            result = store.result(self.id)
-            while not result.done:
-                left = 1.0 if deadline is None else deadline - time.monotonic()
-                if left <= 0 and store.job_status(self.id) not in TERMINAL_JOB:
-                    raise JobTimeout(self.id, timeout or 0.0, store.job_status(self.id))
-                # Blocks on the job's end stream: no polling while the job runs.
-                if store.wait_end(self.id, max(1, int(min(left, 1.0) * 1000))) or left <= 0:
-                    result = store.result(self.id)
-            return result
+            return outlasting(allowed)(call, *args)
 
     def cancel(self) -> JobStatus:
         """Stop dispatching the job's steps; return its status afterwards."""

@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     approval_timeout_seconds: float = Field(
         default=24 * 3600.0, gt=0, description="A job or step waiting longer for a yes expires."
     )
+    redis_outage_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a client waiting on a job rides out Redis being unreachable "
+        "(a restart, a cluster failover) before it raises RedisUnavailable.",
+    )
     scoring: bool = Field(default=True, description="Score every step and job.")
     scoring_judge: bool = Field(
         default=True, description="With a model, also let it judge outputs (costs a call)."

@@ -11,6 +11,7 @@ import redis
 from kombu.exceptions import OperationalError
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
 from orchestrator.errors import RedisUnavailable
 from orchestrator.settings import CLUSTER_SCHEMES
@@ -60,12 +61,27 @@ def connect(url: str, *, max_connections: int = 50, retries: int = 3) -> redis.R
     return redis.Redis.from_pool(pool)  # closing the client closes its pool
 
 
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, OperationalError)
+
+
+def outlasting(seconds: float) -> Retrying:
+    """Calls through this are tried again while Redis is unreachable, for up to ``seconds``
+    (then the last error is raised): what a client waiting on a job rides out, a Redis
+    restart or a cluster's failover (``cluster-node-timeout`` and an election, 2-3 s)."""
+    return Retrying(
+        retry=retry_if_exception_type(UNREACHABLE),
+        stop=stop_after_delay(max(0.0, seconds)),
+        wait=wait_random_exponential(multiplier=0.1, max=2.0),
+        reraise=True,
+    )
+
+
 @contextmanager
 def redis_errors(url: str) -> Iterator[None]:
     """Raise ``RedisUnavailable`` naming the URL when Redis cannot be reached."""
     try:
         yield
-    except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
+    except UNREACHABLE as exc:
         raise RedisUnavailable(
             f"cannot reach Redis at {safe_url(url)}: {str(exc).rstrip('.')}. "
             "Is it running, and is CELERIAC_REDIS_URL right?"

@@ -17,6 +17,7 @@ from orchestrator import names
 from orchestrator.client import Client, JobHandle
 from orchestrator.embedded.deployment import Embedded
 from orchestrator.embedded.redis_server import RedisServer
+from orchestrator.errors import RedisUnavailable
 from orchestrator.models import JobResult
 from orchestrator.settings import Settings
 from orchestrator.transport.celery_app import queue_lengths
@@ -223,6 +224,28 @@ def test_a_worker_killed_between_recording_and_publishing_is_covered_by_the_swee
         assert result.answer == {"text": "first"}
         assert all(runs(r, job.id, step_id) == 1 for step_id in result.steps)
     r.close()
+
+
+def test_a_waiting_client_rides_out_redis_down_only_as_long_as_allowed(
+    unique: Callable[[str], str],
+) -> None:
+    gate = unique("outage")
+    with RedisServer(appendonly=True) as server:
+        settings = make_settings(server.url, embedded_workers=1, redis_outage_seconds=1.0)
+        with Embedded(settings) as live, Client(live) as client:
+            r = redis.Redis.from_url(server.url, decode_responses=True)
+            job = client.submit(plan=gated_plan(gate))
+            wait_for(lambda: r.llen(f"{TEST_PREFIX}:started:{gate}"), what="the step to start")
+            assert server.process is not None
+            server.process.kill()  # down for longer than the client may wait it out
+            server.process.wait(timeout=5)
+            with pytest.raises(RedisUnavailable, match=f"^cannot reach Redis at {server.url}: "):
+                job.wait(timeout=60)
+            server.restart()  # back, with what it had: the job goes on
+            open_gate(r, gate)
+            result = job.wait(timeout=60)
+            r.close()
+    assert result.status == "succeeded", result.error
 
 
 def test_a_redis_restart_mid_job_loses_nothing(

@@ -4,7 +4,6 @@ the broker is RabbitMQ. Nothing may be lost, and each step's result is written o
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections import Counter
 from collections.abc import Callable
@@ -26,14 +25,7 @@ from tests.support.rabbitmq import RabbitNode, needs_rabbitmq
 from tests.support.redis_cluster import RedisClusterNodes, needs_cluster
 from tests.support.sample_agents import TEST_PREFIX
 
-# They take a minute or more each, so they run only when asked for
-# (CELERIAC_SCALE_FAULTS=1 make faults), not in every run. One that does not pass yet
-# says why in its xfail.
-when_asked = pytest.mark.skipif(
-    os.environ.get("CELERIAC_SCALE_FAULTS") != "1",
-    reason="faults at scale take minutes; run them with CELERIAC_SCALE_FAULTS=1",
-)
-pytestmark = [pytest.mark.faults, needs_rabbitmq, when_asked, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.faults, needs_rabbitmq, pytest.mark.timeout(300)]
 JOBS = 100
 
 
@@ -56,13 +48,6 @@ def check(client: Client, r: redis.Redis, jobs: list[JobHandle]) -> int:
 
 
 @needs_cluster
-@pytest.mark.xfail(
-    strict=False,
-    reason="not passing yet: the 100 steps now start (the stall before any kill was the "
-    "RabbitMQ worker that stopped taking messages, fixed), but after the kill the test's "
-    "client raised RedisUnavailable naming the killed node (its URL's seed) while it waited "
-    "for the results, in both runs; not yet investigated",
-)
 def test_a_cluster_primary_killed_with_100_jobs_in_flight_loses_nothing(
     rabbitmq: RabbitNode,
     unique: Callable[[str], str],
@@ -79,7 +64,7 @@ def test_a_cluster_primary_killed_with_100_jobs_in_flight_loses_nothing(
             wait_for(reaches(r, f"{TEST_PREFIX}:started:{tag}", 100), timeout=60, what="steps")
             victim = cluster.primaries()[0]
             cluster.kill(victim)
-            cluster.wait_healthy()  # a replica took over the victim's slots
+            cluster.wait_failed_over(victim)  # a replica took over the victim's slots
             again = check(client, r, jobs)
             r.close()
     rabbitmq.drop(url)

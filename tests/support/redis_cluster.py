@@ -146,10 +146,19 @@ class RedisClusterNodes:
         process.kill()
         process.wait(timeout=5)
 
-    def wait_healthy(self, timeout: float = 60.0) -> None:
-        """Until every live node says the cluster is ok (a replica took over)."""
-        for port in self.processes:
-            self._wait(lambda c: c.cluster("info")["cluster_state"] == "ok", port, timeout, "ok")
+    def wait_failed_over(self, port: int, timeout: float = 60.0) -> None:
+        """Until every live node holds ``port``'s node failed and the cluster ok again: its
+        replica took over its slots. (Right after a kill the others still say ok: they
+        notice only after ``node_timeout_ms``.)"""
+        victim = f"127.0.0.1:{port}"
+
+        def replaced(client: redis.Redis) -> bool:
+            flags = str(client.cluster("nodes").get(victim, {}).get("flags", ""))
+            failed = "fail" in flags.split(",")
+            return failed and client.cluster("info")["cluster_state"] == "ok"
+
+        for live in self.processes:
+            self._wait(replaced, live, timeout, f"{victim} failed over")
 
     def stop(self) -> None:
         for process in self.processes.values():
