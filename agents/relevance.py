@@ -56,7 +56,8 @@ _QUESTION_WORDS = frozenset(
         "comparison difference differences versus vs take takes taken make makes happen "
         "happens go goes come comes find found see locate use one anything something everything "
         "nothing ive im dont cant wont doesnt isnt arent didnt whats thats theres youre wheres "
-        "hows"
+        "hows someone somebody anyone anybody everyone everybody going gonna like hi hello hey "
+        "thanks thank without still"
     ).split()
 )
 # What kind of answer a question wants, and what a unit that gives one holds.

@@ -39,7 +39,7 @@ SYNONYMS = (
     "wifi|wi-fi|wi fi|wireless|wlan|wireless network|network",
     "refund|refunds|refunded|reimburse|reimbursement|money back|repay|repayment|credit|"
     "credited|compensation|compensate|paid back|pay back|pays back",
-    "cancel|cancellation|terminate|termination",
+    "cancel|cancellation|terminate|termination|quit",
     "price|cost|fee|charge|penalty|fined|fines",
     "delete|remove|erase|removal|deletion",
     "sign in|signin|sign on|log in|login|log on|logon",
@@ -63,7 +63,7 @@ SYNONYMS = (
     "tv|television",
     "internet|broadband",
     "router|modem",
-    "outage|disruption|interruption|downtime",
+    "outage|disruption|interruption|downtime|power cut|power failure|blackout|dead",
     "move|relocate|relocation|moving house",
     "rent|hire|rental",
     "bike|bicycle|e-bike",
@@ -92,6 +92,22 @@ SYNONYMS = (
     "tell|let know|let us know|let you know|inform|notify|notification",
     "arrive|arrival|turn up|show up|get there",
     "debit card|debitcard",
+    "book|booking|booked|reserve|reservation|reserved",
+    "meeting|conference",
+    "reception|front desk|receptionist",
+    "fail|failed|failure|decline|declined|bounce|bounced",
+    "ill|illness|sick|sickness|unwell",
+    "contract|deal|agreement",
+    "reschedule|postpone|push back|put off",
+    "certificate|certified|certification|certify",
+    "guest|visitor|friend",
+    "colour|color",
+    "offline|no wifi|without wifi|without internet|without a connection|"
+    "without an internet connection",
+    "online|website|web site|on the web",
+    "ferry|boat|ship|vessel|on board|onboard",
+    "night|overnight|out of hours|after hours",
+    "allow|allowed|permitted|permit",
 )
 # Phrases that hold a word of another group ("credit card" is no refund) come first.
 _PROTECTED = ("credit card", "debit card")
