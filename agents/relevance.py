@@ -6,7 +6,8 @@ weighted by how rare it is among the passages' units (a term no passage has weig
 a term found only in the unit's heading or the passage's title counting half; a question
 that asks for an amount, a time or a date ("how much", "when") counts for less in a unit
 that has no number in it. Synonyms and verb forms count as the same term ("money back"
-and "credit", "crash" and "accident": ``agents.thesaurus``), and a unit that has the
+and "credit", "crash" and "accident": ``agents.thesaurus``), so does a word the question
+misspelt that no unit has and one has nearly ("pasword"), and a unit that has the
 question's words side by side ("lock the bike") gains a little. Passages that lack a name
 the question gives ("VPN"), the kind of thing it asks for (the "sports" of "which sports
 channels"), or any word of a yes/no question ("Can I pay by credit card?") speak of
@@ -41,6 +42,8 @@ PAIRED = 0.2  # the most a unit gains for holding the question's words in its or
 UNKIND = 0.5  # the factor for each word of the kind asked for that no passage has
 # The factor for each other word of a yes/no question that no passage has.
 YES_NO_ABSENT = 0.6
+# The shortest term no unit has that may be taken for a slip of a word one has.
+MISSPELT_LENGTH = 5
 UNTYPED = 0.65  # the factor for a unit without the number, time or date the question wants
 _DIGIT = re.compile(r"\d")
 _YES_NO = re.compile(
@@ -178,10 +181,14 @@ class Scorer:
         ranks = {p: rank for rank, p in enumerate(dict.fromkeys(s.passage for s in sentences))}
         self.prior = [max(1 - RANK_STEP * ranks[s.passage], 1 - 3 * RANK_STEP) for s in sentences]
         self.own = [_terms(s.text) for s in sentences]
+        self.context = [_terms(s.section) for s in sentences]
+        # A unit that holds a word the question misspelt ("pasword") holds the question's.
+        fixes = _misspelt(question, set().union(*self.own, *self.context))
+        for bag in (*self.own, *self.context):
+            bag |= {typo for typo, right in fixes.items() if right in bag}
         # Words of the question side by side in a unit ("lock the bike"), as a share of
         # the question's pairs.
         self.paired = [_paired(question.pairs, s.text) for s in sentences]
-        self.context = [_terms(s.section) for s in sentences]
         frequency = Counter(term for bag in self.own for term in bag & question.terms)
         n = len(sentences)
         self.weights = {
@@ -227,6 +234,38 @@ class Scorer:
         present = set().union(*self.own, *self.context) if self.own else set()
         words = [word for term, word in self.question.words.items() if term not in present]
         return list(dict.fromkeys(re.sub(r"['\u2019]s$", "", word) for word in words))
+
+
+def _misspelt(question: Question, present: set[str]) -> dict[str, str]:
+    """The question's terms that no unit has but one has a word of which they are a common
+    slip: a doubled letter typed once ("pasword", "adress"), two neighbours swapped
+    ("recieve"). Names and short words are left as they are. A word one letter off in
+    another way is often another word ("rider" and "ride", "sport" and "port")."""
+    fixes = {}
+    for term in question.terms - present:
+        if len(term) < MISSPELT_LENGTH or term in question.names:
+            continue
+        for word in sorted(present - question.terms):
+            if _slip(term, word):
+                fixes[term] = word
+                break
+    return fixes
+
+
+def _slip(typed: str, word: str) -> bool:
+    if len(word) == len(typed) + 1:
+        return any(
+            word[i] == word[i + 1] and word[:i] + word[i + 1 :] == typed
+            for i in range(len(word) - 1)
+        )
+    if len(word) != len(typed):
+        return False
+    apart = [i for i, (a, b) in enumerate(zip(typed, word, strict=True)) if a != b]
+    return (
+        len(apart) == 2
+        and apart[1] == apart[0] + 1
+        and (typed[apart[0]], typed[apart[1]]) == (word[apart[1]], word[apart[0]])
+    )
 
 
 def _terms(text: str) -> set[str]:

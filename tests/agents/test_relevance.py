@@ -42,3 +42,30 @@ def test_a_question_words_kind_that_no_passage_has_lowers_every_unit() -> None:
     [channels] = scores("Which channels does our TV stream?", tv)
     [sports] = scores("Which sports channels does our TV stream?", tv)
     assert sports <= 0.6 * channels
+
+
+def test_a_common_slip_of_a_word_counts_as_the_word() -> None:
+    # As the word itself but for its pairing with the next ("guest password"), unlike a
+    # word that is no slip of any the unit has.
+    wifi = ("wifi", "Wi-Fi", "The guest password is printed on the card at reception.")
+    [slip] = scores("Where do I find the guest pasword?", wifi)
+    [right] = scores("Where do I find the guest password?", wifi)
+    [other] = scores("Where do I find the guest passport?", wifi)
+    assert right > slip >= 0.8 * right > 2 * other
+    # And the other way round: the page's slip ("recieve") holds the question's word.
+    notes = ("notes", "Notes", "You will recieve a receipt by e-mail.")
+    [page_slip] = scores("When do I receive a receipt?", notes)
+    [without] = scores("When do I receive a refund?", notes)
+    assert page_slip > 2 * without
+
+
+def test_a_word_one_letter_off_another_way_is_another_word() -> None:
+    # "rider" is no slip of "ride", nor "sport" of "port": both still weigh the units down.
+    ebikes = ("e", "E-bikes", "Each ride on an e-bike costs 0.20 euro a minute.")
+    [rider] = scores("Is there a maximum rider weight for the e-bikes?", ebikes)
+    [ride] = scores("Is there a maximum ride weight for the e-bikes?", ebikes)
+    assert rider < ride
+    port = ("p", "Ports", "The router has four network ports.")
+    [sport] = scores("Which sport ports does the router have?", port)
+    [plain] = scores("Which ports does the router have?", port)
+    assert sport < plain
