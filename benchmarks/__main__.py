@@ -27,6 +27,7 @@ from benchmarks import (
     fanout,
     gateway,
     latency,
+    layouts,
     memory,
     sdk,
     startup,
@@ -61,6 +62,7 @@ BENCHMARKS: dict[str, Callable[[bool, int | None], list[Table]]] = {
     "gateway": gateway.run,
     "tracing": tracing.run,
     "cost": cost.run,
+    "layouts": layouts.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -43,7 +43,8 @@ class Deployment:
     """Redis, ``workers`` worker processes and a client; all stopped on exit.
 
     ``worker_args`` go to each ``celeriac worker`` (e.g. ``["--concurrency", "300"]``);
-    ``overrides`` are ``Settings`` fields (``agent_modules`` replaces ``AGENT_MODULES``).
+    ``overrides`` are ``Settings`` fields (``agent_modules`` replaces ``AGENT_MODULES``);
+    a ``redis_url`` among them names a store the caller started, and no RedisServer starts.
     """
 
     def __init__(self, workers: int = 1, worker_args: Sequence[str] = (), **overrides: Any) -> None:
@@ -57,11 +58,15 @@ class Deployment:
 
     def __enter__(self) -> Deployment:
         try:
-            server = self.server = self._stack.enter_context(RedisServer())
+            if "redis_url" not in self.overrides:
+                self.server = self._stack.enter_context(RedisServer())
             settings = Settings(
-                redis_url=server.url,
                 embedded_workers=self.workers,
-                **{"agent_modules": AGENT_MODULES, **self.overrides},
+                **{
+                    "agent_modules": AGENT_MODULES,
+                    "redis_url": self.server.url if self.server else None,
+                    **self.overrides,
+                },
             )
             self.embedded = Embedded(settings, worker_args=self.worker_args)
             live = self._stack.enter_context(self.embedded)
