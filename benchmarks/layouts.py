@@ -125,6 +125,7 @@ def measure(name: str, start: LayoutStarter, jobs: int, repeats: int) -> dict[st
             spans_runs.append(spans)
     mid = spans_runs[walls.index(median_wall(walls))]
     calls, cpu, per_node = cost_of(mid, layout.store_ports, jobs)
+    primary_calls, primary_cpu, _ = cost_of(mid, layout.primaries, jobs)
     busiest = max(per_node[p] for p in layout.primaries)
     row = {
         "layout": name,
@@ -134,6 +135,8 @@ def measure(name: str, start: LayoutStarter, jobs: int, repeats: int) -> dict[st
         "jobs_per_s": jobs / median(walls),
         "store_calls_per_step": calls,
         "store_cpu_usec_per_step": cpu,
+        "primary_calls_per_step": primary_calls,
+        "primary_cpu_usec_per_step": primary_cpu,
         "busiest_cpu_usec_per_step": busiest,
         "ceiling_steps_per_s": 1e6 / busiest if busiest > 0 else float("inf"),
         "node_cpu_usec_per_step": {str(p): v for p, v in per_node.items()},
@@ -168,6 +171,8 @@ def run(quick: bool, repeats: int | None = None, jobs: int | None = None) -> lis
             Column("jobs_per_s", "jobs/s", fixed(0)),
             Column("store_calls_per_step", "store cmds/step", fixed(1)),
             Column("store_cpu_usec_per_step", "store CPU us/step", fixed(0)),
+            Column("primary_calls_per_step", "primaries cmds/step", fixed(1)),
+            Column("primary_cpu_usec_per_step", "primaries CPU us/step", fixed(0)),
             Column("busiest_cpu_usec_per_step", "busiest node us/step", fixed(0)),
             Column("ceiling_steps_per_s", "Redis ceiling steps/s", fixed(0)),
             Column("broker_calls_per_step", "broker cmds/step", optional(1)),
@@ -177,7 +182,9 @@ def run(quick: bool, repeats: int | None = None, jobs: int | None = None) -> lis
     table.rows = [measure(name, start, jobs, repeats) for name, start in LAYOUTS]
     table.notes += [
         "store: every Redis node of the store summed (the cluster's 3 primaries and 3 "
-        "replicas); broker: the plain Redis broker (layout 2 only; RabbitMQ is not measured). "
+        "replicas; a replica's commands are its primary's writes replayed); primaries: the "
+        "primaries alone; broker: the plain Redis broker (layout 2 only; RabbitMQ is not "
+        "measured). "
         "Commands from INFO commandstats, CPU from INFO cpu (user + sys), after CONFIG "
         "RESETSTAT; the ceiling is 1e6 / the busiest single node's (primary's) CPU us per step.",
         "This is a 2-core machine where the workers, the client and every Redis node share "
