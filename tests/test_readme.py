@@ -357,6 +357,8 @@ def test_the_serving_example_runs_as_written(readme_server: str, tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert '"status":"ready"' in done.stdout
     assert "event: step_delta" in done.stdout and "event: job_finished" in done.stdout
+    assert done.stdout.count("event: job_finished") == 2  # the second in one request
+    assert "event: job_accepted" in done.stdout
     assert done.stdout.rstrip().endswith("}") and '"status":"succeeded"' in done.stdout
 
 

@@ -20,6 +20,7 @@ from orchestrator import names
 from orchestrator.models import Approval, Budget, Goal, JobResult, JobStatus, from_timestamp
 from orchestrator.service.deps import Service, ServiceDep, TenantDep
 from orchestrator.service.errors import ServiceError, not_found
+from orchestrator.service.streams import sse, stream_response
 from orchestrator.service.tenants import Tenant
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -179,7 +180,16 @@ def submit_for(service: Service, tenant: Tenant, body: JobRequest) -> str:
     return job_id
 
 
-@router.post("/jobs", status_code=202, response_model=Accepted)
+STREAMED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/event-stream": {}},
+        "description": "With `Accept: text/event-stream`: `job_accepted` (the job id and "
+        "status), then the job's events as GET /v1/jobs/{id}/events gives them.",
+    }
+}
+
+
+@router.post("/jobs", status_code=202, response_model=Accepted, responses=STREAMED)
 def submit(
     body: JobRequest,
     service: ServiceDep,
@@ -189,29 +199,36 @@ def submit(
         str | None,
         Header(max_length=200, description="The same key twice gives the same job, once."),
     ] = None,
-) -> Accepted:
-    """Submit a goal or a plan; the job is in Redis before this answers."""
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Accepted | Response:
+    """Submit a goal or a plan; the job is in Redis before this answers. Asked for
+    `text/event-stream`, the answer is the job's event stream: one request, not two."""
     document = body.model_dump(mode="json", exclude_none=True)
+    job: Accepted | None = None
     if idempotency_key is not None:
         existing, same = service.tenants.remembered(tenant, idempotency_key, document)
+        if existing is not None and not same:
+            raise ServiceError(
+                422,
+                "this Idempotency-Key was used with another body: use a new key",
+                field="header.idempotency-key",
+            )
         if existing is not None:
-            if not same:
-                raise ServiceError(
-                    422,
-                    "this Idempotency-Key was used with another body: use a new key",
-                    field="header.idempotency-key",
-                )
             response.headers["Idempotent-Replayed"] = "true"
-            response.headers["Location"] = f"/v1/jobs/{existing}"
-            return accepted(existing, service.client.get(existing).status())  # as it is now
-    job_id = None
-    try:
-        job_id = submit_for(service, tenant, body)
-    finally:
-        if idempotency_key is not None:
-            service.tenants.remember(tenant, idempotency_key, document, job_id)
-    response.headers["Location"] = f"/v1/jobs/{job_id}"
-    return accepted(job_id, initial_status(body, service))
+            job = accepted(existing, service.client.get(existing).status())  # as it is now
+    if job is None:
+        job_id = None
+        try:
+            job_id = submit_for(service, tenant, body)
+        finally:
+            if idempotency_key is not None:
+                service.tenants.remember(tenant, idempotency_key, document, job_id)
+        job = accepted(job_id, initial_status(body, service))
+    response.headers["Location"] = job.links.self
+    if accept is None or "text/event-stream" not in accept:
+        return job
+    first = sse("job_accepted", job.model_dump(mode="json"))
+    return stream_response(service, job.job_id, first=first, **response.headers)
 
 
 def owned(service: Service, tenant: Tenant, job_id: str) -> str:

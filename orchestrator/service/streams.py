@@ -132,13 +132,22 @@ async def events(
         )
     if start != "0" and await finished_before(service, job_id, start):
         return Response(status_code=204)
+    return stream_response(service, job_id, start)
+
+
+def stream_response(
+    service: Service, job_id: str, start: str = "0", first: bytes = b"", **headers: str
+) -> StreamingResponse:
+    """The job's events after ``start`` as an SSE response, ``first`` before them."""
     return StreamingResponse(
-        _relay(service, job_id, start), media_type="text/event-stream", headers=SSE_HEADERS
+        _relay(service, job_id, start, first),
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, **headers},
     )
 
 
-async def _relay(service: Service, job_id: str, start: str) -> AsyncIterator[bytes]:
-    yield b"retry: 1000\n\n"
+async def _relay(service: Service, job_id: str, start: str, first: bytes) -> AsyncIterator[bytes]:
+    yield b"retry: 1000\n\n" + first
     async for batch in job_batches(service, job_id, start):
         if not batch:
             yield b": keep-alive\n\n"

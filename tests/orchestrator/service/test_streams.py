@@ -68,6 +68,30 @@ def test_a_goal_streams_its_plan_steps_answer_and_result(
     assert [e.id for e in seen] == stream_ids(redis_client, job_id)
 
 
+def test_a_post_that_accepts_an_event_stream_is_answered_with_the_jobs_events(
+    api: httpx.Client, redis_client: redis.Redis
+) -> None:
+    body = {"goal": "How do I reset my password?"}
+    stream = {"Accept": "text/event-stream", "Idempotency-Key": "one-request"}
+    with api.stream("POST", "/v1/jobs", json=body, headers=stream) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        seen = list(read_sse(response.iter_lines()))
+    accepted, *events = seen
+    job_id = accepted.data["job_id"]
+    assert accepted.event == "job_accepted" and not accepted.id  # not a stream entry
+    assert response.headers["location"] == accepted.data["links"]["self"] == f"/v1/jobs/{job_id}"
+    assert events[0].event == "job_submitted" and is_finished(events[-1])
+    assert [e.id for e in events] == stream_ids(redis_client, job_id)
+    assert events[-1].data["result"]["status"] == "succeeded"
+    # The same key again: the same job's stream from its start, no second job.
+    with api.stream("POST", "/v1/jobs", json=body, headers=stream) as again:
+        replayed = list(read_sse(again.iter_lines()))
+    assert again.headers["idempotent-replayed"] == "true"
+    assert replayed[0].data["job_id"] == job_id
+    assert [e.id for e in replayed[1:]] == [e.id for e in events]
+
+
 def test_text_arrives_before_the_step_ends(
     api: httpx.Client, redis_client: redis.Redis, unique: Callable[[str], str]
 ) -> None:
