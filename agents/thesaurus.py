@@ -111,6 +111,28 @@ SYNONYMS = (
 )
 # Phrases that hold a word of another group ("credit card" is no refund) come first.
 _PROTECTED = ("credit card", "debit card")
+# Phrasal verbs of the groups whose object customers often put between the verb and its
+# particle: "drop my books off" is "drop off", "push the installation back" "push back".
+# Not "turn up" or "show up" (to arrive): "turn the heating up" is something else.
+SPLIT = (  # noqa: SIM905 (a word list reads best as text)
+    "drop off|hand back|give back|bring back|pay back|paid back|pays back|push back|put off|"
+    "sign up|sign in|sign on|log in|log on"
+).split("|")
+_SPLIT_WORDS = 3  # at most this many words between the verb and its particle
+
+
+@cache
+def _split() -> re.Pattern[str]:
+    """Two-word phrases of a verb and its particle, with up to ``_SPLIT_WORDS`` words
+    between them ("drop my books off")."""
+    pairs = [phrase.split() for phrase in SPLIT]
+    verbs = "|".join(sorted({re.escape(verb) for verb, _ in pairs}, key=len, reverse=True))
+    particles = "|".join(sorted({particle for _, particle in pairs}))
+    return re.compile(
+        rf"\b(?P<verb>{verbs})\s+(?P<between>(?:[\w'-]+\s+){{1,{_SPLIT_WORDS}}}?)"
+        rf"(?P<particle>{particles})\b",
+        re.I,
+    )
 
 
 @cache
@@ -143,6 +165,12 @@ def normalise(text: str) -> str:
     """``text`` with each known phrase written as its group's one word ("money back" ->
     "refund"), for finding terms in; never shown to anyone."""
     pattern, phrases, _ = _tables()
+
+    def joined(match: re.Match[str]) -> str:
+        head = phrases.get(f"{match['verb']} {match['particle']}".lower())
+        return f" {head} {match['between']}" if head else match.group()
+
+    text = _split().sub(joined, text)
     return pattern.sub(lambda m: f" {phrases.get(_spaced(m.group()), m.group())} ", text)
 
 

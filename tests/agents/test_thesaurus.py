@@ -28,3 +28,12 @@ def test_words_of_no_group_are_left_as_they_are() -> None:
     assert terms("the router's lights") == content_terms("the router's lights")
     assert expansions("router") == ["modem"]
     assert expansions("lighthouse") == []
+
+
+def test_a_phrasal_verb_is_one_term_with_its_object_between() -> None:
+    assert terms("drop my books off") == terms("return my books")
+    assert terms("push the installation back") == terms("reschedule the installation")
+    assert terms("sign my son up") == terms("register my son")
+    # Too far apart, or a verb whose split form means something else, stays as it is.
+    assert "return" not in terms("drop a line to the front desk and walk off")
+    assert "arrive" not in terms("turn the heating up")
