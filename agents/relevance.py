@@ -60,7 +60,7 @@ _QUESTION_WORDS = frozenset(
         "happens go goes come comes find found see locate use one anything something everything "
         "nothing ive im dont cant wont doesnt isnt arent didnt whats thats theres youre wheres "
         "hows someone somebody anyone anybody everyone everybody going gonna like hi hello hey "
-        "thanks thank without still"
+        "thanks thank without still getting gets"
     ).split()
 )
 # What kind of answer a question wants, and what a unit that gives one holds.

@@ -89,7 +89,8 @@ SYNONYMS = (
     "manage|look after|take care of",
     "return|drop off|hand back|give back|bring back",
     "trip|journey|travel",
-    "tell|let know|let us know|let you know|inform|notify|notification",
+    # Headed by "notify", not "tell": "tell" alone asks ("tell me how"), "let you know" does not.
+    "notify|tell|let know|let us know|let you know|inform|notification",
     "arrive|arrival|turn up|show up|get there",
     "debit card|debitcard",
     "book|booking|booked|reserve|reservation|reserved",
@@ -107,6 +108,7 @@ SYNONYMS = (
     "online|website|web site|on the web",
     "ferry|boat|ship|vessel|on board|onboard",
     "night|overnight|out of hours|after hours",
+    "practice|surgery|doctor's office|doctors office",
     "allow|allowed|permitted|permit",
 )
 # Phrases that hold a word of another group ("credit card" is no refund) come first.
