@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agents import meaning
+from agents import meaning, superlatives
 from agents.relevance import Question, Scorer, Sentence, split_sentences
 from agents.spans import answers, short_answer
 
@@ -99,6 +99,7 @@ def answer(instruction: str, passages: Sequence[tuple[str, str, str]], max_words
     if best is None or scores[best] < ANSWERABLE:
         relevance = scores[best] if best is not None else 0.0
         return Extract(_abstention(instruction, scorer.missing()), [], False, [], relevance)
+    scores, best = superlatives.rescored(instruction, sentences, scores, best)  # "fastest"
     alongside = ALONGSIDE if by_meaning is None else meaning.ALONGSIDE
     chosen = _choose(sentences, scores, alongside, best, scorer, max_words)
     short = _short(instruction, chosen, scores)

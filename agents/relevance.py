@@ -60,7 +60,10 @@ _QUESTION_WORDS = frozenset(
         "happens go goes come comes find found see locate use one anything something everything "
         "nothing ive im dont cant wont doesnt isnt arent didnt whats thats theres youre wheres "
         "hows someone somebody anyone anybody everyone everybody going gonna like hi hello hey "
-        "thanks thank without still getting gets"
+        "thanks thank without still getting gets "
+        # Superlatives say which of several is wanted (``agents.superlatives``), not what.
+        "fastest quickest slowest cheapest priciest dearest longest shortest biggest largest "
+        "smallest expensive"
     ).split()
 )
 # What kind of answer a question wants, and what a unit that gives one holds.
