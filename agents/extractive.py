@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agents import meaning, superlatives
-from agents.relevance import Question, Scorer, Sentence, split_sentences
+from agents.relevance import Question, Scorer, Sentence, side_by_side, split_sentences
 from agents.spans import answers, short_answer
 
 # The units and their scoring live in agents.relevance; callers may take them from here.
@@ -174,20 +174,8 @@ def _group(sentences: Sequence[Sentence], index: int, best: bool, scorer: Scorer
 def _list_of(sentences: Sequence[Sentence], index: int) -> list[int]:
     """The items of the list that item ``index`` is in (those side by side with it in its
     section), with the sentence that leads into the list ("To read the meter:")."""
-
-    def together(other: int) -> bool:
-        return (
-            0 <= other < len(sentences)
-            and sentences[other].kind == "item"
-            and sentences[other].passage == sentences[index].passage
-            and sentences[other].section == sentences[index].section
-        )
-
-    first, last = index, index
-    while together(first - 1):
-        first -= 1
-    while together(last + 1):
-        last += 1
+    items = side_by_side(sentences, index)
+    first, last = items[0], items[-1]
     lead = first - 1
     if lead >= 0 and sentences[lead].passage == sentences[index].passage:
         first -= sentences[lead].text.endswith(":")

@@ -123,6 +123,26 @@ class Sentence:
     kind: str = "sentence"  # or "item" of a list, or "row" of a table
 
 
+def side_by_side(sentences: Sequence[Sentence], index: int) -> list[int]:
+    """Unit ``index`` and the units of its kind next to it in its section: the items of
+    its list, the rows of its table."""
+
+    def together(other: int) -> bool:
+        return (
+            0 <= other < len(sentences)
+            and sentences[other].kind == sentences[index].kind
+            and sentences[other].passage == sentences[index].passage
+            and sentences[other].section == sentences[index].section
+        )
+
+    first, last = index, index
+    while together(first - 1):
+        first -= 1
+    while together(last + 1):
+        last += 1
+    return list(range(first, last + 1))
+
+
 def split_sentences(passages: Sequence[tuple[str, str, str]]) -> list[Sentence]:
     """Every unit but headings of ``(id, title, text)`` passages, in reading order."""
     found: list[Sentence] = []

@@ -13,10 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from agents.relevance import Sentence
+from agents.relevance import Sentence, side_by_side
 
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _FREE = re.compile(r"\b(?:free|included|none|no charge)\b", re.I)
@@ -99,7 +97,7 @@ def _asked_table(
     ]
     if not rows:
         return None
-    table = _table_of(sentences, max(rows, key=lambda i: (scores[i], -i)))
+    table = side_by_side(sentences, max(rows, key=lambda i: (scores[i], -i)))
     cells = [_cells(sentences[i].text) for i in table]
     asked = _words(question)
     # The column the question names ("the biggest upload") first, then the others in order.
@@ -122,25 +120,6 @@ def _words(text: str) -> set[str]:
 
 def _all_of(kind: re.Pattern[str], column: str, rows: Sequence[dict[str, str]]) -> bool:
     return all(kind.search(row.get(column, "")) for row in rows)
-
-
-def _table_of(sentences: Sequence[Sentence], index: int) -> list[int]:
-    """Row ``index`` and the rows side by side with it in its section."""
-
-    def together(other: int) -> bool:
-        return (
-            0 <= other < len(sentences)
-            and sentences[other].kind == "row"
-            and sentences[other].passage == sentences[index].passage
-            and sentences[other].section == sentences[index].section
-        )
-
-    first, last = index, index
-    while together(first - 1):
-        first -= 1
-    while together(last + 1):
-        last += 1
-    return list(range(first, last + 1))
 
 
 def _cells(row: str) -> dict[str, str]:
