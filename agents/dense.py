@@ -18,13 +18,17 @@ import importlib.util
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from agents.errors import CollectionError, PermanentError
-from agents.minilm import MiniLM
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from agents.minilm import MiniLM
+
+    Vectors = npt.NDArray[np.float32]
 
 MODEL = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
@@ -39,8 +43,6 @@ MISSING = (
     "(with the CPU build of torch, e.g. `pip install torch==2.13.0` first), "
     'or search with "mode": "bm25"'
 )
-
-Vectors = npt.NDArray[np.float32]
 
 _model: Any = None  # sentence-transformers'
 _small: MiniLM | None = None  # the numpy one
@@ -100,6 +102,8 @@ def small() -> MiniLM:
             if _small is None:
                 require()
                 try:
+                    from agents.minilm import MiniLM
+
                     _small = MiniLM.load(_folder())
                 except ImportError as exc:
                     raise _broken(exc) from None
@@ -111,6 +115,8 @@ def encode(texts: Sequence[str]) -> Vectors:
 
     The model reads the first 256 word pieces of a text and ignores the rest.
     """
+    import numpy as np
+
     require()  # also where a model is loaded already: the check is cheap
     if not texts:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
@@ -138,6 +144,8 @@ def rank(embeddings: Vectors, query: Vectors, k: int) -> list[tuple[int, float]]
     Every document has a similarity, so there are ``min(k, documents)`` results; equal
     similarities keep document order.
     """
+    import numpy as np
+
     if k < 1 or not len(embeddings):
         return []
     scores = embeddings @ query
@@ -150,11 +158,15 @@ def rank(embeddings: Vectors, query: Vectors, k: int) -> list[tuple[int, float]]
 
 
 def save(path: Path, embeddings: Vectors) -> None:
+    import numpy as np
+
     np.save(path, embeddings.astype(np.float32, copy=False), allow_pickle=False)
 
 
 def load(path: Path, documents: int) -> Vectors:
     """The embeddings saved at ``path``, checked against the number of documents."""
+    import numpy as np
+
     try:
         embeddings = np.load(path, allow_pickle=False)
     except FileNotFoundError:
