@@ -24,6 +24,11 @@ from pathlib import Path
 from orchestrator.embedded.procs import start_worker
 from orchestrator.embedded.redis_server import RedisServer
 
+# The commands that start an embedded deployment with the environment's settings.
+_DEPLOYING = (
+    ["run"],
+    *(["eval", name] for name in ("retrieval", "translation", "qa", "summarization")),
+)
 # Options of `run` that change the workers' settings (they are given to workers as
 # CELERIAC_* variables once parsed), and --help, which runs nothing.
 _SETTING_OPTIONS = ("--fallback-language", "--approve-plan", "--approval-timeout", "--help")
@@ -52,7 +57,8 @@ _begun: Begun | None = None
 
 
 def begin(argv: list[str]) -> None:
-    """For ``celeriac run ...`` (``argv`` without the program), start Redis and workers."""
+    """For ``celeriac run ...`` and the like (``argv`` without the program), start Redis
+    and workers."""
     global _begun
     workers = _workers_wanted(argv)
     if workers is None or _begun is not None:
@@ -86,9 +92,10 @@ def _discard() -> None:
 
 def _workers_wanted(argv: list[str]) -> int | None:
     """How many workers ``argv`` will want started, or None if not here."""
-    if not argv or argv[0] != "run" or os.environ.get("CELERIAC_REDIS_URL"):
+    command = next((c for c in _DEPLOYING if argv[: len(c)] == c), None)
+    if command is None or os.environ.get("CELERIAC_REDIS_URL"):
         return None
-    if any(arg.startswith(_SETTING_OPTIONS) for arg in argv[1:]):
+    if any(arg.startswith(_SETTING_OPTIONS) for arg in argv[len(command) :]):
         return None
     try:
         workers = int(os.environ.get("CELERIAC_EMBEDDED_WORKERS") or 1)

@@ -90,7 +90,9 @@ def test_what_was_begun_with_other_settings_is_stopped_and_started_afresh(
     [
         [],
         ["submit", "--plan", "plan.json"],
-        ["eval", "translation"],
+        ["eval", "relevance", "--squad", "dev.json"],  # in this process: no deployment
+        ["eval", "--help"],
+        ["eval", "translation", "--help"],
         ["run", "--approve-plan", "reset my password"],
         ["run", "--approval-timeout=60", "reset my password"],
         ["run", "--fallback-language", "reset my password in Klingon"],
@@ -101,10 +103,11 @@ def test_only_a_run_with_the_environments_settings_begins_early(argv: list[str])
     assert early._workers_wanted(argv) is None
 
 
-def test_a_run_begins_as_many_workers_as_the_settings_ask_and_none_for_a_redis_url(
+def test_a_run_or_eval_begins_as_many_workers_as_the_settings_ask_and_none_for_a_redis_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert early._workers_wanted(["run", "--plan", "plan.json", "--json"]) == 1
+    assert early._workers_wanted(["eval", "translation", "--source", "en.txt"]) == 1
     monkeypatch.setenv("CELERIAC_EMBEDDED_WORKERS", "2")
     assert early._workers_wanted(["run", "a goal"]) == 2
     monkeypatch.setenv("CELERIAC_EMBEDDED_WORKERS", "two")  # the settings will say why
