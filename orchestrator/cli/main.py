@@ -11,6 +11,7 @@ so that those start while the commands import.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -24,4 +25,10 @@ def main() -> None:
         sys.path.insert(0, os.getcwd())
     from orchestrator.cli.app import app
 
-    app()
+    try:
+        app()
+    finally:
+        # The collector would otherwise traverse every object the imports made, once more,
+        # as the interpreter exits: 0.1-0.4 s after the command is done (measured on 2
+        # cores). Frozen, they are left to the operating system; exit handlers still run.
+        gc.freeze()
