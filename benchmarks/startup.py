@@ -43,8 +43,8 @@ PLAN: dict[str, Any] = {
 PARTS = ("to_submit", "job", "stop_exit")
 IMPORTS = {
     "interpreter_s": "pass",
-    "cli_import_s": "import orchestrator.cli.main",
-    "worker_import_s": "import orchestrator.cli.main, workers.main",
+    "cli_import_s": "import orchestrator.cli.app",
+    "worker_import_s": "import orchestrator.cli.app, workers.main",
 }
 
 
@@ -130,7 +130,7 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
         "to submit: command to the job's created_at (CLI imports, Redis started, the worker "
         "started and seen alive); job: created_at to finished_at; stop and exit: from there "
         "to the process's exit (worker and Redis stopped, JSON printed)",
-        "import columns: `python -c ...` alone: `pass`; `import orchestrator.cli.main`; "
-        "`import orchestrator.cli.main, workers.main` (a worker's imports before Celery starts)",
+        "import columns: `python -c ...` alone: `pass`; `import orchestrator.cli.app`; "
+        "`import orchestrator.cli.app, workers.main` (a worker's imports before Celery starts)",
     ]
     return [table]

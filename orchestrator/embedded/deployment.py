@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,10 +23,11 @@ from pathlib import Path
 from agents.collections import collections_dir, write_collection
 from agents.documents import Document, empty_warning, read_documents
 from agents.errors import CeleriacError, CollectionError
-from orchestrator.embedded.procs import die_with_parent, stop_process
+from orchestrator.embedded import early
+from orchestrator.embedded.procs import start_worker, stop_process
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.errors import UserError
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, read_settings
 from orchestrator.store.connection import connect, redis_errors
 from orchestrator.store.jobs import Store
 
@@ -119,6 +119,9 @@ class Embedded:
         self.stop()
 
     def start(self) -> Settings:
+        begun = early.take()
+        if begun is not None and (live := self._take_over(begun)) is not None:
+            return live
         url = self.settings.redis_url
         if not url:
             self.redis = RedisServer()
@@ -126,27 +129,28 @@ class Embedded:
         live = self.settings.model_copy(update={"redis_url": url})
         env = {**os.environ, **settings_env(live)}
         for index in range(live.embedded_workers):
-            log = open(Path(self._logs.name) / f"worker-{index}.log", "wb")  # noqa: SIM115
-            self.workers.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "orchestrator",
-                        "worker",
-                        "--loglevel",
-                        "WARNING",
-                        *self.worker_args,
-                    ],
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    preexec_fn=die_with_parent,
-                )
-            )
-            log.close()
+            log = Path(self._logs.name) / f"worker-{index}.log"
+            self.workers.append(start_worker(env, log, self.worker_args))
+        self._wait_for_workers(live)
+        return live
+
+    def _take_over(self, begun: early.Begun) -> Settings | None:
+        """The deployment ``early.begin`` started for this command, if it was started with
+        these settings (the environment's, unchanged since) and its Redis answers; else
+        None, and it is stopped."""
+        fits = (
+            not self.settings.redis_url
+            and not self.worker_args
+            and len(begun.workers) == self.settings.embedded_workers
+            and begun.environ == dict(os.environ)
+            and read_settings() == self.settings
+        )
+        if not fits or not begun.redis.ready():
+            begun.discard()
+            return None
+        self._logs.cleanup()
+        self.redis, self.workers, self._logs = begun.redis, begun.workers, begun.logs
+        live = self.settings.model_copy(update={"redis_url": begun.redis.url})
         self._wait_for_workers(live)
         return live
 

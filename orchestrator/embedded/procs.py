@@ -6,6 +6,8 @@ import ctypes
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
@@ -27,3 +29,20 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> Non
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def start_worker(
+    env: Mapping[str, str], log: Path, args: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """``celeriac worker --loglevel WARNING ARGS`` as a child that dies with this process,
+    its output in the file ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "worker", "--loglevel", "WARNING", *args],
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )

