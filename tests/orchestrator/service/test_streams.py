@@ -218,7 +218,8 @@ def test_a_models_answer_streams_as_the_model_writes_it(
 ) -> None:
     answer = "Open Settings, then choose Reset password. A link comes by e-mail."
     drafted = {"answered": True, "text": answer, "short_answer": "", "citations": ["p1"]}
-    llm_server.script(Reply(json.dumps(drafted), piece_delay=0.02))
+    # Chunks far apart beside the worker's 25 ms merge of pieces, also on a busy machine.
+    llm_server.script(Reply(json.dumps(drafted), piece_delay=0.1))
     passage = {"id": "p1", "text": "Reset it under Settings.", "title": "Passwords"}
     plan = plan_of("generation", instruction="How do I reset my password?", context=[passage])
     with gateways(planning).http() as api:
