@@ -159,16 +159,31 @@ def _choose(
 
 
 def _group(sentences: Sequence[Sentence], index: int, best: bool, scorer: Scorer) -> list[int]:
-    """Unit ``index`` with the units that come with it: those it goes on from; for the
-    best, the steps of a procedure asked for (a list: all its items) and the unit that
-    goes on from it ("If it is not, you may cancel": the other case)."""
-    procedure = best and bool(_PROCEDURE.search(scorer.question.text))
+    """Unit ``index`` with the units that come with it: a list it leads into ("To renew
+    online:"); the units it goes on from; where a procedure is asked for, the whole list
+    an item of it is in, and for the best, the steps before it; for the best, the unit
+    that goes on from it ("If it is not, you may cancel": the other case)."""
+    procedure = bool(_PROCEDURE.search(scorer.question.text))
+    if _leads(sentences, index):
+        return _list_of(sentences, index + 1)
     if procedure and sentences[index].kind == "item":
         return _list_of(sentences, index)
-    group = _with_antecedents(sentences, index, STEPS if procedure else 0)
+    group = _with_antecedents(sentences, index, STEPS if procedure and best else 0)
     if best and _goes_on(sentences, index):
         group.append(index + 1)
     return group
+
+
+def _leads(sentences: Sequence[Sentence], index: int) -> bool:
+    """True if unit ``index`` leads into the list after it ("Dial meters:")."""
+    after = index + 1
+    return (
+        sentences[index].text.endswith(":")
+        and after < len(sentences)
+        and sentences[after].kind == "item"
+        and sentences[after].passage == sentences[index].passage
+        and sentences[after].section == sentences[index].section
+    )
 
 
 def _list_of(sentences: Sequence[Sentence], index: int) -> list[int]:

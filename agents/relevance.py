@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from agents import ranges
 from agents.segments import units
 from agents.thesaurus import normalise, same_terms
 
@@ -209,15 +210,17 @@ class Scorer:
         fixes = _misspelt(question, set().union(*self.own, *self.context))
         for bag in (*self.own, *self.context):
             bag |= {typo for typo, right in fixes.items() if right in bag}
+        numbers = _numbers(question, sentences, self.own)  # "21-22" holds "I'm 22"
+        asked = question.terms | numbers
         # Words of the question side by side in a unit ("lock the bike"), as a share of
         # the question's pairs.
         self.paired = [_paired(question.pairs, s.text) for s in sentences]
-        frequency = Counter(term for bag in self.own for term in bag & question.terms)
+        frequency = Counter(term for bag in self.own for term in bag & asked)
         n = len(sentences)
         self.weights = {
-            term: question.share[term]
+            term: question.share.get(term, 1.0)
             * (math.log((n + 1) / (frequency[term] + 0.5)) + 1.0 + ABSENT * (not frequency[term]))
-            for term in question.terms
+            for term in asked
         }
         self.total = sum(self.weights.values())
         # A name the question gives that no passage has: they speak of something else; so
@@ -273,6 +276,22 @@ def _misspelt(question: Question, present: set[str]) -> dict[str, str]:
                 fixes[term] = word
                 break
     return fixes
+
+
+def _numbers(question: Question, sentences: Sequence[Sentence], own: list[set[str]]) -> set[str]:
+    """Adds the question's numbers to the bags of the units that hold them, as themselves
+    or in a band ("21-22", "3 to 5 miles", "under $12": ``agents.ranges``), and returns
+    the terms for those of them that are no term of the question (one digit, "$9")."""
+    asked = ranges.numbers(question.text)
+    if not asked:
+        return set()
+    extra = set()
+    for bag, sentence in zip(own, sentences, strict=True):
+        for written in ranges.held(asked, sentence.text):
+            terms = _terms(written) & question.terms or {f"#{written}"}
+            bag |= terms
+            extra |= terms - question.terms
+    return extra
 
 
 def _slip(typed: str, word: str) -> bool:

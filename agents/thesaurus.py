@@ -110,6 +110,16 @@ SYNONYMS = (
     "night|overnight|out of hours|after hours",
     "practice|surgery|doctor's office|doctors office",
     "allow|allowed|permitted|permit",
+    "courier|driver|delivery driver|delivery person",
+    "home|house|property|flat|apartment",
+    "police|cops|cop",
+    "abroad|overseas|holiday|vacation",
+    "complain|complaint|report",
+    # What customers write for the units of time.
+    "minute|min|mins",
+    "hour|hr|hrs",
+    "week|wk|wks",
+    "year|yr|yrs",
 )
 # Phrases that hold a word of another group ("credit card" is no refund) come first.
 _PROTECTED = ("credit card", "debit card")

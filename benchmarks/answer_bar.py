@@ -20,6 +20,7 @@ import argparse
 import functools
 import itertools
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from agents.extractive import Extract, answer
 from agents.retrieval import FUSION_DEPTH, fuse, query_terms
 
 MAX_WORDS = 80
+# An item of a list in a fact: its marker ("1.", "-", "*") and its text, up to the next.
+_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s+(.+?)(?=\n\s*(?:\d+[.)]|[-*+])\s|\Z)", re.M | re.S)
 PAGES = 3
 HYBRID = False
 
@@ -75,10 +78,15 @@ def _directory(path: Path) -> KnowledgeBase:
 
 
 def _present(fact: str, text: str) -> bool:
-    """Whether ``fact`` is in ``text``, whitespace aside; a table row's cells each."""
+    """Whether ``fact`` is in ``text``, whitespace aside; a table row's cells each; a
+    list's items each, in order (an answer gives an item's text, not its "1." or "-")."""
     if fact.strip().startswith("|"):
         cells = [c for c in (" ".join(c.split()) for c in fact.strip().strip("|").split("|")) if c]
         return all(cell in text for cell in cells)
+    items = [" ".join(m[1].split()) for m in _ITEM.finditer(fact)]
+    if items and _ITEM.match(fact.strip()):
+        found = [text.find(item) for item in items]
+        return -1 not in found and found == sorted(found)
     return " ".join(fact.split()) in text
 
 
