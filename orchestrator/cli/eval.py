@@ -37,6 +37,7 @@ from orchestrator.eval.translation import (
     BATCH_CHARS,
     IN_FLIGHT,
     evaluate_translation,
+    prepare_references,
     translation_step,
 )
 from orchestrator.models import Plan
@@ -120,7 +121,7 @@ def retrieval(
         keep = list(data.judged)[:limit]
         data.queries = {qid: data.queries[qid] for qid in keep}
     settings = read_settings()
-    with deployment(settings) as live, Client(live) as client:
+    with deployment(settings, "retrieval") as live, Client(live) as client:
         report, rankings = evaluate_retrieval(client, data, k=k, mode=mode, over=over, console=err)
     if run_out is not None:
         lines = [
@@ -174,7 +175,8 @@ def translation(
             raise DatasetError(f"{path} has {len(ref)} lines; {source} has {len(lines)}")
     settings = read_settings()
     check = Plan(steps=[translation_step(lines[0] or ".", source_code, target_code)])
-    with deployment(settings, check) as live, Client(live) as client:
+    prepared = prepare_references(references)
+    with deployment(settings, "translation", check) as live, Client(live) as client:
         report, hypotheses = evaluate_translation(
             client,
             lines,
@@ -183,6 +185,7 @@ def translation(
             target_lang=target_code,
             batch_chars=batch_chars,
             in_flight=in_flight,
+            prepared=prepared,
             over=over,
             console=err,
         )
@@ -214,7 +217,7 @@ def qa(
         start, end = _slice(articles)
         questions = [q for q in questions if start <= int(q.paragraph.split("-")[0]) < end]
     settings = read_settings()
-    with deployment(settings) as live, Client(live) as client:
+    with deployment(settings, "qa") as live, Client(live) as client:
         report = evaluate_qa(client, paragraphs, questions[:limit], k=k, over=over, console=err)
     _finish(report, as_json, report_file)
 
@@ -234,7 +237,7 @@ def summarization(
     """ROUGE-L against reference summaries, and faithfulness to the text, of generation."""
     pairs = load_jsonl_pairs(jsonl, text_field, reference_field)[:limit]
     settings = read_settings()
-    with deployment(settings) as live, Client(live) as client:
+    with deployment(settings, "summarization") as live, Client(live) as client:
         report = evaluate_summarization(client, pairs, max_words=max_words, over=over, console=err)
     _finish(report, as_json, report_file)
 

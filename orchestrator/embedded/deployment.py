@@ -1,7 +1,8 @@
 """Embedded mode: a whole deployment for one command, gone when it ends.
 
 Uses ``CELERIAC_REDIS_URL`` when set, else starts a private Redis; then starts
-worker processes serving every registered agent type and the orchestrator.
+worker processes serving every registered agent type (or those of a ``Shape``) and the
+orchestrator.
 Children die with this process, even if it is killed.
 """
 
@@ -100,10 +101,12 @@ class Embedded:
         *,
         startup_timeout: float = 60.0,
         worker_args: list[str] | None = None,
+        shape: early.Shape = early.RUN,
     ) -> None:
         self.settings = settings
         self.startup_timeout = startup_timeout
         self.worker_args = worker_args or []
+        self.shape = shape
         self.redis: RedisServer | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
         self._logs = tempfile.TemporaryDirectory(prefix="celeriac-embedded-")
@@ -126,21 +129,23 @@ class Embedded:
         if not url:
             self.redis = RedisServer()
             url = self.redis.start()
-        live = self.settings.model_copy(update={"redis_url": url})
+        live = self.settings.model_copy(update={"redis_url": url, **self.shape.updates()})
         env = {**os.environ, **settings_env(live)}
+        args = [*self.shape.args(), *self.worker_args]
         for index in range(live.embedded_workers):
             log = Path(self._logs.name) / f"worker-{index}.log"
-            self.workers.append(start_worker(env, log, self.worker_args))
+            self.workers.append(start_worker(env, log, args))
         self._wait_for_workers(live)
         return live
 
     def _take_over(self, begun: early.Begun) -> Settings | None:
         """The deployment ``early.begin`` started for this command, if it was started with
-        these settings (the environment's, unchanged since) and its Redis answers; else
-        None, and it is stopped."""
+        these settings (the environment's, unchanged since) and this shape, and its Redis
+        answers; else None, and it is stopped."""
         fits = (
             not self.settings.redis_url
             and not self.worker_args
+            and begun.shape == self.shape
             and len(begun.workers) == self.settings.embedded_workers
             and begun.environ == dict(os.environ)
             and read_settings() == self.settings
@@ -150,7 +155,9 @@ class Embedded:
             return None
         self._logs.cleanup()
         self.redis, self.workers, self._logs = begun.redis, begun.workers, begun.logs
-        live = self.settings.model_copy(update={"redis_url": begun.redis.url})
+        live = self.settings.model_copy(
+            update={"redis_url": begun.redis.url, **self.shape.updates()}
+        )
         self._wait_for_workers(live)
         return live
 

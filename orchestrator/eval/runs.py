@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from orchestrator.client import Client, JobHandle
+from orchestrator.embedded import early
 from orchestrator.embedded.deployment import Embedded
 from orchestrator.errors import EvaluationFailed, UserError
 from orchestrator.llm import resolve_backend
@@ -79,9 +80,10 @@ def describe_over(items: int, failed: int, over: Over) -> str:
 
 
 @contextlib.contextmanager
-def deployment(settings: Settings, check: Plan | None = None) -> Iterator[Settings]:
-    """The deployment at CELERIAC_REDIS_URL, else one of this process's own; offline,
-    that ``check`` can run there is known before its workers start."""
+def deployment(settings: Settings, task: str, check: Plan | None = None) -> Iterator[Settings]:
+    """The deployment at CELERIAC_REDIS_URL, else one of this process's own, shaped for
+    the evaluation ``task`` (its agent types, no steps' scores); offline, that ``check``
+    can run there is known before its workers start."""
     if settings.redis_url:
         yield settings
         return
@@ -92,7 +94,7 @@ def deployment(settings: Settings, check: Plan | None = None) -> Iterator[Settin
         problem = unready_here(check, load_registry(settings.agent_modules))
         if problem is not None:
             raise problem
-    with Embedded(settings) as live:
+    with Embedded(settings, shape=early.EVALS[task]) as live:
         yield live
 
 

@@ -13,6 +13,7 @@ from agents.scoring.metrics import (
     squad_exact_match,
     squad_f1,
     translation_metrics,
+    translation_scorer,
 )
 
 QRELS = {
@@ -80,6 +81,13 @@ def test_translation_metrics_are_sacrebleus_corpus_scores() -> None:
     assert ours["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hypotheses, references).score)
     assert ours["chrf"] == pytest.approx(sacrebleu.corpus_chrf(hypotheses, references).score)
     assert translation_metrics(["a b c d e"], [["a b c d e"]])["bleu"] == pytest.approx(100)
+
+
+def test_a_scorer_with_its_references_counted_beforehand_gives_the_same_scores() -> None:
+    references = [["El gato está en casa.", "Hoy hace sol.", "Abre la puerta."]]
+    measure = translation_scorer(references)
+    for hypotheses in (["El gato está en la casa.", "Hace sol hoy.", ""], ["a", "b", "c"]):
+        assert measure(hypotheses) == translation_metrics(hypotheses, references)
 
 
 def test_squad_exact_match_and_f1_follow_the_official_definitions() -> None:

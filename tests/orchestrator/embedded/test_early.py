@@ -15,6 +15,8 @@ from orchestrator.embedded import early
 from orchestrator.embedded.deployment import Embedded
 from orchestrator.models import Plan
 from orchestrator.settings import read_settings
+from orchestrator.store.connection import connect
+from orchestrator.store.jobs import Store
 from tests.support.helpers import ROOT, wait_for
 
 PLAN = Plan.model_validate(
@@ -106,10 +108,11 @@ def test_only_a_run_with_the_environments_settings_begins_early(argv: list[str])
 def test_a_run_or_eval_begins_as_many_workers_as_the_settings_ask_and_none_for_a_redis_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert early._workers_wanted(["run", "--plan", "plan.json", "--json"]) == 1
-    assert early._workers_wanted(["eval", "translation", "--source", "en.txt"]) == 1
+    assert early._workers_wanted(["run", "--plan", "plan.json", "--json"]) == (1, early.RUN)
+    evaluation = early._workers_wanted(["eval", "translation", "--source", "en.txt"])
+    assert evaluation == (1, early.EVALS["translation"])
     monkeypatch.setenv("CELERIAC_EMBEDDED_WORKERS", "2")
-    assert early._workers_wanted(["run", "a goal"]) == 2
+    assert early._workers_wanted(["run", "a goal"]) == (2, early.RUN)
     monkeypatch.setenv("CELERIAC_EMBEDDED_WORKERS", "two")  # the settings will say why
     assert early._workers_wanted(["run", "a goal"]) is None
     monkeypatch.delenv("CELERIAC_EMBEDDED_WORKERS")
@@ -131,3 +134,38 @@ def test_what_nobody_took_over_is_killed_at_exit(offline: None) -> None:
     pids = [int(pid) for pid in done.stdout.split()]
     assert len(pids) == 2
     wait_for(lambda: all(gone(pid) for pid in pids), timeout=10, what="the processes to end")
+
+
+def test_an_evaluations_workers_serve_its_agent_types_unscored_and_nothing_else_takes_them(
+    offline: None,
+) -> None:
+    shape = early.EVALS["translation"]
+    early.begin(["eval", "translation", "--source", "en.txt", "--json"])
+    begun = early._begun
+    assert begun is not None and begun.shape == shape
+    embedded = Embedded(read_settings(), shape=shape)
+    try:
+        live = embedded.start()
+        assert embedded.workers == begun.workers and not live.scoring
+        store = Store(connect(live.redis_url or ""), grace_seconds=30, result_ttl=60)
+        [info] = store.roster.live(30).values()
+        assert info["agents"] == ["translation"]
+        step = {"text": "Open the settings.", "source_lang": "en", "target_lang": "es"}
+        plan = Plan.model_validate({"steps": [{"id": "t", "agent": "translation", "input": step}]})
+        with Client(live) as client:
+            result = client.submit(plan).wait(60)
+        assert result.status == "succeeded", result.error
+        assert result.steps["t"].output["text"] and result.steps["t"].scores == []
+    finally:
+        embedded.stop()
+    # A run's deployment serves every agent type and scores: it does not take these over.
+    early.begin(["eval", "translation", "--source", "en.txt"])
+    begun = early._begun
+    assert begun is not None
+    embedded = Embedded(read_settings())
+    try:
+        embedded.start()
+        assert all(process.poll() is not None for process in begun.workers)
+        assert embedded.redis is not begun.redis
+    finally:
+        embedded.stop()
