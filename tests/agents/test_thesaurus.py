@@ -1,3 +1,8 @@
+import threading
+
+import pytest
+
+from agents import thesaurus
 from agents.bm25 import content_terms
 from agents.thesaurus import expansions, normalise, same_terms
 
@@ -37,3 +42,34 @@ def test_a_phrasal_verb_is_one_term_with_its_object_between() -> None:
     # Too far apart, or a verb whose split form means something else, stays as it is.
     assert "return" not in terms("drop a line to the front desk and walk off")
     assert "arrive" not in terms("turn the heating up")
+
+
+def test_a_workers_threads_build_the_tables_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import agents.bm25
+
+    calls = []
+    real = agents.bm25.content_terms
+
+    def counted(text: str) -> set[str]:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(agents.bm25, "content_terms", counted)
+    thesaurus._built_tables.cache_clear()
+    thesaurus.load()
+    once = len(calls)
+    thesaurus._built_tables.cache_clear()
+    calls.clear()
+    start = threading.Barrier(16)
+
+    def search() -> None:
+        start.wait()
+        thesaurus.normalise("how do I get my money back")
+
+    threads = [threading.Thread(target=search) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert once > 0 and len(calls) == once
+    thesaurus._built_tables.cache_clear()
