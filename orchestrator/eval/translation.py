@@ -24,11 +24,12 @@ from orchestrator.eval.runs import (
 )
 from orchestrator.models import Plan, Step
 
-# Translation steps of about this many characters, this many at a time: each step is one
-# run of Apertium's pipeline (~0.1 s to start, then ~1,000 segments a second), and a few
-# in flight keep both cores busy while a run starts (benchmarks/evals.py).
-BATCH_CHARS = 20_000
-IN_FLIGHT = 4
+# Translation steps of about this many characters (one run of Apertium's pipeline, its
+# agent's batch), two at a time: a run costs ~0.1 s to start, then translates ~1,000
+# segments a second with its stages on both cores, so a second step in flight only covers
+# the next run's start, and fewer, larger steps beat many small ones (benchmarks/evals.py).
+BATCH_CHARS = 50_000
+IN_FLIGHT = 2
 
 
 def translation_step(
