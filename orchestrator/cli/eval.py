@@ -168,11 +168,7 @@ def translation(
         source_code, target_code = normalize(source_lang), normalize(target_lang)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    lines = read_lines(source)[:limit]
-    references = [read_lines(path)[: len(lines)] for path in reference]
-    for path, ref in zip(reference, references, strict=True):
-        if len(ref) != len(lines):
-            raise DatasetError(f"{path} has {len(ref)} lines; {source} has {len(lines)}")
+    lines, references = _aligned(source, reference, limit)
     settings = read_settings()
     check = Plan(steps=[translation_step(lines[0] or ".", source_code, target_code)])
     prepared = prepare_references(references)
@@ -192,6 +188,19 @@ def translation(
     if hyp_out is not None:
         _write(hyp_out, hypotheses)
     _finish(report, as_json, report_file)
+
+
+def _aligned(
+    source: Path, references: list[Path], limit: int | None
+) -> tuple[list[str], list[list[str]]]:
+    """The first ``limit`` lines of the source and of each reference, which must have as
+    many."""
+    lines = read_lines(source)[:limit]
+    read = [read_lines(path)[: len(lines)] for path in references]
+    for path, ref in zip(references, read, strict=True):
+        if len(ref) != len(lines):
+            raise DatasetError(f"{path} has {len(ref)} lines; {source} has {len(lines)}")
+    return lines, read
 
 
 @app.command()

@@ -92,15 +92,9 @@ def evaluate_translation(
     results = run_jobs(client, plans, console, label, in_flight=in_flight)
     hypotheses, ok, failures = _hypotheses(chunks, results)
     failures.require_some(len(sources), "lines")
-    if over == "all" or not failures.count:
-        measured = scorer.result()(hypotheses)
-    else:
-        measured = translation_metrics(
-            scored(hypotheses, ok, over), [scored(ref, ok, over) for ref in references]
-        )
     return Report(
         task="translation",
-        metrics=measured,
+        metrics=_metrics(scorer, hypotheses, references, ok, over),
         items=len(sources),
         failures=failures,
         over=over,
@@ -112,6 +106,21 @@ def evaluate_translation(
         },
         seconds=time.monotonic() - started,
     ), hypotheses
+
+
+def _metrics(
+    scorer: Scorer,
+    hypotheses: Sequence[str],
+    references: Sequence[Sequence[str]],
+    ok: Sequence[bool],
+    over: Over,
+) -> dict[str, float]:
+    """BLEU and chrF over every line (the prepared scorer's), or the succeeded ones'."""
+    if over == "all" or all(ok):
+        return scorer.result()(hypotheses)
+    return translation_metrics(
+        scored(hypotheses, ok, over), [scored(ref, ok, over) for ref in references]
+    )
 
 
 def _hypotheses(
