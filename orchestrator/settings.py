@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     metrics_port: int = Field(
         default=0, ge=0, le=65535, description="Port of a worker's Prometheus metrics; 0 = off."
     )
+    chain_steps: bool = Field(
+        default=True,
+        description="A worker runs a step that a step it ran made ready itself, at once, when "
+        "it serves that step's agent type (no broker round trip); false: every step is "
+        "published.",
+    )
     worker_concurrency: int = Field(default=256, ge=1, description="Steps one worker runs at once.")
     worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
     embedded_workers: int = Field(default=1, ge=1, description="Worker processes `run` starts.")

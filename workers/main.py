@@ -32,6 +32,7 @@ from orchestrator.planning.readiness import published
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
 from orchestrator.store.outbox import Outbox
+from workers.chain import Chaining
 from workers.step import StepRunner
 from workers.tasks import register_tasks
 from workers.wakeup import ShutdownWaker
@@ -192,6 +193,9 @@ def run_worker(
     runner = StepRunner(runtime, registry)
     runtime.engine.model = runner.model  # planning and replanning on this worker use it
     register_tasks(runtime.app, runtime, runner)
+    if settings.chain_steps and pool != "prefork":  # see workers.chain
+        runner.chain = Chaining(served)
+        worker_ready.connect(runner.chain.ready, weak=False)
     # What the served types do, for planners anywhere (they may not import these agents);
     # what they can do here (translation's installed pairs) goes with every heartbeat
     # (``capabilities``): clients check inputs against it, the planner joins it.

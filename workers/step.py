@@ -20,7 +20,8 @@ from orchestrator.llm import build_chat_model
 from orchestrator.llm.metering import StepMeter, metered
 from orchestrator.plans import ReferenceResolutionError, format_errors, iter_refs, resolve
 from orchestrator.runtime import Runtime
-from orchestrator.store.records import Claim
+from orchestrator.store.records import Claim, StepMessage
+from workers.chain import Chaining
 from workers.deltas import DeltaWriter
 from workers.lease import LeaseKeeper
 from workers.telemetry import Telemetry
@@ -42,6 +43,7 @@ class StepRunner:
         self.model = build_chat_model(runtime.settings, runtime.redis, self.telemetry.waited)
         self._agents: dict[str, Agent] = {}
         self._agents_lock = threading.Lock()
+        self.chain: Chaining | None = None  # set by a worker that runs ready steps itself
 
     def agent(self, name: str) -> Agent:
         """One instance per agent type and process: agents may hold loaded resources."""
@@ -65,18 +67,39 @@ class StepRunner:
         worker: str,
         on_progress: Progress | None = None,
         trace: str = "",
+        task_id: str = "",
     ) -> str:
         """Run the step if this message may; return what happened, for the task's log.
 
         ``on_progress`` hears the step's progress reports too (the task sends them to
         Flower as a custom state). ``trace``: the W3C traceparent the message carried (else
-        the job record's is used).
+        the job record's is used). With ``chain`` set, a dependent the step made ready runs
+        next in this thread (``workers.chain``); ``task_id`` is the Celery task's, their parent.
         """
+        message = StepMessage(job_id, step_id, dispatch, agent, "")
+        said, after = self._run_one(message, worker, on_progress, trace)
+        parent = task_id
+        while after is not None and self.chain is not None:
+            shown = self.chain.shown(after, parent)
+            try:
+                step_said, next_one = self._run_one(after, worker, shown.progress, trace)
+            except BaseException as exc:
+                shown.failed(exc)
+                raise
+            shown.succeeded(step_said)
+            after, parent = next_one, shown.id
+        return said
+
+    def _run_one(
+        self, message: StepMessage, worker: str, on_progress: Progress | None, trace: str
+    ) -> tuple[str, StepMessage | None]:
+        """What happened, and the ready dependent this thread runs next (None: none)."""
+        job_id, step_id, dispatch = message.job_id, message.step_id, message.dispatch
         claim = self.store.claim(
             job_id,
             step_id,
             dispatch,
-            agent,
+            message.agent,
             worker,
             self.settings.step_lease_seconds,
             max_attempts=self.settings.step_max_attempts,
@@ -85,9 +108,9 @@ class StepRunner:
             # A duplicate or superseded message; if the step is done, make sure
             # what it made due was published (its worker may have died before).
             self.runtime.engine.deliver(job_id, claim.followups)
-            return f"not run: {claim.reason}"
+            return f"not run: {claim.reason}", None
         if self._needs_yes(job_id, step_id, claim):
-            return self._ask(job_id, step_id, dispatch, claim)
+            return self._ask(job_id, step_id, dispatch, claim), None
         started = time.monotonic()
         parent = trace or claim.trace
         attempt = tracing.Attempt(job_id, step_id, claim.attempt, claim.agent, worker)
@@ -96,12 +119,14 @@ class StepRunner:
             tracing.lost(parent, was, claim.lost[1], claim.lost[2], time.time())
         attributes = attempt.attributes()
         with tracing.span(f"step {step_id}", parent, attributes) as span, tracing.job(parent):
-            outcome, said = self._run_claimed(job_id, step_id, dispatch, claim, worker, on_progress)
+            outcome, said, after = self._run_claimed(
+                job_id, step_id, dispatch, claim, worker, on_progress
+            )
             span.set({"celeriac.step.outcome": outcome})
             if outcome != "succeeded":
                 span.fail(said)
         self.telemetry.step(claim.agent, outcome, time.monotonic() - started)
-        return said
+        return said, after
 
     def _needs_yes(self, job_id: str, step_id: str, claim: Claim) -> bool:
         """Whether the step's agent type asks a person first and no one has said yes."""
@@ -134,8 +159,9 @@ class StepRunner:
         claim: Claim,
         worker: str,
         on_progress: Progress | None,
-    ) -> tuple[str, str]:
-        """(the outcome, for metrics; what happened, for the task's log)."""
+    ) -> tuple[str, str, StepMessage | None]:
+        """(the outcome, for metrics; what happened, for the task's log; the ready
+        dependent this thread runs next, if any)."""
         # Without a budget, no call needs the job's spending at once: the step's
         # completion writes what its calls spent, and any other ending before it.
         meter = StepMeter(
@@ -154,16 +180,19 @@ class StepRunner:
             tracing.annotate({f"celeriac.score.{score.name}": score.value for score in scores})
         except Exception as exc:
             meter.flush()
-            return self._ended(job_id, step_id, dispatch, claim, exc)
+            return *self._ended(job_id, step_id, dispatch, claim, exc), None
         finally:
             self.leases.release(job_id, step_id)
         if claim.threshold is not None and scores and scores[0].value < claim.threshold:
             meter.flush()
             said = self._under_threshold(job_id, step_id, dispatch, claim, output, scores)
-            return "under_threshold", said
+            return "under_threshold", said, None
         followups = self.store.complete(job_id, step_id, output, scores, usage=meter.take())
+        after = self.chain.pick(followups.messages) if self.chain is not None else None
+        if after is not None:  # it stays in the outbox until its claim takes it
+            followups.messages.remove(after)
         self.runtime.engine.deliver(job_id, followups)
-        return "succeeded", "succeeded"
+        return "succeeded", "succeeded", after
 
     def _ended(
         self, job_id: str, step_id: str, dispatch: int, claim: Claim, exc: Exception

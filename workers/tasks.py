@@ -16,10 +16,10 @@ from typing import Any
 
 from celery import Celery
 from celery.exceptions import Reject
-from celery.worker import state as worker_state
 
 from orchestrator import names, tracing
 from orchestrator.runtime import Runtime
+from workers.chain import stopping
 from workers.step import StepRunner
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,14 @@ def register_tasks(app: Celery, runtime: Runtime, runner: StepRunner) -> None:
         # The job's W3C traceparent, in the message's headers when it is traced.
         traceparent = str(self.request.get(tracing.HEADER) or "")
         return runner.run(
-            job_id, step_id, dispatch, agent, worker=worker, on_progress=progress, trace=traceparent
+            job_id,
+            step_id,
+            dispatch,
+            agent,
+            worker=worker,
+            on_progress=progress,
+            trace=traceparent,
+            task_id=str(self.request.id or ""),
         )
 
     @app.task(name=names.TASK_PLAN)
@@ -67,11 +74,6 @@ def register_tasks(app: Celery, runtime: Runtime, runner: StepRunner) -> None:
 
 
 def refuse_when_stopping() -> None:
-    """Give the message back to its queue (a ``Reject``) if this worker is shutting down.
-
-    Celery's signal handler sets ``should_stop`` (an exit code, 0 among them) or
-    ``should_terminate`` in the worker's process; the threads and solo pools run tasks there.
-    """
-    stopping = (worker_state.should_stop, worker_state.should_terminate)
-    if any(flag is not None and flag is not False for flag in stopping):
+    """Give the message back to its queue (a ``Reject``) if this worker is shutting down."""
+    if stopping():
         raise Reject("this worker is shutting down", requeue=True)

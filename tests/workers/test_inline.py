@@ -4,47 +4,17 @@ worker processes. Fast, and each message's effect can be looked at one by one.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
-from agents.base import Agent, StepContext
-from agents.errors import PermanentError
-from agents.scoring import Score
 from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.runtime import Runtime
 from orchestrator.transport.dispatch import RecordingDispatcher
 from tests.support.helpers import make_settings, wait_for
+from tests.support.inline_agents import REGISTRY
 from workers.inline import InlineWorker
-
-
-class Words(BaseModel):
-    text: str
-
-
-class Upper(Agent):
-    name = "upper"
-    description = "Upper-cases its text; scores 1.0 if it had letters."
-    Input = Words
-    Output = Words
-
-    def run(self, input: Words, context: StepContext) -> Words:
-        if input.text == "boom":
-            raise PermanentError("it went boom")
-        return Words(text=input.text.upper())
-
-    def score(
-        self, input: Words, output: Words, reference: Mapping[str, Any] | None, context: Any
-    ) -> list[Score]:
-        if input.text == "unscorable":
-            raise ValueError("a bug in the scorer")
-        value = 0.2 if input.text == "poor" else 1.0
-        return [Score(name="lettered", value=value, method="test")]
-
-
-REGISTRY: dict[str, type[Agent]] = {"upper": Upper}
 
 
 @pytest.fixture(scope="module")
