@@ -2,14 +2,14 @@
 
 When a step's completion makes dependents ready, one whose agent type this worker serves
 runs next in the same thread, at once; the others are published as usual, for any worker.
-A chain of steps then costs a store round trip or two a step, not a publish, a delivery
+A chain of steps then costs one store round trip a step, not a publish, a delivery
 and a hand-over to a pool thread (~2 ms a step, `python -m benchmarks throughput`).
 
-Nothing is lost that a broker would have kept: the dependent is queued in the store and
-its message stays in the outbox until the claim takes it, so a worker that dies before
-the claim leaves it for the sweeper to send; once claimed it holds a lease, as a step
-started from a message does, and the sweeper requeues it when the lease runs out. A
-worker that is shutting down runs nothing more this way.
+The script that completes a step claims that dependent for this worker in the same call
+(``Store.complete``'s ``chain``). Nothing is lost that a broker would have kept: the
+claimed step holds a lease, as a step started from a message does, and if this worker
+dies the sweeper requeues it when the lease runs out. A worker that is shutting down
+runs nothing more this way.
 
 Flower still shows each step as a task named after its agent: the worker's own event
 dispatcher sends a step run this way its received, started and succeeded events, under
@@ -27,9 +27,12 @@ from typing import Any
 
 from celery.worker import state as worker_state
 
-from orchestrator.store.records import StepMessage
+from orchestrator.store.records import Claim, StepMessage
 
 log = logging.getLogger(__name__)
+
+# A ready dependent and its claim, taken when the step before it completed.
+Chained = tuple[StepMessage, Claim]
 
 
 def stopping() -> bool:
@@ -50,11 +53,9 @@ class Chaining:
         """``worker_ready``'s receiver: its sender is the consumer."""
         self.events = getattr(sender, "event_dispatcher", None)
 
-    def pick(self, messages: Sequence[StepMessage]) -> StepMessage | None:
-        """The message this thread runs next, of those a completion made due, if any."""
-        if stopping():
-            return None
-        return next((message for message in messages if message.agent in self.served), None)
+    def agents(self) -> frozenset[str]:
+        """The agent types of which a ready dependent runs here next: none when stopping."""
+        return frozenset() if stopping() else self.served
 
     def shown(self, message: StepMessage, parent: str) -> Shown:
         return Shown(self.events, message, parent)

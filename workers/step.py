@@ -21,7 +21,7 @@ from orchestrator.llm.metering import StepMeter, metered
 from orchestrator.plans import ReferenceResolutionError, format_errors, iter_refs, resolve
 from orchestrator.runtime import Runtime
 from orchestrator.store.records import Claim, StepMessage
-from workers.chain import Chaining
+from workers.chain import Chained, Chaining
 from workers.deltas import DeltaWriter
 from workers.lease import LeaseKeeper
 from workers.telemetry import Telemetry
@@ -77,33 +77,40 @@ class StepRunner:
         next in this thread (``workers.chain``); ``task_id`` is the Celery task's, their parent.
         """
         message = StepMessage(job_id, step_id, dispatch, agent, "")
-        said, after = self._run_one(message, worker, on_progress, trace)
+        said, after = self._run_one(message, None, worker, on_progress, trace)
         parent = task_id
         while after is not None and self.chain is not None:
-            shown = self.chain.shown(after, parent)
+            (message, claim), shown = after, self.chain.shown(after[0], parent)
             try:
-                step_said, next_one = self._run_one(after, worker, shown.progress, trace)
+                step_said, after = self._run_one(message, claim, worker, shown.progress, trace)
             except BaseException as exc:
                 shown.failed(exc)
                 raise
             shown.succeeded(step_said)
-            after, parent = next_one, shown.id
+            parent = shown.id
         return said
 
     def _run_one(
-        self, message: StepMessage, worker: str, on_progress: Progress | None, trace: str
-    ) -> tuple[str, StepMessage | None]:
-        """What happened, and the ready dependent this thread runs next (None: none)."""
+        self,
+        message: StepMessage,
+        claim: Claim | None,
+        worker: str,
+        on_progress: Progress | None,
+        trace: str,
+    ) -> tuple[str, Chained | None]:
+        """What happened, and the ready dependent this thread runs next, claimed (None:
+        none). ``claim``: the message's, if it is claimed already (a chained step)."""
         job_id, step_id, dispatch = message.job_id, message.step_id, message.dispatch
-        claim = self.store.claim(
-            job_id,
-            step_id,
-            dispatch,
-            message.agent,
-            worker,
-            self.settings.step_lease_seconds,
-            max_attempts=self.settings.step_max_attempts,
-        )
+        if claim is None:
+            claim = self.store.claim(
+                job_id,
+                step_id,
+                dispatch,
+                message.agent,
+                worker,
+                self.settings.step_lease_seconds,
+                max_attempts=self.settings.step_max_attempts,
+            )
         if not claim.ok:
             # A duplicate or superseded message; if the step is done, make sure
             # what it made due was published (its worker may have died before).
@@ -159,7 +166,7 @@ class StepRunner:
         claim: Claim,
         worker: str,
         on_progress: Progress | None,
-    ) -> tuple[str, str, StepMessage | None]:
+    ) -> tuple[str, str, Chained | None]:
         """(the outcome, for metrics; what happened, for the task's log; the ready
         dependent this thread runs next, if any)."""
         # Without a budget, no call needs the job's spending at once: the step's
@@ -187,12 +194,18 @@ class StepRunner:
             meter.flush()
             said = self._under_threshold(job_id, step_id, dispatch, claim, output, scores)
             return "under_threshold", said, None
-        followups = self.store.complete(job_id, step_id, output, scores, usage=meter.take())
-        after = self.chain.pick(followups.messages) if self.chain is not None else None
-        if after is not None:  # it stays in the outbox until its claim takes it
-            followups.messages.remove(after)
+        followups = self.store.complete(
+            job_id,
+            step_id,
+            output,
+            scores,
+            usage=meter.take(),
+            worker=worker,
+            lease=self.settings.step_lease_seconds,
+            chain=self.chain.agents() if self.chain is not None else (),
+        )
         self.runtime.engine.deliver(job_id, followups)
-        return "succeeded", "succeeded", after
+        return "succeeded", "succeeded", followups.chained
 
     def _ended(
         self, job_id: str, step_id: str, dispatch: int, claim: Claim, exc: Exception

@@ -10,7 +10,7 @@ scripts return, and how the records read back, is ``orchestrator.store.records``
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any, cast
@@ -242,22 +242,20 @@ class Store:
         output: Any,
         scores: Sequence[Score] = (),
         usage: TokenUsage | None = None,
+        *,
+        worker: str = "",
+        lease: float = 0.0,
+        chain: Collection[str] = (),
     ) -> Followups:
         """Record the step's output (and what its model calls spent that is not yet
-        counted: ``usage``) and queue what became ready."""
+        counted: ``usage``) and queue what became ready. The first ready dependent of an
+        agent type in ``chain`` is claimed at once for ``worker``, leased for ``lease``
+        seconds (``Followups.chained``): it runs next there, and was never published."""
         scored = json.dumps([score.model_dump() for score in scores]) if scores else ""
-        spent = usage or TokenUsage()
-        reply = self._run(
-            "complete",
-            job_id,
-            step_id,
-            json.dumps(output),
-            scored,
-            spent.prompt_tokens,
-            spent.completion_tokens,
-            spent.cost,
-        )
-        return Followups.parse(reply)
+        used = usage or TokenUsage()
+        spent = (used.prompt_tokens, used.completion_tokens, used.cost)
+        data = (json.dumps(output), scored, *spent, worker, lease, *sorted(chain))
+        return Followups.parse(self._run("complete", job_id, step_id, *data))
 
     def fail(
         self,

@@ -61,14 +61,20 @@ class Followups:
 
     messages: list[StepMessage] = field(default_factory=list)
     finalize: bool = False
+    # A ready dependent claimed at once for the worker that completed the step (complete).
+    chained: tuple[StepMessage, Claim] | None = None
 
     @classmethod
     def parse(cls, reply: list[Any]) -> Followups:
-        """``{finalize (0/1), messages...}``, or ``{-1}``: nothing due (complete, fail,
-        expire)."""
+        """``{finalize (0/1), messages..., and from complete {message, claim...} of the
+        dependent it claimed, if any}``, or ``{-1}``: nothing due (complete, fail, expire)."""
         if not reply or int(reply[0]) < 0:
             return cls()
-        return cls([StepMessage.parse(raw) for raw in reply[1:]], bool(int(reply[0])))
+        due, chained = reply[1:], None
+        if due and isinstance(due[-1], list):
+            (raw, *claim), due = due[-1], due[:-1]
+            chained = (StepMessage.parse(raw), Claim.parse(claim))
+        return cls([StepMessage.parse(raw) for raw in due], bool(int(reply[0])), chained)
 
     @classmethod
     def parse_ended(cls, reply: list[Any]) -> Followups | str:

@@ -146,7 +146,7 @@ def test_a_worker_that_is_stopping_runs_nothing_more_itself(
     assert [m.step_id for m in worker.dispatcher.steps] == ["s1"]
 
 
-def test_a_dependent_picked_by_a_worker_that_dies_before_its_claim_is_sent_again(
+def test_a_dependent_claimed_by_a_worker_that_dies_is_run_again_when_its_lease_ends(
     inline: tuple[Runtime, InlineWorker], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime, worker = inline
@@ -164,15 +164,18 @@ def test_a_dependent_picked_by_a_worker_that_dies_before_its_claim_is_sent_again
 
     monkeypatch.setattr(runner, "_run_one", dies_after_the_first)
     with pytest.raises(SystemExit):
-        run_next(worker)
+        run_next(worker)  # s0 completes, and its completion claims s1 for w1
     monkeypatch.undo()
-    assert worker.dispatcher.steps == []
-    assert [m.step_id for m in runtime.store.outbox.unclaimed()] == ["s1"]
-    # The outbox still holds s1's message: once it is due, the sweeper publishes it.
-    wait_for(lambda: runtime.sweeper.sweep().resent, what="s1 to be sent again", timeout=30)
+    assert worker.dispatcher.steps == [] and runtime.store.outbox.unclaimed() == []
+    s1 = runtime.store.result(job_id).steps["s1"]
+    assert (s1.status, s1.worker, s1.attempts) == ("running", "w1", 1)
+    # Nothing renews s1's lease: when it runs out, the sweeper publishes s1 again.
+    wait_for(lambda: runtime.sweeper.sweep().expired, what="s1's lease to expire")
+    assert [m.step_id for m in worker.dispatcher.steps] == ["s1"]
     worker.drain()
     result = runtime.store.result(job_id)
     assert result.status == "succeeded" and result.answer == {"text": "HI!"}
+    assert result.steps["s1"].attempts == 2
 
 
 def test_without_chaining_every_step_is_published(inline: tuple[Runtime, InlineWorker]) -> None:

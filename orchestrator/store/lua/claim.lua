@@ -1,8 +1,7 @@
 -- ARGV[3] step, ARGV[4] dispatch, ARGV[5] worker, ARGV[6] lease seconds, ARGV[7] agent,
 -- ARGV[8] max attempts.
--- Returns {'ok', attempt, agent, input JSON, reference JSON or '', the job's threshold or '',
--- '1' if the job has a budget else '', the job's traceparent or '', and of an attempt whose
--- lease ran out and that this one takes over: its worker, start and lease (else '' each)}, or {reason, ...} when this message must not run the step.
+-- Returns the claim (``take``, in common.lua); for a step that already succeeded
+-- {'succeeded', finalize, messages...}; else {why} when this message must not run the step.
 local step, dispatch = ARGV[3], tonumber(ARGV[4])
 -- This message has arrived: the outbox need not send it again.
 redis.call('ZREM', outbox, message(step, dispatch, ARGV[7]))
@@ -28,16 +27,6 @@ if st == 'queued' or (st == 'running' and tonumber(lease) <= NOW) then
   if st == 'running' then
     lost = redis.call('HMGET', sk, 'worker', 'started_at', 'lease_until')
   end
-  local until_ = NOW + tonumber(ARGV[6])
-  redis.call('HSET', sk, 'status', 'running', 'attempts', attempt, 'worker', ARGV[5],
-    'started_at', TS, 'lease_until', string.format('%.6f', until_), 'progress', '', 'message', '')
-  redis.call('ZADD', leases, until_, lease_member(step))
-  emit('step_started', step, cjson.encode({attempt = attempt, worker = ARGV[5]}))
-  local agent, input, reference = unpack(redis.call('HMGET', sk, 'agent', 'input', 'reference'))
-  local threshold, tokens, cost, trace = unpack(redis.call('HMGET', job, 'threshold',
-    'budget_tokens', 'budget_cost', 'trace'))
-  local budgeted = ((tokens or '') ~= '' or (cost or '') ~= '') and '1' or ''
-  return {'ok', attempt, agent, input, reference or '', threshold or '', budgeted,
-    trace or '', lost[1] or '', lost[2] or '', lost[3] or ''}
+  return take(step, attempt, ARGV[5], ARGV[6], lost)
 end
 return {st}

@@ -30,6 +30,26 @@ local function enqueue(step, dispatch, delay)
   return msg
 end
 
+-- Run a queued step (or one whose lease ran out) as ``attempt``, for ``worker``, leased
+-- for ``lease`` seconds; ``lost``: the worker, start and lease of an attempt it takes over
+-- ('' each if none). Returns the claim's {'ok', attempt, agent, input JSON, reference JSON
+-- or '', the job's threshold or '', '1' if the job has a budget else '', its traceparent or
+-- '', lost...}.
+local function take(step, attempt, worker, lease, lost)
+  local sk = step_key(step)
+  local until_ = NOW + tonumber(lease)
+  redis.call('HSET', sk, 'status', 'running', 'attempts', attempt, 'worker', worker,
+    'started_at', TS, 'lease_until', string.format('%.6f', until_), 'progress', '', 'message', '')
+  redis.call('ZADD', leases, until_, lease_member(step))
+  emit('step_started', step, cjson.encode({attempt = attempt, worker = worker}))
+  local agent, input, reference = unpack(redis.call('HMGET', sk, 'agent', 'input', 'reference'))
+  local threshold, tokens, cost, trace = unpack(redis.call('HMGET', job, 'threshold',
+    'budget_tokens', 'budget_cost', 'trace'))
+  local budgeted = ((tokens or '') ~= '' or (cost or '') ~= '') and '1' or ''
+  return {'ok', attempt, agent, input, reference or '', threshold or '', budgeted,
+    trace or '', lost[1] or '', lost[2] or '', lost[3] or ''}
+end
+
 local function children(step)
   local raw = redis.call('HGET', job .. ':children', step)
   if not raw then return {} end
