@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint faults bench eval screenshot clean
+.PHONY: install test lint faults bench bench-check eval screenshot clean
 
 $(BIN)/celeriac: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,17 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# ARGS go to `python -m benchmarks`: e.g. make bench ARGS="startup --quick".
 bench: install
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(ARGS)
+
+# The same run, compared with BASELINE's figures: fails on one more than 10% worse (see
+# benchmarks/check.py); writes benchmarks/results/check.json, never latest.json.
+# E.g. make bench-check ARGS="latency startup --tolerance 0.15".
+BASELINE ?= benchmarks/results/latest.json
+
+bench-check: install
+	$(BIN)/python -m benchmarks $(ARGS) --check $(BASELINE)
 
 # The evaluations on public data (../shared/data in development; DATA=... elsewhere).
 DATA ?= ../shared/data

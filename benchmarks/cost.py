@@ -216,19 +216,20 @@ def table() -> Table:
         [
             Column("case", "case", left=True),
             Column("ms_per_step", "wall ms/step", fixed(2)),
-            Column("calls_per_step", "commands/step", fixed(1)),
+            Column("calls_per_step", "commands/step", fixed(1), better="lower"),
             Column("script_calls_per_step", "scripts/step", fixed(1)),
             Column("usec_per_step", "cmd usec/step", fixed(0)),
             Column("ceiling_steps_per_s", "ceiling steps/s", fixed(0)),
-            Column("cpu_usec_per_step", "CPU usec/step", fixed(0)),
+            Column("cpu_usec_per_step", "CPU usec/step", fixed(0), better="lower"),
             Column("cpu_ceiling_steps_per_s", "CPU ceiling steps/s", fixed(0)),
             Column("memory_per_job_bytes", "bytes/job", fixed(0)),
             Column("memory_per_step_bytes", "bytes/step", fixed(0)),
             Column("key_bytes_per_job", "key bytes/job", fixed(0)),
-            Column("key_bytes_per_step", "key bytes/step", fixed(0)),
+            Column("key_bytes_per_step", "key bytes/step", fixed(0), better="lower"),
             Column("expiring_keys", "keys expiring"),
             Column("lasting_keys", "keys lasting"),
         ],
+        key=("case",),
     )
 
 

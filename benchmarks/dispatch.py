@@ -133,13 +133,14 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("workers", "worker procs"),
             Column("jobs", "jobs / tasks"),
             Column("runs", "runs"),
-            Column("celeriac_per_s", "celeriac jobs/s", fixed(0)),
+            Column("celeriac_per_s", "celeriac jobs/s", fixed(0), better="higher"),
             Column("celery_per_s", "Celery tasks/s", fixed(0)),
-            Column("ratio", "ratio", fixed(2)),
+            Column("ratio", "ratio", fixed(2), better="higher"),
             Column("ratio_range", "ratio min-max", left=True),
-            Column("celeriac_cpu_ms", "celeriac CPU ms/job", fixed(2)),
+            Column("celeriac_cpu_ms", "celeriac CPU ms/job", fixed(2), better="lower"),
             Column("celery_cpu_ms", "Celery CPU ms/task", fixed(2)),
         ],
+        key=("workers", "jobs"),
     )
     table.rows = [measure(workers, sizes, repeats) for workers in sizes.workers]
     table.notes += [

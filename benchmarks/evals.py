@@ -172,12 +172,13 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("lines", "lines", fixed(0)),
             Column("steps", "steps", fixed(0)),
             Column("wall_range_s", "wall s"),
-            Column("lines_per_s", "lines/s", fixed(0)),
+            Column("lines_per_s", "lines/s", fixed(0), better="higher"),
             Column("inside_s", "in deployment s", fixed(2)),
             Column("inside_lines_per_s", "lines/s there", fixed(0)),
             Column("chrf", "chrF", fixed(2)),
             Column("bleu", "BLEU", fixed(2)),
         ],
+        key=("shape", "lines", "steps"),
     )
     for lines in LINES[quick]:
         translation.rows.append(translation_row(lines, (), repeats))
@@ -195,13 +196,14 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("documents", "documents", fixed(0)),
             Column("queries", "queries", fixed(0)),
             Column("wall_range_s", "wall s"),
-            Column("queries_per_s", "queries/s", fixed(0)),
+            Column("queries_per_s", "queries/s", fixed(0), better="higher"),
             Column("inside_s", "in deployment s", fixed(2)),
             Column("inside_queries_per_s", "queries/s there", fixed(0)),
             Column("ndcg", "nDCG@10", fixed(3)),
             Column("mrr", "MRR", fixed(3)),
         ],
         rows=[retrieval_row(QUERIES[quick], repeats)],
+        key=("documents", "queries"),
     )
     retrieval.notes += [
         f"generated documents (seed {bm25.SEED}): 30-200 Zipf pseudo-words each; each query "

@@ -88,7 +88,7 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("runs", "runs"),
             Column("wall_s", "wall s", fixed(2)),
             Column("wall_range_s", "min-max s"),
-            Column("steps_per_s", "steps/s", fixed(0)),
+            Column("steps_per_s", "steps/s", fixed(0), better="higher"),
             Column("noops_s", "submit to last noop s", fixed(2)),
             Column("noop_steps_per_s", "noops/s", fixed(0)),
             Column("fan_in_ms", "fan-in ms", fixed(1)),
@@ -96,6 +96,7 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("finalize_ms", "finalize ms", fixed(1)),
             Column("client_ms", "client ms", fixed(1)),
         ],
+        key=("workers", "steps"),
     )
     for workers in (1, 2):
         with Deployment(workers=workers) as live:

@@ -171,10 +171,11 @@ def round_trips(jobs: int, runs: int) -> Table:
         f"Submit to result of a one-step job, one at a time ({runs * jobs} each, alternating)",
         [
             Column("way", "way", left=True),
-            Column("p50_ms", "p50 ms", fixed(2)),
+            Column("p50_ms", "p50 ms", fixed(2), better="lower"),
             Column("p99_ms", "p99 ms", fixed(2)),
-            Column("ratio", "p50 / SDK's", fixed(2)),
+            Column("ratio", "p50 / SDK's", fixed(2), better="lower"),
         ],
+        key=("way",),
     )
     base = median(sdk)
     for way, walls in (
@@ -295,9 +296,10 @@ def first_tokens(url: str, client: Client, jobs: int) -> Table:
         f"Time to first token of one job at a time ({jobs} each, alternating)",
         [
             Column("way", "way", left=True),
-            Column("p50_ms", "p50 ms", fixed(1)),
+            Column("p50_ms", "p50 ms", fixed(1), better="lower"),
             Column("p99_ms", "p99 ms", fixed(1)),
         ],
+        key=("way",),
     )
     ways = (
         ("SDK: job.events()", sdk),
@@ -349,12 +351,13 @@ def streams(count: int, runs: int, jobs: int) -> list[Table]:
         f"(median of {runs} runs)",
         [
             Column("way", "way", left=True),
-            Column("ttft_p50_ms", "first token p50 ms", fixed(1)),
+            Column("ttft_p50_ms", "first token p50 ms", fixed(1), better="lower"),
             Column("ttft_p99_ms", "p99 ms", fixed(1)),
             Column("p99_over_p50", "p99 / p50", fixed(2)),
-            Column("events_per_s", "events/s", fixed(0)),
+            Column("events_per_s", "events/s", fixed(0), better="higher"),
             Column("cpu_ms_per_job", "gateway CPU ms/job", fixed(2)),
         ],
+        key=("way",),
     )
     for way, measured in rows.items():
         row: dict[str, Any] = {"way": way}

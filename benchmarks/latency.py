@@ -84,7 +84,7 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
         [
             Column("workers", "worker procs"),
             Column("jobs", "jobs"),
-            Column("p50_ms", "p50 ms", fixed(1)),
+            Column("p50_ms", "p50 ms", fixed(1), better="lower"),
             Column("p95_ms", "p95 ms", fixed(1)),
             Column("max_ms", "max ms", fixed(1)),
             Column("per_step_ms", "per step ms (p50/3)", fixed(1)),
@@ -94,6 +94,7 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("finalize_ms", "finalize ms", fixed(1)),
             Column("client_ms", "client ms", fixed(1)),
         ],
+        key=("workers", "jobs"),
     )
     for workers in (1, 2):
         with Deployment(workers=workers) as live:

@@ -168,16 +168,17 @@ def run(quick: bool, repeats: int | None = None, jobs: int | None = None) -> lis
             Column("runs", "runs"),
             Column("wall_s", "wall s", fixed(2)),
             Column("wall_range_s", "min-max s"),
-            Column("jobs_per_s", "jobs/s", fixed(0)),
+            Column("jobs_per_s", "jobs/s", fixed(0), better="higher"),
             Column("store_calls_per_step", "store cmds/step", fixed(1)),
             Column("store_cpu_usec_per_step", "store CPU us/step", fixed(0)),
             Column("primary_calls_per_step", "primaries cmds/step", fixed(1)),
             Column("primary_cpu_usec_per_step", "primaries CPU us/step", fixed(0)),
-            Column("busiest_cpu_usec_per_step", "busiest node us/step", fixed(0)),
+            Column("busiest_cpu_usec_per_step", "busiest node us/step", fixed(0), better="lower"),
             Column("ceiling_steps_per_s", "Redis ceiling steps/s", fixed(0)),
             Column("broker_calls_per_step", "broker cmds/step", optional(1)),
             Column("broker_cpu_usec_per_step", "broker CPU us/step", optional(0)),
         ],
+        key=("layout", "workers", "jobs"),
     )
     table.rows = [measure(name, start, jobs, repeats) for name, start in LAYOUTS]
     table.notes += [

@@ -115,13 +115,14 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
         f"Worker memory: ONE worker process (`celeriac worker {' '.join(args)}`)",
         [
             Column("state", "state", left=True),
-            Column("rss_mib", "RSS MiB", fixed(1)),
+            Column("rss_mib", "RSS MiB", fixed(1), better="lower"),
             Column("hwm_mib", "peak RSS so far MiB", fixed(1)),
             Column("threads", "threads"),
             Column("processes", "processes"),
             Column("max_running", "steps running"),
             Column("cpu_pct", "CPU % of a core"),
         ],
+        key=("state",),
     )
     with Deployment(workers=1, worker_args=args) as live:
         (pid,) = live.worker_pids()

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import redis
 
@@ -46,22 +46,56 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+Better = Literal["higher", "lower"]
+
+
 @dataclass(frozen=True)
 class Column:
-    """One column: the row key it shows, its header, and how to format a value."""
+    """One column: the row key it shows, its header, how to format a value, and, for a
+    headline figure, which way is better. ``python -m benchmarks --check`` compares the
+    figures whose column says so with a baseline's:
+    ``Column("steps_per_s", "steps/s", fixed(0), better="higher")``."""
 
     key: str
     header: str
     fmt: Callable[[Any], str] = str
     left: bool = False
+    better: Better | None = None
 
 
 @dataclass
 class Table:
+    """A table of rows (dicts of figures), the columns that show them and notes under it.
+
+    ``key`` names the row fields that tell one row from another: the inputs that vary
+    (``("case", "workers")``, ``("steps", "concurrency")``), or ``()`` for a table of one
+    row. ``--check`` pairs a row with the baseline's row, in the table of the same title,
+    whose key fields are all equal. They are named rather than guessed from the values:
+    rows carry strings that change every run (``wall_range_s``, ``meets_target``) and
+    integers that are results (``max_running``), so a guess would pair nothing or the
+    wrong rows. A table with a checked figure must name its key, and no checked figure
+    can be part of it.
+    """
+
     title: str
     columns: list[Column]
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    key: tuple[str, ...] | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        checked = self.checked()
+        if checked and self.key is None:
+            raise ValueError(
+                f"table {self.title!r} checks {', '.join(checked)} but names no key: "
+                "pass key=(the fields that tell its rows apart), or key=() for one row"
+            )
+        if both := sorted(set(checked) & set(self.key or ())):
+            raise ValueError(f"table {self.title!r}: {', '.join(both)} is checked and in its key")
+
+    def checked(self) -> dict[str, Better]:
+        """The checked figures, each with the way that is better."""
+        return {column.key: column.better for column in self.columns if column.better}
 
     def render(self) -> str:
         cells = [[col.header for col in self.columns]]
@@ -80,7 +114,13 @@ class Table:
         return "\n".join(lines)
 
     def as_json(self) -> dict[str, Any]:
-        return {"title": self.title, "rows": self.rows, "notes": self.notes}
+        return {
+            "title": self.title,
+            "rows": self.rows,
+            "notes": self.notes,
+            "checked": self.checked(),
+            "key": None if self.key is None else list(self.key),
+        }
 
 
 def _cell(column: Column, row: dict[str, Any]) -> str:
@@ -210,7 +250,11 @@ def describe_machine(facts: dict[str, Any]) -> str:
     )
 
 
-def write_json(path: Path, facts: dict[str, Any], sections: list[Section]) -> None:
+def results(facts: dict[str, Any], sections: list[Section]) -> dict[str, Any]:
+    """Everything a run measured, as its JSON file holds it."""
+    return {"machine": facts, "benchmarks": {s.name: s.as_json() for s in sections}}
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"machine": facts, "benchmarks": {s.name: s.as_json() for s in sections}}
     path.write_text(json.dumps(data, indent=2) + "\n")

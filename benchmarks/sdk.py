@@ -111,9 +111,10 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("way", "way", left=True),
             Column("calls", "calls at once"),
             Column("runs", "runs"),
-            Column("cpu_ms", "event loop CPU ms/call", fixed(3)),
+            Column("cpu_ms", "event loop CPU ms/call", fixed(3), better="lower"),
             Column("cpu_range_ms", "min-max ms", left=True),
         ],
+        key=("way", "calls"),
     )
     for way, values in spent.items():
         table.rows.append(

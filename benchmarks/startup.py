@@ -113,16 +113,17 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
         "(own Redis, 1 worker), command to result (median of runs)",
         [
             Column("runs", "runs"),
-            Column("wall_s", "total s", fixed(2)),
+            Column("wall_s", "total s", fixed(2), better="lower"),
             Column("wall_range_s", "min-max s"),
             Column("to_submit_s", "to submit s", fixed(2)),
             Column("job_s", "job s", fixed(3)),
             Column("stop_exit_s", "stop and exit s", fixed(2)),
             Column("interpreter_s", "python alone s", fixed(2)),
-            Column("cli_import_s", "CLI import s", fixed(2)),
+            Column("cli_import_s", "CLI import s", fixed(2), better="lower"),
             Column("worker_import_s", "worker import s", fixed(2)),
         ],
         rows=[row],
+        key=(),
     )
     table.notes += [
         "command: `python -m orchestrator run --plan PLAN_FILE --json`; one offline "

@@ -19,12 +19,13 @@ from benchmarks.report import Column, Table, fixed, median, wall_stats
 class Sizes:
     wide: tuple[int, ...]  # steps in one job, with echo
     noop_wide: int  # steps in one job, with noop
+    chain: int  # steps in one job, each depending on the one before, with noop
     jobs: int  # one-step jobs submitted back to back
     repeats: int
 
 
-FULL = Sizes(wide=(1000, 2000), noop_wide=1000, jobs=500, repeats=3)
-QUICK = Sizes(wide=(100,), noop_wide=100, jobs=50, repeats=1)
+FULL = Sizes(wide=(1000, 2000), noop_wide=1000, chain=100, jobs=500, repeats=3)
+QUICK = Sizes(wide=(100,), noop_wide=100, chain=20, jobs=50, repeats=1)
 
 
 def wide_plan(agent: str, steps: int) -> dict[str, Any]:
@@ -33,12 +34,24 @@ def wide_plan(agent: str, steps: int) -> dict[str, Any]:
     }
 
 
+def chain_plan(agent: str, steps: int) -> dict[str, Any]:
+    return {
+        "steps": [
+            {"id": f"s{i}", "agent": agent, "input": {"text": "x"}}
+            | ({"depends_on": [f"s{i - 1}"]} if i else {})
+            for i in range(steps)
+        ]
+    }
+
+
 def one_step_plan(agent: str) -> dict[str, Any]:
     return {"steps": [{"id": "a", "agent": agent, "input": {"text": "x"}}]}
 
 
-def wide_job(live: Deployment, agent: str, steps: int, repeats: int) -> dict[str, Any]:
-    plan = wide_plan(agent, steps)
+def wide_job(
+    live: Deployment, agent: str, steps: int, repeats: int, *, chained: bool = False
+) -> dict[str, Any]:
+    plan = chain_plan(agent, steps) if chained else wide_plan(agent, steps)
     walls, starts = [], []
     for _ in range(repeats):
         wall, handle = timed(live, plan)
@@ -46,7 +59,9 @@ def wide_job(live: Deployment, agent: str, steps: int, repeats: int) -> dict[str
         starts.append(last_start(events(handle)))
     wall = median(walls)
     return {
-        "case": f"1 job x {steps} {agent} steps",
+        "case": f"1 job, a chain of {steps} {agent} steps"
+        if chained
+        else f"1 job x {steps} {agent} steps",
         "agent": agent,
         "steps": steps,
         "jobs": 1,
@@ -92,10 +107,11 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             Column("wall_s", "wall s", fixed(2)),
             Column("wall_range_s", "min-max s"),
             Column("last_start_s", "last step started s", fixed(2)),
-            Column("steps_per_s", "steps/s", fixed(0)),
+            Column("steps_per_s", "steps/s", fixed(0), better="higher"),
             Column("jobs_per_s", "jobs/s", fixed(0)),
             Column("submit_jobs_per_s", "submits/s", fixed(0)),
         ],
+        key=("case", "workers"),
     )
     biggest = max((*sizes.wide, sizes.noop_wide))
     for workers in (1, 2):
@@ -104,6 +120,7 @@ def run(quick: bool, repeats: int | None = None) -> list[Table]:
             timed(live, wide_plan("echo", 50))  # warm up: imports, pools, threads
             rows = [wide_job(live, "echo", steps, repeats) for steps in sizes.wide]
             rows.append(wide_job(live, "noop", sizes.noop_wide, repeats))
+            rows.append(wide_job(live, "noop", sizes.chain, repeats, chained=True))
             rows.append(many_jobs(live, "echo", sizes.jobs, repeats))
         for row in rows:
             row["workers"] = workers
