@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -145,7 +146,7 @@ class StepRunner:
     def _ask(self, job_id: str, step_id: str, dispatch: int, claim: Claim) -> str:
         """Hold the step for a person, with its input resolved as it would run."""
         try:
-            resolved = self._resolved(job_id, claim.input)
+            resolved = self._resolved(job_id, claim.input, claim.known)
         except ReferenceResolutionError as exc:
             return self._fail(job_id, step_id, dispatch, f"{exc}", None)
         timeout = self.settings.approval_timeout_seconds
@@ -153,10 +154,14 @@ class StepRunner:
             return "awaiting approval"
         return "not run: superseded"
 
-    def _resolved(self, job_id: str, raw_input: dict[str, Any]) -> Any:
-        """The step's input with its ``$from`` references replaced by upstream outputs."""
-        sources = sorted({source for source, _ in iter_refs(raw_input)})
-        return resolve(raw_input, self.store.outputs(job_id, sources))
+    def _resolved(
+        self, job_id: str, raw_input: dict[str, Any], known: dict[str, Any] | None = None
+    ) -> Any:
+        """The step's input with its ``$from`` references replaced by upstream outputs
+        (those in ``known`` as they are, the others read from the store)."""
+        known = known or {}
+        sources = sorted({source for source, _ in iter_refs(raw_input)} - known.keys())
+        return resolve(raw_input, {**known, **self.store.outputs(job_id, sources)})
 
     def _run_claimed(
         self,
@@ -194,6 +199,23 @@ class StepRunner:
             meter.flush()
             said = self._under_threshold(job_id, step_id, dispatch, claim, output, scores)
             return "under_threshold", said, None
+        return (
+            "succeeded",
+            "succeeded",
+            self._completed(job_id, step_id, output, scores, meter, worker),
+        )
+
+    def _completed(
+        self,
+        job_id: str,
+        step_id: str,
+        output: Any,
+        scores: list[Score],
+        meter: StepMeter,
+        worker: str,
+    ) -> Chained | None:
+        """Record the step's output, publish what it made due, and return the dependent
+        claimed for this thread, if any (with this output at hand: it need not fetch it)."""
         followups = self.store.complete(
             job_id,
             step_id,
@@ -205,7 +227,10 @@ class StepRunner:
             chain=self.chain.agents() if self.chain is not None else (),
         )
         self.runtime.engine.deliver(job_id, followups)
-        return "succeeded", "succeeded", followups.chained
+        if followups.chained is None:
+            return None
+        message, claim = followups.chained
+        return message, replace(claim, known={step_id: output})
 
     def _ended(
         self, job_id: str, step_id: str, dispatch: int, claim: Claim, exc: Exception
@@ -275,7 +300,7 @@ class StepRunner:
         """The step's output as JSON, and its scores."""
         agent_name, raw_input = claim.agent, claim.input
         agent = self.agent(agent_name)
-        resolved = self._resolved(job_id, raw_input)
+        resolved = self._resolved(job_id, raw_input, claim.known)
         try:
             validated = agent.Input.model_validate(resolved)
         except ValidationError as exc:

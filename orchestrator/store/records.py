@@ -108,6 +108,8 @@ class Claim:
     lost: tuple[str, float, float] | None = None
     reason: str = ""
     followups: Followups = field(default_factory=Followups)
+    # Upstream outputs the claimer has at hand, by step id: a chained step's parent's.
+    known: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, reply: list[Any]) -> Claim:

@@ -74,14 +74,22 @@ def run_next(worker: InlineWorker, task_id: str = "") -> StepMessage:
 
 
 def test_a_chain_runs_in_one_task_and_only_its_first_step_is_published(
-    inline: tuple[Runtime, InlineWorker],
+    inline: tuple[Runtime, InlineWorker], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runtime, worker = inline
     worker.runner.chain = chaining = Chaining(["upper", "exclaim"])
     chaining.ready(type("Consumer", (), {"event_dispatcher": Events()})())
     job_id = started(runtime, worker, chain_plan("ueue"))
     assert [m.step_id for m in worker.dispatcher.steps] == ["s0"]
+    read, outputs = [], runtime.store.outputs
+
+    def reading(job_id: str, step_ids: list[str]) -> dict[str, Any]:
+        read.extend(step_ids)
+        return outputs(job_id, step_ids)
+
+    monkeypatch.setattr(runtime.store, "outputs", reading)
     run_next(worker, task_id="task-0")
+    assert read == []  # each step's input came from the output the step before left at hand
     assert worker.dispatcher.steps == []  # s1, s2 and s3 ran in that same call
     while worker.dispatcher.finalizes:
         runtime.engine.finalize(worker.dispatcher.finalizes.pop(0))
