@@ -154,12 +154,9 @@ class StepRunner:
             return "awaiting approval"
         return "not run: superseded"
 
-    def _resolved(
-        self, job_id: str, raw_input: dict[str, Any], known: dict[str, Any] | None = None
-    ) -> Any:
+    def _resolved(self, job_id: str, raw_input: dict[str, Any], known: Mapping[str, Any]) -> Any:
         """The step's input with its ``$from`` references replaced by upstream outputs
         (those in ``known`` as they are, the others read from the store)."""
-        known = known or {}
         sources = sorted({source for source, _ in iter_refs(raw_input)} - known.keys())
         return resolve(raw_input, {**known, **self.store.outputs(job_id, sources)})
 

@@ -23,8 +23,9 @@ local function message(step, dispatch, agent)
     cjson.encode(job_id), cjson.encode(step), dispatch, cjson.encode(agent))
 end
 
-local function enqueue(step, dispatch, delay)
-  local agent = redis.call('HGET', step_key(step), 'agent')
+-- ``agent``: the step's, if the caller has read it already.
+local function enqueue(step, dispatch, delay, agent)
+  agent = agent or redis.call('HGET', step_key(step), 'agent')
   local msg = message(step, dispatch, agent)
   redis.call('ZADD', outbox, NOW + math.max(delay, 0) + (delay > 0 and 0 or grace), msg)
   return msg

@@ -42,7 +42,7 @@ if redis.call('HGET', job, 'status') == 'running' then
         chained = take(c, 1, ARGV[9], ARGV[10], {'', '', ''})
         table.insert(chained, 1, message(c, 1, agent))
       else
-        table.insert(out, enqueue(c, 1, 0))
+        table.insert(out, enqueue(c, 1, 0, agent))
       end
     end
   end
