@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery.worker import state as worker_state
@@ -45,8 +45,12 @@ def stopping() -> bool:
 class Chaining:
     """Which ready steps this worker runs itself, and their task events for Flower."""
 
-    def __init__(self, served: Sequence[str]) -> None:
+    def __init__(self, served: Sequence[str], signalled: Callable[[], bool] = bool) -> None:
         self.served = frozenset(served)
+        # Whether a signal has landed that Celery's handler has not yet turned into a flag
+        # (``ShutdownWaker.signalled``): a SIGTERM just before a step ends must not let
+        # this thread run one more step, as the event loop would not have delivered one.
+        self.signalled = signalled
         self.events: Any = None  # the consumer's event dispatcher, once the worker is ready
 
     def ready(self, sender: Any = None, **_: Any) -> None:
@@ -55,7 +59,7 @@ class Chaining:
 
     def agents(self) -> frozenset[str]:
         """The agent types of which a ready dependent runs here next: none when stopping."""
-        return frozenset() if stopping() else self.served
+        return frozenset() if stopping() or self.signalled() else self.served
 
     def shown(self, message: StepMessage, parent: str) -> Shown:
         return Shown(self.events, message, parent)

@@ -193,8 +193,9 @@ def run_worker(
     runner = StepRunner(runtime, registry)
     runtime.engine.model = runner.model  # planning and replanning on this worker use it
     register_tasks(runtime.app, runtime, runner)
+    waker = ShutdownWaker()  # a SIGTERM stops the worker now, not at its next poll
     if settings.chain_steps and pool != "prefork":  # see workers.chain
-        runner.chain = Chaining(served)
+        runner.chain = Chaining(served, waker.signalled)
         worker_ready.connect(runner.chain.ready, weak=False)
     # What the served types do, for planners anywhere (they may not import these agents);
     # what they can do here (translation's installed pairs) goes with every heartbeat
@@ -216,13 +217,14 @@ def run_worker(
     if settings.metrics_port:
         runner.telemetry.serve(settings.metrics_port, runtime.app, queues)
     runtime.app.steps["consumer"].add(reconnection_step(runtime.store.outbox))
-    _connect(Background(runtime, hostname, info, orchestrator), [registry[n] for n in served])
+    _connect(
+        Background(runtime, hostname, info, orchestrator), [registry[n] for n in served], waker
+    )
     start_worker(runtime.app, queues, concurrency, pool, loglevel, hostname)
 
 
-def _connect(background: Background, served: list[type[Agent]]) -> None:
+def _connect(background: Background, served: list[type[Agent]], waker: ShutdownWaker) -> None:
     """What the worker does when it is ready, forks a pool process, and shuts down."""
-    waker = ShutdownWaker()  # a SIGTERM stops the worker now, not at its next poll;
     worker_ready.connect(waker.install, weak=False)  # before the heartbeat says "alive"
     worker_process_init.connect(waker.forget, weak=False)
     worker_ready.connect(background.start, weak=False)

@@ -41,6 +41,19 @@ class ShutdownWaker:
         if self._writer is not None:
             signal.set_wakeup_fd(-1)
 
+    def signalled(self) -> bool:
+        """Whether a signal has landed that the event loop has not yet seen. Its handler
+        runs in the main thread, which may first have to wait for the GIL, so another
+        thread can see this before the handler's flag (``workers.chain``)."""
+        if self._reader is None:
+            return False
+        try:
+            return bool(self._reader.recv(1, socket.MSG_PEEK))
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:  # closed: the worker is going away
+            return True
+
     def _drain(self, *_: Any) -> None:
         if self._reader is not None:
             with contextlib.suppress(OSError):
