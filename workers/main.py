@@ -217,9 +217,8 @@ def run_worker(
     if settings.metrics_port:
         runner.telemetry.serve(settings.metrics_port, runtime.app, queues)
     runtime.app.steps["consumer"].add(reconnection_step(runtime.store.outbox))
-    _connect(
-        Background(runtime, hostname, info, orchestrator), [registry[n] for n in served], waker
-    )
+    background = Background(runtime, hostname, info, orchestrator)
+    _connect(background, [registry[n] for n in served], waker)
     start_worker(runtime.app, queues, concurrency, pool, loglevel, hostname)
 
 
