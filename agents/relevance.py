@@ -67,6 +67,18 @@ _QUESTION_WORDS = frozenset(
         "smallest expensive"
     ).split()
 )
+# Words that tell the question's circumstances, not its topic: when it happened ("last
+# night", "right now"). (Who it is for is no such word: "can my neighbour take it"
+# asks about the neighbour.) One that no passage has leaves the question:
+# the passages not saying "yesterday" is no sign that they do not answer. One a passage
+# has counts as any other term ("open on Sunday").
+_CIRCUMSTANCES = frozenset(
+    (  # noqa: SIM905 (a word list reads best as text)
+        "yesterday today tonight tomorrow morning afternoon evening night nights weekend "
+        "week weeks wk wks fortnight month months year years ago last next earlier later "
+        "now currently recently soon asap right moment"
+    ).split()
+)
 # What kind of answer a question wants, and what a unit that gives one holds.
 _MONEY = re.compile(
     r"[$€£¥]|\d\s*(?:%|percent)|\b(?:for\s+free|free\s+of\s+charge|no\s+cost|euros?|dollars?|usd|eur|gbp|pounds?|cents?|"
@@ -211,7 +223,11 @@ class Scorer:
         for bag in (*self.own, *self.context):
             bag |= {typo for typo, right in fixes.items() if right in bag}
         numbers = _numbers(question, sentences, self.own)  # "21-22" holds "I'm 22"
-        asked = question.terms | numbers
+        present = set().union(*self.own, *self.context)
+        self.aside = {
+            t for t in question.terms - present if question.words[t].lower() in _CIRCUMSTANCES
+        }
+        asked = (question.terms - self.aside) | numbers
         # Words of the question side by side in a unit ("lock the bike"), as a share of
         # the question's pairs.
         self.paired = [_paired(question.pairs, s.text) for s in sentences]
@@ -225,8 +241,7 @@ class Scorer:
         self.total = sum(self.weights.values())
         # A name the question gives that no passage has: they speak of something else; so
         # do passages that have "channels" but not the "sports" of "sports channels".
-        present = set().union(*self.own, *self.context)
-        absent = question.terms - present
+        absent = question.terms - present - self.aside
         unnamed = {question.words[t] for t in absent if t in question.names}
         unkind = {question.words[t] for t in absent if question.modifiers.get(t, set()) & present}
         unkind -= unnamed
@@ -258,7 +273,11 @@ class Scorer:
     def missing(self) -> list[str]:
         """The question's words that no unit holds, as the question wrote them."""
         present = set().union(*self.own, *self.context) if self.own else set()
-        words = [word for term, word in self.question.words.items() if term not in present]
+        words = [
+            word
+            for term, word in self.question.words.items()
+            if term not in present and term not in self.aside
+        ]
         return list(dict.fromkeys(re.sub(r"['\u2019]s$", "", word) for word in words))
 
 

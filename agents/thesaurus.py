@@ -53,7 +53,7 @@ SYNONYMS = (
     "start|begin|beginning",
     "end|finish|stop",
     "accident|crash|collision|fell off|fall off|fallen off",
-    "damage|damaged|broken|faulty|defective",
+    "damage|damaged|broken|faulty|defective|smashed|cracked|shattered|wrecked",
     "help|support|helpdesk|help desk",
     "discount|reduction|rebate|concession|reduced price|% off|percent off|cheaper|less expensive",
     "minimum|at least|no less than",
@@ -102,7 +102,7 @@ SYNONYMS = (
     "contract|deal|agreement",
     "reschedule|postpone|push back|put off",
     "certificate|certified|certification|certify",
-    "guest|visitor|friend",
+    "guest|visitor|friend|mate|mates|buddy|pal",
     "colour|color",
     "offline|no wifi|without wifi|without internet|without a connection|"
     "without an internet connection",
@@ -114,7 +114,9 @@ SYNONYMS = (
     "courier|driver|delivery driver|delivery person",
     "home|house|property|flat|apartment",
     "police|cops|cop",
-    "abroad|overseas|holiday|vacation",
+    "steal|theft|thief|nicked|pinched|robbed|robbery",
+    "freeze|pause|paused|suspend|suspended|put on hold",
+    "abroad|overseas|holiday|vacation|roaming",
     "complain|complaint|report",
     # What customers write for the units of time.
     "minute|min|mins",

@@ -69,3 +69,20 @@ def test_a_word_one_letter_off_another_way_is_another_word() -> None:
     [sport] = scores("Which sport ports does the router have?", port)
     [plain] = scores("Which ports does the router have?", port)
     assert sport < plain
+
+
+def test_when_it_happened_is_no_topic_unless_a_passage_has_it() -> None:
+    claims = ("c", "Break-ins", "After a burglary, tell the police within 24 hours.")
+    [plain] = scores("Someone broke in, how long do I have to tell the police?", claims)
+    [dated] = scores("Someone broke in last night, how long do I have to tell the police?", claims)
+    assert dated == plain
+    # A passage that has the word: it counts as any other ("open on Sunday").
+    hours = ("h", "Opening hours", "On Sunday the club opens at 9am.")
+    [sunday] = scores("What time does the club open on Sunday?", hours)
+    [monday] = scores("What time does the club open on Monday?", hours)
+    assert sunday > monday
+    # Who it is for is a topic: "my neighbour" that no passage has still weighs units down.
+    leave = ("l", "Delivery", "The driver can leave the parcel in a safe place.")
+    [alone] = scores("Can the driver leave the parcel?", leave)
+    [neighbour] = scores("Can the driver leave the parcel with my neighbour?", leave)
+    assert neighbour < 0.7 * alone

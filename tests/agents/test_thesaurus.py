@@ -16,6 +16,10 @@ def test_synonyms_and_phrases_are_one_term() -> None:
     assert terms("Wi-Fi") == terms("wifi") == terms("wireless network")
     assert terms("after a crash") == terms("after an accident")
     assert terms("at least 16") == terms("minimum 16")
+    # What customers write: "nicked" for stolen, "pause" for freeze, a "mate" for a guest.
+    assert terms("my phone was nicked") == terms("my phone was stolen")
+    assert terms("pause my membership") == terms("freeze my membership")
+    assert terms("bring a mate") == terms("bring a guest")
 
 
 def test_irregular_verb_forms_are_the_verb() -> None:
