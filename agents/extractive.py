@@ -47,7 +47,7 @@ ANSWERABLE = 0.28
 # A unit of the answering passage joins the answer at this share of the best one's score;
 # a unit of another passage (for a word the answer lacks) at this share.
 ALONGSIDE = 0.34
-ELSEWHERE = 0.7
+ELSEWHERE = 0.9
 SPAN_WEIGHT = 0.2  # what a unit's best short answer adds to its score, to choose between units
 SIMILAR = 0.6  # word-set overlap above which a unit says nothing new
 # A sentence that goes on from the one before it: an answer that has it has that one too.
