@@ -48,6 +48,14 @@ ANSWERABLE = 0.28
 # a unit of another passage (for a word the answer lacks) at this share.
 ALONGSIDE = 0.34
 ELSEWHERE = 0.9
+# A question of two parts ("How much is it, and how do I cancel?") may find its second part
+# in another passage: there a unit of another passage joins at this share.
+ELSEWHERE_FOR_A_PART = 0.7
+_TWO_PARTS = re.compile(
+    r"\?.*\S.*\?|\b(?:and|also|plus)\s+(?:how|what|when|where|which|who|why|can|could|do|does|"
+    r"is|are|will)\b",
+    re.I | re.S,
+)
 SPAN_WEIGHT = 0.2  # what a unit's best short answer adds to its score, to choose between units
 SIMILAR = 0.6  # word-set overlap above which a unit says nothing new
 # A sentence that goes on from the one before it: an answer that has it has that one too.
@@ -101,7 +109,8 @@ def answer(instruction: str, passages: Sequence[tuple[str, str, str]], max_words
         return Extract(_abstention(instruction, scorer.missing()), [], False, [], relevance)
     scores, best = superlatives.rescored(instruction, sentences, scores, best)  # "fastest"
     alongside = ALONGSIDE if by_meaning is None else meaning.ALONGSIDE
-    chosen = _choose(sentences, scores, alongside, best, scorer, max_words)
+    elsewhere = ELSEWHERE_FOR_A_PART if _TWO_PARTS.search(instruction) else ELSEWHERE
+    chosen = _choose(sentences, scores, (alongside, elsewhere), best, scorer, max_words)
     short = _short(instruction, chosen, scores)
     return Extract(_compose(chosen), _cited(chosen), True, chosen, scores[best], short)
 
@@ -120,13 +129,15 @@ def _short(instruction: str, chosen: Sequence[Sentence], scores: Sequence[float]
 def _choose(
     sentences: Sequence[Sentence],
     scores: Sequence[float],
-    alongside: float,
+    shares: tuple[float, float],
     best: int,
     scorer: Scorer,
     max_words: int,
 ) -> list[Sentence]:
-    """The best unit and those that answer beside it (of its passage, at ``alongside`` of
-    its score), each with the units it goes on from."""
+    """The best unit and those that answer beside it (of its passage, at the first of
+    ``shares`` of its score; of another, for a term it lacks, at the second), each with the
+    units it goes on from."""
+    alongside, elsewhere = shares
     home = sentences[best].passage
     covered: set[str] = set()
     chosen: list[int] = []
@@ -140,7 +151,7 @@ def _choose(
         elif sentences[index].passage == home:
             if scores[index] < alongside * scores[best] and not adds:
                 continue
-        elif not adds or scores[index] < max(ANSWERABLE, ELSEWHERE * scores[best]):
+        elif not adds or scores[index] < max(ANSWERABLE, elsewhere * scores[best]):
             continue
         if any(_overlap(scorer.own[index], scorer.own[other]) > SIMILAR for other in chosen):
             continue

@@ -130,6 +130,26 @@ def test_another_document_adds_to_the_answer_only_what_is_nearly_as_relevant() -
     assert extract.citations == ["visits"]
 
 
+PRICING = ("pricing", "Pricing", "The Pro plan costs 8 euro a month. The Team plan costs 20 euro.")
+CANCELLING = ("cancel", "Cancelling", "To cancel your plan, open Settings and choose Cancel plan.")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How much does the Pro plan cost, and how do I cancel it?",
+        "How much is the Pro plan? How do I cancel?",
+    ],
+)
+def test_a_question_of_two_parts_takes_each_part_from_its_document(question: str) -> None:
+    extract = answer(question, [PRICING, CANCELLING], max_words=80)
+    assert extract.citations == ["pricing", "cancel"]
+    assert "8 euro" in extract.text and "choose Cancel plan" in extract.text
+    assert answer("How much does the Pro plan cost?", [PRICING, CANCELLING], 80).citations == [
+        "pricing"
+    ]
+
+
 def _support_set() -> list[tuple[str, list[Document], str | None, list[str]]]:
     """benchmarks/data/support-qa.json's questions, each with the set's documents."""
     path = Path(__file__).parents[2] / "benchmarks" / "data" / "support-qa.json"
