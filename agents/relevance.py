@@ -209,6 +209,21 @@ class Question:
         self.yes_no = bool(_YES_NO.match(text))
 
 
+# A number written together with its unit or an ordinal's ending ("8kg", "5gb", "11pm",
+# "the 30th") is the number and the unit, on either side: a page may write "8 kg", "11 pm"
+# or "the 30". A one-letter unit stays ("5G" is no weight).
+_GLUED = re.compile(
+    r"\b(\d+(?:\.\d+)?)(?:(st|nd|rd|th)|("
+    + "|".join(sorted((m for m in ranges.MEASURES if m.isalpha() and len(m) > 1), key=len)[::-1])
+    + r"|am|pm)(s?))\b",
+    re.I,
+)
+
+
+def _unglued(text: str) -> str:
+    return _GLUED.sub(lambda m: m[1] if m[2] else f"{m[1]} {m[3]}{m[4]}", text)
+
+
 class Scorer:
     """Scores units for a question, with term weights from the units at hand."""
 
@@ -333,14 +348,14 @@ def _terms(text: str) -> set[str]:
     """The content terms of ``text``, synonyms and verb forms as one (``agents.thesaurus``)."""
     from agents.bm25 import content_terms
 
-    return same_terms(content_terms(normalise(text)))
+    return same_terms(content_terms(normalise(_unglued(text))))
 
 
 def _sequence(text: str) -> list[str]:
     """The index terms of ``text`` in order, synonyms and verb forms as one."""
     from agents.bm25 import terms
 
-    return [next(iter(same_terms({t}))) for t in terms(normalise(text))]
+    return [next(iter(same_terms({t}))) for t in terms(normalise(_unglued(text)))]
 
 
 def _paired(pairs: set[tuple[str, str]], text: str) -> float:

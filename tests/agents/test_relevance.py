@@ -86,3 +86,15 @@ def test_when_it_happened_is_no_topic_unless_a_passage_has_it() -> None:
     [alone] = scores("Can the driver leave the parcel?", leave)
     [neighbour] = scores("Can the driver leave the parcel with my neighbour?", leave)
     assert neighbour < 0.7 * alone
+
+
+def test_a_number_written_with_its_unit_is_the_number_and_the_unit() -> None:
+    spaced = ("d", "Extra data", "An extra 5 GB costs $10 and lasts until your plan renews.")
+    glued = ("g", "Extra data", "An extra 5GB costs $10 and lasts until your plan renews.")
+    for page in (spaced, glued):
+        assert scores("How much for an extra 5gb?", page) == scores(
+            "How much for an extra 5 GB?", page
+        )
+    # A one-letter unit stays: "5G" is a name (of a network), not five grams.
+    network = ("n", "Coverage", "Our 5G network covers 98% of the country.")
+    assert scores("Where does 5G reach?", network) > scores("Where does 4G reach?", network)
