@@ -9,8 +9,9 @@ that scores too much. Where ``celeriac[dense]`` is installed, each unit's score 
 with its similarity in meaning to the question (all-MiniLM-L6-v2: the cosine of the
 question and the unit, read alone or under its heading, whichever is closer), and the
 blend decides, at its own threshold. A question whose name or kind of thing the passages
-lack ("VPN", the "sports" of "sports channels") weighs its similarity down as it does its
-words. Without the extra, nothing here loads torch, and the words alone decide.
+lack ("VPN", the "sports" of "sports channels"), or a yes/no question with a word they
+lack ("a student discount"), weighs its similarity down as it does its words. Without the
+extra, nothing here loads torch, and the words alone decide.
 
 ``WEIGHT``, ``ANSWERS`` and ``ALONGSIDE`` were chosen by ``python -m benchmarks.answer_bar
 --calibrate`` on the tests' knowledge base and the development sets under
@@ -99,6 +100,6 @@ def blended(
         return None
     on_words = answerable / ANSWERS
     return [
-        on_words * ((1 - WEIGHT) * lexical + WEIGHT * max(meaning, 0.0) * scorer.elsewhere)
+        on_words * ((1 - WEIGHT) * lexical + WEIGHT * max(meaning, 0.0) * scorer.named)
         for lexical, meaning in zip(words, similar, strict=True)
     ]

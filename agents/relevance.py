@@ -260,10 +260,10 @@ class Scorer:
         unnamed = {question.words[t] for t in absent if t in question.names}
         unkind = {question.words[t] for t in absent if question.modifiers.get(t, set()) & present}
         unkind -= unnamed
-        # Passages without a name or a kind the question gives speak of something else,
-        # whatever else they share with it: this factor weighs similarity in meaning too
-        # (``agents.meaning``), where a yes/no question's other missing words do not.
-        self.elsewhere = UNNAMED ** len(unnamed) * UNKIND ** len(unkind)
+        # Passages without a name or a kind the question gives, or without a word of a
+        # yes/no question, speak of something else, whatever else they share with it: this
+        # factor weighs similarity in meaning too (``agents.meaning``): "Is there a student
+        # discount?" is close in meaning to a page of prices that has no such discount.
         if question.yes_no:  # "Can I pay by credit card?" asks about every word of it
             others = {question.words[t] for t in absent} - unkind
             self.named = UNKIND ** len(unkind) * YES_NO_ABSENT ** len(others)
