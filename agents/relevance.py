@@ -238,7 +238,7 @@ class Scorer:
         for bag in (*self.own, *self.context):
             bag |= {typo for typo, right in fixes.items() if right in bag}
         numbers = _numbers(question, sentences, self.own)  # "21-22" holds "I'm 22"
-        present = set().union(*self.own, *self.context)
+        self.present = present = set().union(*self.own, *self.context)
         self.aside = {
             t for t in question.terms - present if question.words[t].lower() in _CIRCUMSTANCES
         }
@@ -287,12 +287,8 @@ class Scorer:
 
     def missing(self) -> list[str]:
         """The question's words that no unit holds, as the question wrote them."""
-        present = set().union(*self.own, *self.context) if self.own else set()
-        words = [
-            word
-            for term, word in self.question.words.items()
-            if term not in present and term not in self.aside
-        ]
+        held = self.present | self.aside
+        words = [word for term, word in self.question.words.items() if term not in held]
         return list(dict.fromkeys(re.sub(r"['\u2019]s$", "", word) for word in words))
 
 
