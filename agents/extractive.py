@@ -48,12 +48,13 @@ ANSWERABLE = 0.28
 # a unit of another passage (for a word the answer lacks) at this share.
 ALONGSIDE = 0.34
 ELSEWHERE = 0.9
-# A question of two parts ("How much is it, and how do I cancel?") may find its second part
-# in another passage: there a unit of another passage joins at this share.
+# A question of two parts ("How much is it, and how do I cancel?", "Compare exporting with
+# sharing") may find its second part in another passage: there a unit of another passage
+# joins at this share.
 ELSEWHERE_FOR_A_PART = 0.7
 _TWO_PARTS = re.compile(
     r"\?.*\S.*\?|\b(?:and|also|plus)\s+(?:how|what|when|where|which|who|why|can|could|do|does|"
-    r"is|are|will)\b",
+    r"is|are|will)\b|\b(?:compare|comparing|comparison|versus|vs|differences?\s+between)\b",
     re.I | re.S,
 )
 SPAN_WEIGHT = 0.2  # what a unit's best short answer adds to its score, to choose between units

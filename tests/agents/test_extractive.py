@@ -139,6 +139,7 @@ CANCELLING = ("cancel", "Cancelling", "To cancel your plan, open Settings and ch
     [
         "How much does the Pro plan cost, and how do I cancel it?",
         "How much is the Pro plan? How do I cancel?",
+        "Compare the cost of the Pro plan with how to cancel it",
     ],
 )
 def test_a_question_of_two_parts_takes_each_part_from_its_document(question: str) -> None:
