@@ -346,6 +346,9 @@ def test_a_warm_shutdown_lets_the_running_step_finish(
         busy = wait_for(lambda: r.lindex(started, 0), what="the step to start")
         pid = int(busy.split("@")[0].removeprefix("celeriac-"))
         os.kill(pid, signal.SIGTERM)  # warm shutdown: finish what is running, take no more
+        # A signal reaches a process when one of its threads next runs, not at kill(): on a
+        # busy machine the step could end, and run the next, before the worker has it.
+        wait_for(lambda: _taken(pid, signal.SIGTERM), what="the worker to take the SIGTERM")
         open_gate(r, gate)
         result = job.wait(timeout=60)
         wait_for(lambda: not _alive(pid), what="the worker to exit once its step is done")
@@ -355,6 +358,14 @@ def test_a_warm_shutdown_lets_the_running_step_finish(
     assert after.worker and after.worker != busy  # the next step went to the other worker
     assert runs(r, job.id, "slow") == 1
     r.close()
+
+
+def _taken(pid: int, sig: int) -> bool:
+    """Whether ``sig`` sent to ``pid`` has left the process's pending set (a thread of it
+    has run its handler), from /proc/PID/status's ShdPnd mask."""
+    with open(f"/proc/{pid}/status") as status:
+        fields = dict(line.split(":", 1) for line in status if ":" in line)
+    return not int(fields["ShdPnd"].strip(), 16) & (1 << (sig - 1))
 
 
 def _alive(pid: int) -> bool:
