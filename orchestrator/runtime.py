@@ -53,7 +53,7 @@ class Runtime:
             redeliver_seconds=settings.redeliver_seconds,
         )
         app = make_app(settings.broker)
-        dispatcher = dispatcher or CeleryDispatcher(app)
+        dispatcher = dispatcher or CeleryDispatcher(app, settings.steps_per_message)
         engine = Engine(store, dispatcher, agents, settings)
         sweeper = Sweeper(store, dispatcher, settings, engine.deliver)
         return cls(settings, client, store, app, engine, sweeper)

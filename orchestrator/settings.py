@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         "it serves that step's agent type (no broker round trip); false: every step is "
         "published.",
     )
+    steps_per_message: int = Field(
+        default=32,
+        ge=1,
+        description="Most ready steps of one job and agent type that one broker message "
+        "carries (a worker runs them side by side); 1: a message a step.",
+    )
     worker_concurrency: int = Field(default=256, ge=1, description="Steps one worker runs at once.")
     worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
     embedded_workers: int = Field(default=1, ge=1, description="Worker processes `run` starts.")

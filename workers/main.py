@@ -32,6 +32,7 @@ from orchestrator.planning.readiness import published
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
 from orchestrator.store.outbox import Outbox
+from workers.batch import Carried
 from workers.chain import Chaining
 from workers.step import StepRunner
 from workers.tasks import register_tasks
@@ -180,22 +181,21 @@ def run_worker(
     pool: str = "threads",
     loglevel: str = "INFO",
 ) -> None:
-    """Serve ``agents``' queues (all registered when empty) and maybe the orchestrator's.
-
-    Blocks until the worker shuts down.
-    """
+    """Serve ``agents``' queues (all registered when empty) and maybe the orchestrator's,
+    until the worker shuts down."""
     registry = load_registry(settings.agent_modules)
     served = _served(registry, agents, serve_agents, orchestrator, pool)
     concurrency = concurrency or settings.worker_concurrency
-    # Every thread may hold a connection at once, plus the background threads'.
-    # Enough retries (about half a minute) to carry running steps through a Redis restart.
-    runtime = Runtime.build(settings, registry, connections=concurrency + 8, retries=30)
+    # A connection for every thread at once (the pool's, and as many for carried steps:
+    # workers.batch), plus the background threads'; retries ride out a Redis restart.
+    threads = 2 * concurrency if pool == "threads" else concurrency
+    runtime = Runtime.build(settings, registry, connections=threads + 8, retries=30)
     runner = StepRunner(runtime, registry)
     runtime.engine.model = runner.model  # planning and replanning on this worker use it
-    register_tasks(runtime.app, runtime, runner)
+    register_tasks(runtime.app, runtime, runner, Carried(runner, pool, concurrency))
     waker = ShutdownWaker()  # a SIGTERM stops the worker now, not at its next poll
-    if settings.chain_steps and pool != "prefork":  # see workers.chain
-        runner.chain = Chaining(served, waker.signalled)
+    if pool != "prefork":  # see workers.chain; its events show carried steps too
+        runner.chain = Chaining(served if settings.chain_steps else (), waker.signalled)
         worker_ready.connect(runner.chain.ready, weak=False)
     # What the served types do, for planners anywhere (they may not import these agents);
     # what they can do here (translation's installed pairs) goes with every heartbeat

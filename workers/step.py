@@ -79,17 +79,35 @@ class StepRunner:
         """
         message = StepMessage(job_id, step_id, dispatch, agent, "")
         said, after = self._run_one(message, None, worker, on_progress, trace)
-        parent = task_id
-        while after is not None and self.chain is not None:
-            (message, claim), shown = after, self.chain.shown(after[0], parent)
-            try:
-                step_said, after = self._run_one(message, claim, worker, shown.progress, trace)
-            except BaseException as exc:
-                shown.failed(exc)
-                raise
-            shown.succeeded(step_said)
-            parent = shown.id
+        self._run_chained(after, worker, trace, task_id)
         return said
+
+    def run_carried(self, message: StepMessage, worker: str, trace: str, parent: str) -> str:
+        """Run a step that a message carried beside its first (``workers.batch``), shown
+        in Flower as a task whose parent is the message's; and what it makes ready here."""
+        said, after, shown = self._run_shown(message, None, worker, trace, parent)
+        self._run_chained(after, worker, trace, shown)
+        return said
+
+    def _run_chained(self, after: Chained | None, worker: str, trace: str, parent: str) -> None:
+        """Run the dependent a step claimed for this thread, and so on down the chain."""
+        while after is not None and self.chain is not None:
+            _, after, parent = self._run_shown(*after, worker, trace, parent)
+
+    def _run_shown(
+        self, message: StepMessage, claim: Claim | None, worker: str, trace: str, parent: str
+    ) -> tuple[str, Chained | None, str]:
+        """``_run_one`` with the task events Flower shows (``workers.chain.Shown``), and
+        the id they give the step's task."""
+        assert self.chain is not None
+        shown = self.chain.shown(message, parent)
+        try:
+            said, after = self._run_one(message, claim, worker, shown.progress, trace)
+        except BaseException as exc:
+            shown.failed(exc)
+            raise
+        shown.succeeded(said)
+        return said, after, shown.id
 
     def _run_one(
         self,

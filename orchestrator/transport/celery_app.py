@@ -11,6 +11,7 @@ from kombu.exceptions import ChannelError
 from orchestrator import names, tracing
 from orchestrator.store.records import StepMessage
 from orchestrator.tracing import HEADER
+from orchestrator.transport.dispatch import batches
 
 AMQP_SCHEMES = ("amqp://", "amqps://")
 
@@ -76,32 +77,40 @@ def _rabbitmq() -> dict[str, Any]:
 
 
 class CeleryDispatcher:
-    """Publishes celeriac's tasks by name, so publishers need no task code."""
+    """Publishes celeriac's tasks by name, so publishers need no task code.
 
-    def __init__(self, app: Celery) -> None:
+    Ready steps of one job and agent type share a message, up to ``steps_per_message``
+    of them (``transport.dispatch.batches``): its first step is the task, the others
+    ride in its ``more`` argument, and the worker runs them side by side."""
+
+    def __init__(self, app: Celery, steps_per_message: int = 1) -> None:
         self.app = app
+        self.steps_per_message = steps_per_message
 
-    def send_steps(self, messages: Sequence[StepMessage]) -> None:
+    def send_steps(self, messages: Sequence[StepMessage], *, together: bool = True) -> None:
         # The job's trace context, if traced: in the headers (W3C traceparent), and its trace
         # id among the arguments, where Flower shows it.
         headers = tracing.headers()
         trace_id = tracing.trace_id(headers.get(HEADER))
         traced = {"trace_id": trace_id} if trace_id else {}
+        most = self.steps_per_message if together else 1
         # One producer (one broker connection) for the whole batch.
         with self.app.producer_or_acquire() as producer:
-            for message in messages:
+            for first, *more in batches(messages, most):
+                carried = {"more": [[m.step_id, m.dispatch] for m in more]} if more else {}
                 # shadow: Flower and worker logs show the step under its agent's name.
                 self.app.send_task(
                     names.TASK_RUN_STEP,
                     kwargs={
-                        "job_id": message.job_id,
-                        "step_id": message.step_id,
-                        "dispatch": message.dispatch,
-                        "agent": message.agent,
+                        "job_id": first.job_id,
+                        "step_id": first.step_id,
+                        "dispatch": first.dispatch,
+                        "agent": first.agent,
                         **traced,
+                        **carried,
                     },
-                    queue=names.agent_queue(message.agent),
-                    shadow=message.agent,
+                    queue=names.agent_queue(first.agent),
+                    shadow=first.agent,
                     producer=producer,
                     headers=headers,
                 )

@@ -142,6 +142,29 @@ def test_flower_shows_each_step_as_a_task_named_after_its_agent(
     assert job.wait(timeout=60).status == "succeeded"
     wait_for(lambda: milestone("SUCCESS"), what="the step to end as SUCCESS in Flower")
 
+    # A wide job's steps share messages (up to 32 a message): Flower still lists each one.
+    wide = {"steps": [{"id": f"w{i}", "agent": "echo", "input": {"text": "x"}} for i in range(60)]}
+    job = client.submit(plan=wide)
+    assert job.wait(timeout=60).status == "succeeded"
+    listed: list[str] = []
+
+    def every_step_listed() -> bool:
+        _, tasks = _get(f"{base}/api/tasks", auth="ada:secret")
+        listed[:] = sorted(
+            str(task["kwargs"]).split("'step_id': '", 1)[1].split("'", 1)[0]
+            for task in (tasks or {}).values()
+            if task["name"] == "echo"
+            and job.id in str(task.get("kwargs"))
+            and task.get("state") == "SUCCESS"
+        )
+        return len(listed) == 60
+
+    try:
+        wait_for(every_step_listed, what="Flower to list each of 60 steps as an echo task")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: listed {listed}") from None
+    assert listed == sorted(f"w{i}" for i in range(60))  # each once
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
@@ -181,3 +204,36 @@ def test_flower_takes_its_login_from_settings_and_keeps_its_state(
     flower.terminate()  # Flower saves its state as it stops
     flower.wait(timeout=30)
     assert list(tmp_path.glob("flower.db*")), "no state file in the data directory"
+
+
+def test_a_wide_jobs_steps_share_messages_and_run_side_by_side_on_one_worker(
+    isolated: Callable[..., Settings], unique: Callable[[str], str]
+) -> None:
+    # 48 steps go out in 16 messages of 3; each passes the barrier only when all 48 are
+    # running at once, in the task threads and the threads of the steps they carry.
+    live = isolated(workers=1, worker_args=["--concurrency", "48"])
+    barrier = unique("wide")
+    steps = [
+        {"id": f"b{i}", "agent": "barrier", "input": {"name": barrier, "parties": 48}}
+        for i in range(48)
+    ]
+    with Client(live) as client:
+        result = client.submit(plan={"steps": steps}).wait(timeout=120)
+    assert result.status == "succeeded", result.error
+    assert {step.attempts for step in result.steps.values()} == {1}
+
+
+def test_a_prefork_worker_runs_a_wide_jobs_steps_in_its_children(
+    isolated: Callable[..., Settings],
+) -> None:
+    # A message's carried steps go out again one a message, for the pool's children.
+    live = isolated(workers=1, worker_args=["--pool", "prefork", "--concurrency", "2"])
+    steps = [{"id": f"e{i}", "agent": "echo", "input": {"text": f"t{i}"}} for i in range(40)]
+    with Client(live) as client:
+        result = client.submit(plan={"steps": steps}).wait(timeout=120)
+    assert result.status == "succeeded", result.error
+    assert live.redis_url
+    with redis.Redis.from_url(live.redis_url, decode_responses=True) as r:
+        ran = [int(r.get(f"{TEST_PREFIX}:runs:{result.job_id}:e{i}") or 0) for i in range(40)]
+    assert ran == [1] * 40
+    assert {step.attempts for step in result.steps.values()} == {1}

@@ -113,7 +113,7 @@ def test_a_step_message_the_broker_lost_is_sent_again(
 class DeadPublisher:
     """A publisher whose process dies as it publishes: nothing reaches the broker."""
 
-    def send_steps(self, messages: object) -> None:
+    def send_steps(self, messages: object, *, together: bool = True) -> None:
         raise SystemExit("publisher died")
 
     def send_plan(self, job_id: str) -> None:

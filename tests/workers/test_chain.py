@@ -3,49 +3,17 @@ store on a private Redis, a RecordingDispatcher for the broker, the real StepRun
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from celery.worker import state as worker_state
 
-from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.runtime import Runtime
 from orchestrator.store.records import StepMessage
-from orchestrator.transport.dispatch import RecordingDispatcher
-from tests.support.helpers import make_settings, wait_for
-from tests.support.inline_agents import REGISTRY
+from tests.support.helpers import wait_for
+from tests.workers.conftest import Events
 from workers.chain import Chaining
 from workers.inline import InlineWorker
-
-
-class Events:
-    """An event dispatcher's stand-in that keeps what it was asked to send."""
-
-    enabled = True
-
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-
-    def send(self, type_: str, **fields: Any) -> None:
-        self.sent.append({"type": type_, **fields})
-
-
-@pytest.fixture(scope="module")
-def own_redis() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture
-def inline(own_redis: RedisServer) -> Iterator[tuple[Runtime, InlineWorker]]:
-    dispatcher = RecordingDispatcher()
-    runtime = Runtime.build(make_settings(own_redis.url), REGISTRY, dispatcher=dispatcher)
-    runtime.redis.flushdb()
-    worker = InlineWorker(runtime, REGISTRY, dispatcher)
-    yield runtime, worker
-    worker.close()
-    runtime.close()
 
 
 def chain_plan(agents: str) -> dict[str, Any]:
@@ -188,7 +156,7 @@ def test_a_dependent_claimed_by_a_worker_that_dies_is_run_again_when_its_lease_e
 
 def test_without_chaining_every_step_is_published(inline: tuple[Runtime, InlineWorker]) -> None:
     runtime, worker = inline
-    assert worker.runner.chain is None  # a prefork worker, or CELERIAC_CHAIN_STEPS=false
+    assert worker.runner.chain is None  # a prefork worker (CHAIN_STEPS=false: one serving no type)
     started(runtime, worker, chain_plan("ue"))
     run_next(worker)
     assert [m.step_id for m in worker.dispatcher.steps] == ["s1"]
