@@ -87,6 +87,35 @@ def test_worker_killed_mid_step_does_not_lose_the_job(
     r.close()
 
 
+def test_a_worker_killed_while_it_runs_a_wide_jobs_shared_messages_loses_no_step(
+    isolated: Callable[..., Settings], unique: Callable[[str], str], broker: dict[str, str]
+) -> None:
+    # 40 ready steps go out in 14 messages, up to 3 a message (workers.batch): the worker
+    # killed holds several steps of each message it took, some running and some not.
+    live = isolated(workers=2, **broker)
+    assert live.redis_url
+    r = redis.Redis.from_url(live.redis_url, decode_responses=True)
+    gate = unique("wide-kill")
+    steps = [{"id": f"g{i}", "agent": "gate", "input": {"gate": gate}} for i in range(40)]
+    with Client(live) as client:
+        job = client.submit(plan={"steps": steps})
+        started = f"{TEST_PREFIX}:started:{gate}"
+        wait_for(lambda: r.llen(started) == 40, what="all 40 steps to start")
+        victim, _ = Counter(r.lrange(started, 0, -1)).most_common(1)[0]
+        first = {step_id: step.worker for step_id, step in job.result().steps.items()}
+        os.kill(int(victim.split("@")[0].removeprefix("celeriac-")), signal.SIGKILL)
+        open_gate(r, gate)
+        result = job.wait(timeout=90)
+    assert result.status == "succeeded", result.error
+    lost = sorted(step_id for step_id, worker in first.items() if worker == victim)
+    assert lost, "the killed worker ran none of the steps"
+    for step_id, step in result.steps.items():
+        again = step_id in lost
+        assert (step.attempts, runs(r, job.id, step_id)) == ((2, 2) if again else (1, 1))
+        assert step.worker != victim
+    r.close()
+
+
 def test_a_step_message_the_broker_lost_is_sent_again(
     isolated: Callable[..., Settings], broker: dict[str, str]
 ) -> None:
