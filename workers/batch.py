@@ -39,6 +39,7 @@ class Carried:
 
     def __init__(self, runner: StepRunner, pool: str, concurrency: int) -> None:
         self.runner = runner
+        self.republish = pool == "prefork"  # see the module's docstring
         self.slots = threading.BoundedSemaphore(concurrency)  # steps running at once
         self.threads = (
             ThreadPoolExecutor(concurrency, thread_name_prefix="celeriac-step")
@@ -56,7 +57,7 @@ class Carried:
     ) -> str:
         """Run ``first`` (the message's own step) and ``carried``; return what ``first`` said."""
         if self.threads is None:  # one step at a time: solo, or a prefork child
-            if self.runner.chain is None and carried:  # prefork: see the module's docstring
+            if self.republish and carried:
                 self.runner.runtime.engine.dispatcher.send_steps(carried, together=False)
                 carried = ()
             said = first()

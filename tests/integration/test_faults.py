@@ -55,6 +55,11 @@ def stop_consuming(app: Celery, queue: str) -> None:
     wait_for(cancelled, what=f"the worker to stop consuming from {queue}")
 
 
+def pid_of(worker: str) -> int:
+    """The process of a worker named ``celeriac-PID@host``."""
+    return int(worker.split("@")[0].removeprefix("celeriac-"))
+
+
 def killed_mid_step(live: Settings, r: redis.Redis, gate: str) -> tuple[JobHandle, str, JobResult]:
     """Run ``gated_plan(gate)``, SIGKILL the worker of its gated step once the step started,
     open the gate; the job, the killed worker's name and the job's result."""
@@ -62,7 +67,7 @@ def killed_mid_step(live: Settings, r: redis.Redis, gate: str) -> tuple[JobHandl
         job = client.submit(plan=gated_plan(gate))
         started = f"{TEST_PREFIX}:started:{gate}"
         victim = wait_for(lambda: r.lindex(started, 0), what="the step to start")
-        os.kill(int(victim.split("@")[0].removeprefix("celeriac-")), signal.SIGKILL)
+        os.kill(pid_of(victim), signal.SIGKILL)
         open_gate(r, gate)
         return job, victim, job.wait(timeout=60)
 
@@ -103,7 +108,7 @@ def test_a_worker_killed_while_it_runs_a_wide_jobs_shared_messages_loses_no_step
         wait_for(lambda: r.llen(started) == 40, what="all 40 steps to start")
         victim, _ = Counter(r.lrange(started, 0, -1)).most_common(1)[0]
         first = {step_id: step.worker for step_id, step in job.result().steps.items()}
-        os.kill(int(victim.split("@")[0].removeprefix("celeriac-")), signal.SIGKILL)
+        os.kill(pid_of(str(victim)), signal.SIGKILL)
         open_gate(r, gate)
         result = job.wait(timeout=90)
     assert result.status == "succeeded", result.error
@@ -373,7 +378,7 @@ def test_a_warm_shutdown_lets_the_running_step_finish(
         job = client.submit(plan=gated_plan(gate))
         started = f"{TEST_PREFIX}:started:{gate}"
         busy = wait_for(lambda: r.lindex(started, 0), what="the step to start")
-        pid = int(busy.split("@")[0].removeprefix("celeriac-"))
+        pid = pid_of(busy)
         os.kill(pid, signal.SIGTERM)  # warm shutdown: finish what is running, take no more
         # A signal reaches a process when one of its threads next runs, not at kill(): on a
         # busy machine the step could end, and run the next, before the worker has it.

@@ -22,7 +22,7 @@ from orchestrator.embedded.redis_server import RedisServer
 from orchestrator.errors import JobTimeout
 from orchestrator.models import TERMINAL_JOB, JobResult
 from orchestrator.settings import Settings
-from tests.integration.test_faults import serving
+from tests.integration.test_faults import pid_of, serving
 from tests.integration.test_jobs import runs
 from tests.support.helpers import ROOT, indexed_jobs, make_settings, wait_for
 from tests.support.sample_agents import TEST_PREFIX
@@ -67,11 +67,6 @@ def last_busy(r: redis.Redis, started: str, alive: Mapping[int, object]) -> int 
     """The process among ``alive`` that started a step last, if any has started one."""
     latest = (pid_of(str(worker)) for worker in reversed(r.lrange(started, 0, -1)))
     return next((pid for pid in latest if pid in alive), None)
-
-
-def pid_of(worker: str) -> int:
-    """The process of a worker named ``celeriac-PID@host``."""
-    return int(worker.split("@")[0].removeprefix("celeriac-"))
 
 
 def test_workers_killed_again_and_again_under_load_lose_nothing(

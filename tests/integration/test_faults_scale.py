@@ -17,8 +17,8 @@ from orchestrator.client import Client, JobHandle
 from orchestrator.embedded.deployment import Embedded
 from orchestrator.settings import Settings
 from orchestrator.store.connection import connect
-from tests.integration.test_faults import serving
-from tests.integration.test_faults_load import diamond, pid_of, reaches, wait_all
+from tests.integration.test_faults import pid_of, serving
+from tests.integration.test_faults_load import diamond, reaches, wait_all
 from tests.integration.test_jobs import runs
 from tests.support.helpers import make_settings, wait_for
 from tests.support.rabbitmq import RabbitNode, needs_rabbitmq
