@@ -45,6 +45,8 @@ UNKIND = 0.5  # the factor for each word of the kind asked for that no passage h
 YES_NO_ABSENT = 0.6
 # The shortest term no unit has that may be taken for a slip of a word one has.
 MISSPELT_LENGTH = 5
+# The shortest such term that may lack a letter inside it, not only a doubled one.
+LEFT_OUT_LENGTH = 6
 UNTYPED = 0.65  # the factor for a unit without the number, time or date the question wants
 _DIGIT = re.compile(r"\d")
 _YES_NO = re.compile(
@@ -295,8 +297,9 @@ class Scorer:
 def _misspelt(question: Question, present: set[str]) -> dict[str, str]:
     """The question's terms that no unit has but one has a word of which they are a common
     slip: a doubled letter typed once ("pasword", "adress"), two neighbours swapped
-    ("recieve"). Names and short words are left as they are. A word one letter off in
-    another way is often another word ("rider" and "ride", "sport" and "port")."""
+    ("recieve"), a letter inside a longer word left out ("intrest"). Names and short words
+    are left as they are. A word one letter off in another way is often another word
+    ("rider" and "ride", "sport" and "port")."""
     fixes = {}
     for term in question.terms - present:
         if len(term) < MISSPELT_LENGTH or term in question.names:
@@ -326,8 +329,10 @@ def _numbers(question: Question, sentences: Sequence[Sentence], own: list[set[st
 
 def _slip(typed: str, word: str) -> bool:
     if len(word) == len(typed) + 1:
+        inside = len(typed) >= LEFT_OUT_LENGTH
         return any(
-            word[i] == word[i + 1] and word[:i] + word[i + 1 :] == typed
+            (word[i] == word[i + 1] or (inside and 0 < i < len(typed)))
+            and word[:i] + word[i + 1 :] == typed
             for i in range(len(word) - 1)
         )
     if len(word) != len(typed):

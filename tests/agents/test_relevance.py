@@ -59,6 +59,19 @@ def test_a_common_slip_of_a_word_counts_as_the_word() -> None:
     assert page_slip > 2 * without
 
 
+def test_a_letter_left_out_of_a_longer_word_counts_as_the_word() -> None:
+    overdraft = ("o", "Overdrafts", "We charge interest at 35.9% EAR on an arranged overdraft.")
+    [slip] = scores("Whats the intrest rate on an overdraft?", overdraft)
+    [right] = scores("Whats the interest rate on an overdraft?", overdraft)
+    [other] = scores("Whats the entry rate on an overdraft?", overdraft)
+    assert right >= slip >= 0.8 * right > other
+    # Not in a short word, nor its first letter: "ports" is no slip of "sports".
+    port = ("p", "Sports", "Our sports channels show football every Saturday.")
+    [ports] = scores("Which ports channels are there?", port)
+    [sports] = scores("Which sports channels are there?", port)
+    assert ports < 0.8 * sports
+
+
 def test_a_word_one_letter_off_another_way_is_another_word() -> None:
     # "rider" is no slip of "ride", nor "sport" of "port": both still weigh the units down.
     ebikes = ("e", "E-bikes", "Each ride on an e-bike costs 0.20 euro a minute.")
