@@ -2,9 +2,11 @@
 [--check [BASELINE] [--tolerance 0.10]]``.
 
 Runs the named benchmarks (all when none), prints a table for each with the
-machine's facts, and writes everything as JSON: to benchmarks/results/latest.json,
-or to benchmarks/results/quick.json with ``--quick``, so a smoke run never
-replaces real figures. With ``--check`` it then compares this run's checked
+machine's facts, and writes everything as JSON: a run of all of them to
+benchmarks/results/latest.json, a run of some to benchmarks/results/partial.json,
+and one with ``--quick`` to benchmarks/results/quick.json, so neither a smoke run
+nor one benchmark run again (perhaps on a busy machine) replaces the committed
+figures. With ``--check`` it then compares this run's checked
 figures with BASELINE's (benchmarks/results/latest.json by default; see
 benchmarks/check.py), writes to benchmarks/results/check.json instead, and exits
 non-zero when one is more than the tolerance worse.
@@ -178,7 +180,9 @@ def run_all(names: list[str], args: argparse.Namespace, command: str) -> dict[st
 def default_output(args: argparse.Namespace) -> Path:
     if args.check is not None:
         return RESULTS / "check.json"
-    return RESULTS / ("quick.json" if args.quick else "latest.json")
+    if args.quick:
+        return RESULTS / "quick.json"
+    return RESULTS / ("partial.json" if args.names else "latest.json")
 
 
 def check_against(data: dict[str, Any], args: argparse.Namespace) -> bool:

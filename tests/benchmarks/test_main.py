@@ -36,7 +36,7 @@ def test_check_writes_check_json_and_leaves_the_baseline(
     stub: Callable[[float], None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stub(1000.0)
-    assert cli.main(["stub"]) == 0
+    assert cli.main(["stub", "--output", str(tmp_path / "latest.json")]) == 0
     latest = (tmp_path / "latest.json").read_bytes()
     assert json.loads(latest)["benchmarks"]["stub"]["tables"][0]["checked"] == {"per_s": "higher"}
     stub(950.0)
@@ -47,6 +47,17 @@ def test_check_writes_check_json_and_leaves_the_baseline(
     out = capsys.readouterr().out
     assert f"Check against {tmp_path / 'latest.json'}" in out
     assert "1 figures compared: 0 regressed, 0 improved by more than 10%, 1 within it" in out
+
+
+def test_a_run_of_some_benchmarks_leaves_the_committed_figures(
+    stub: Callable[[float], None], tmp_path: Path
+) -> None:
+    (tmp_path / "latest.json").write_text("{}")
+    stub(1000.0)
+    assert cli.main(["stub"]) == 0
+    assert (tmp_path / "latest.json").read_text() == "{}"
+    written = json.loads((tmp_path / "partial.json").read_text())
+    assert list(written["benchmarks"]) == ["stub"]
 
 
 def test_check_fails_on_a_regression(
