@@ -118,6 +118,7 @@ SYNONYMS = (
     "freeze|pause|paused|suspend|suspended|put on hold",
     "abroad|overseas|holiday|vacation|roaming",
     "complain|complaint|report",
+    "person|people|colleague|colleagues|coworker|coworkers|co-worker|co-workers|teammate|teammates",
     # What customers write for the units of time.
     "minute|min|mins",
     "hour|hr|hrs",

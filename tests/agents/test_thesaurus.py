@@ -20,6 +20,7 @@ def test_synonyms_and_phrases_are_one_term() -> None:
     assert terms("my phone was nicked") == terms("my phone was stolen")
     assert terms("pause my membership") == terms("freeze my membership")
     assert terms("bring a mate") == terms("bring a guest")
+    assert terms("share it with a colleague") == terms("share it with a person")
 
 
 def test_irregular_verb_forms_are_the_verb() -> None:
