@@ -112,8 +112,17 @@ def answer(instruction: str, passages: Sequence[tuple[str, str, str]], max_words
     alongside = ALONGSIDE if by_meaning is None else meaning.ALONGSIDE
     elsewhere = ELSEWHERE_FOR_A_PART if _TWO_PARTS.search(instruction) else ELSEWHERE
     chosen = _choose(sentences, scores, (alongside, elsewhere), best, scorer, max_words)
-    short = _short(instruction, chosen, scores)
+    short = (
+        "" if _without_short_answer(instruction, question) else _short(instruction, chosen, scores)
+    )
     return Extract(_compose(chosen), _cited(chosen), True, chosen, scores[best], short)
+
+
+def _without_short_answer(instruction: str, question: Question) -> bool:
+    """Whether a question has no short answer to cut from a sentence: "How do I ...?" asks
+    for steps, "Can I ...?" for a yes or a no that the sentence gives in other words ("Turn
+    it on in Settings"); a span of either reads as nonsense ("protects your account")."""
+    return question.yes_no or bool(_PROCEDURE.search(instruction))
 
 
 def _short(instruction: str, chosen: Sequence[Sentence], scores: Sequence[float]) -> str:

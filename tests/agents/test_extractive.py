@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import agents
 from agents.bm25 import Bm25Index
 from agents.collections import searchable
 from agents.documents import Document, read_documents
@@ -117,6 +118,30 @@ VISITS = (
 def test_the_sentence_that_goes_on_from_the_answer_comes_with_it() -> None:
     extract = answer("What if you do not serve my new address?", [MOVING], max_words=80)
     assert extract.text.endswith("If not, you may cancel the contract without a fee.")
+
+
+def test_only_a_question_asking_for_a_fact_gets_a_short_answer() -> None:
+    size = (
+        "a",
+        "Attachments",
+        "To attach a file, drag it into the note. On the Free plan each attachment can be "
+        "up to 10 MB.",
+    )
+    assert answer("How big can an attachment be?", [size], max_words=80).short == "10 MB"
+    # Steps, or a yes or a no, are no part of a sentence: the answer itself is the answer.
+    for asked in ("How do I attach a file to a note?", "Can I attach a file to a note?"):
+        extract = answer(asked, [size], max_words=80)
+        assert extract.answered and extract.short == "", asked
+
+
+def test_a_colleague_is_one_of_the_people_a_page_speaks_of() -> None:
+    # A yes/no question's every word counts, so a page that says "each person you invite"
+    # answers "with my colleague" only because a colleague is a person.
+    demo = read_documents([Path(agents.__file__).parent / "demo"]).documents
+    page = next(d for d in demo if d.id == "share-notes")
+    passage = (page.id, page.title, page.text)
+    extract = answer("Can I share a notebook with my colleague?", [passage], max_words=80)
+    assert extract.answered and extract.citations == ["share-notes"]
 
 
 def test_a_yes_no_question_about_a_name_the_documents_lack_gets_an_abstention() -> None:
