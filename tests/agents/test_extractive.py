@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import agents
 from agents.bm25 import Bm25Index
-from agents.collections import searchable
+from agents.collections import DEMO_DOCUMENTS, searchable
 from agents.documents import Document, read_documents
 from agents.extractive import answer
 from agents.retrieval import query_terms
@@ -137,7 +136,7 @@ def test_only_a_question_asking_for_a_fact_gets_a_short_answer() -> None:
 def test_a_colleague_is_one_of_the_people_a_page_speaks_of() -> None:
     # A yes/no question's every word counts, so a page that says "each person you invite"
     # answers "with my colleague" only because a colleague is a person.
-    demo = read_documents([Path(agents.__file__).parent / "demo"]).documents
+    demo = read_documents([DEMO_DOCUMENTS]).documents
     page = next(d for d in demo if d.id == "share-notes")
     passage = (page.id, page.title, page.text)
     extract = answer("Can I share a notebook with my colleague?", [passage], max_words=80)

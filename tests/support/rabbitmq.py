@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.embedded.procs import die_with_parent, stop_process
-from orchestrator.embedded.redis_server import free_port
+from orchestrator.embedded.redis_server import free_ports
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # Debian's, without its su wrapper
 
@@ -47,8 +47,7 @@ class RabbitNode:
     def __init__(self, startup_timeout: float = 120.0) -> None:
         self.startup_timeout = startup_timeout
         self._dir = Path(tempfile.mkdtemp(prefix="celeriac-rabbitmq-"))
-        self.port, self.api_port = free_port(), free_port()
-        self._dist_port, self._epmd_port = free_port(), free_port()
+        self.port, self.api_port, self._dist_port, self._epmd_port = free_ports(4)
         self.node = f"celeriac-test-{uuid.uuid4().hex[:8]}@localhost"
         self.epmd: subprocess.Popen[bytes] | None = None
         self.process: subprocess.Popen[bytes] | None = None

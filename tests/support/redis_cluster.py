@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,7 +19,7 @@ import pytest
 import redis
 
 from orchestrator.embedded.procs import die_with_parent, stop_process
-from orchestrator.embedded.redis_server import find_redis_server
+from orchestrator.embedded.redis_server import find_redis_server, free_ports
 from orchestrator.errors import ConfigError
 
 
@@ -43,26 +42,13 @@ needs_cluster = pytest.mark.skipif(
 )
 
 
-def distinct_free_ports(count: int) -> list[int]:
-    """``count`` free ports, no two the same: each is held until all are chosen (one at a
-    time, the kernel may hand a port just given back out again)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 class RedisClusterNodes:
     """``with RedisClusterNodes() as cluster: cluster.url`` is a ``redis+cluster://`` URL."""
 
     def __init__(self, *, primaries: int = 3, node_timeout_ms: int = 1000) -> None:
         self.node_timeout_ms = node_timeout_ms
         # The cluster bus would be port + 10000, past 65535 for a high free port.
-        ports = distinct_free_ports(4 * primaries)
+        ports = free_ports(4 * primaries)
         self.ports = ports[: 2 * primaries]
         self.bus_ports = dict(zip(self.ports, ports[2 * primaries :], strict=True))
         self._dir = Path(tempfile.mkdtemp(prefix="celeriac-cluster-"))

@@ -14,7 +14,7 @@ import httpx
 import redis
 
 from orchestrator import names
-from orchestrator.embedded.redis_server import free_port
+from orchestrator.embedded.redis_server import free_ports
 from orchestrator.settings import Settings
 from tests.orchestrator.service.conftest import SSE, Gateway, plan_of, read_sse
 from tests.support.helpers import http_get, wait_for
@@ -128,7 +128,7 @@ def test_a_stream_resumes_on_another_gateway_after_the_first_is_killed(
     unique: Callable[[str], str],
 ) -> None:
     gate = unique("killed")
-    ports = [free_port(), free_port()]
+    ports = free_ports(2)
     first = spawn(deployment, "serve", "--port", str(ports[0]))
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     wait_for(lambda: http_get(f"{urls[0]}/healthz")[0] == 200, what="the first gateway")
