@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,17 +41,36 @@ def free_port() -> int:
     return port
 
 
+_GIVEN: set[int] = set()  # ports this process has handed out: never handed out again
+_GIVEN_LOCK = threading.Lock()
+
+
 def free_ports(count: int) -> list[int]:
-    """``count`` free loopback ports, no two the same: each is held until all are chosen
-    (one at a time, the kernel may hand a port just given back out again)."""
-    sockets = [socket.socket() for _ in range(count)]
+    """``count`` free loopback ports, none handed out before by this process.
+
+    A port is free only until someone binds it, and the kernel may give a port just
+    handed back out again: a test that picks its metrics port and then starts a Redis
+    on another free port got the same one. So every socket is held until all are
+    chosen, and a port this process has already given is passed over.
+    """
+    sockets: list[socket.socket] = []
+    chosen: list[int] = []
     try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
+        with _GIVEN_LOCK:
+            while len(chosen) < count and len(sockets) < count + 256:
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", 0))
+                port = int(sock.getsockname()[1])
+                if port not in _GIVEN:
+                    chosen.append(port)
+            _GIVEN.update(chosen)
     finally:
         for sock in sockets:
             sock.close()
+    if len(chosen) < count:
+        raise OSError(f"found only {len(chosen)} of {count} free local ports")
+    return chosen
 
 
 class RedisServer:

