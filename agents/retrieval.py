@@ -37,7 +37,7 @@ MAX_QUERY_CHARS = 10_000
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
 FUSION_DEPTH = 100  # how deep each ranking is read for hybrid search (k is at most 100)
 
-Mode = Literal["bm25", "dense", "hybrid"]
+Mode = Literal["bm25", "dense", "hybrid", "auto"]
 
 
 class RetrievalInput(BaseModel):
@@ -48,7 +48,8 @@ class RetrievalInput(BaseModel):
     k: int = Field(default=5, ge=1, le=100, description="How many hits at most.")
     mode: Mode = Field(
         default="bm25",
-        description="bm25 (keywords), dense (meaning, by embeddings) or hybrid (both, fused).",
+        description="bm25 (keywords), dense (meaning, by embeddings), hybrid (both, fused) or "
+        "auto (hybrid where the dense extra and the collection's embeddings are there, else bm25).",
     )
 
     @field_validator("query")
@@ -157,11 +158,12 @@ class Retrieval(Agent):
         "`demo` is a small support knowledge base for the Parsnip notes app), "
         "`k` (how many passages at most, 1-100, default 5) and `mode`: `bm25` (default; "
         "keyword search with English stemming), `dense` (by meaning, finds paraphrases "
-        "that share no words with the query) or `hybrid` (both rankings fused; usually the "
-        "best when available). `dense` and `hybrid` need the celeriac[dense] extra and a "
-        "collection indexed with it. Output: `hits`, best first, each with `id`, `title`, "
-        "`text` and `score`; pass them to a generation step as its context to answer from "
-        "them. Fails if the collection does not exist."
+        "that share no words with the query), `hybrid` (both rankings fused; usually the "
+        "best when available) or `auto` (hybrid where it can be, else bm25). `dense` and "
+        "`hybrid` need the celeriac[dense] extra and a collection indexed with it. "
+        "Output: `hits`, best first, each with `id`, `title`, `text` and `score`; pass "
+        "them to a generation step as its context to answer from them. Fails if the "
+        "collection does not exist."
     )
     Input = RetrievalInput
     Output = RetrievalOutput
@@ -185,7 +187,8 @@ class Retrieval(Agent):
     def unable(cls, input: RetrievalInput, capabilities: Mapping[str, Any]) -> str | None:
         from agents import dense
 
-        return None if input.mode == "bm25" or capabilities.get("dense", True) else dense.MISSING
+        plain = input.mode in ("bm25", "auto")
+        return None if plain or capabilities.get("dense", True) else dense.MISSING
 
     def score(
         self,
@@ -199,17 +202,21 @@ class Retrieval(Agent):
     def run(self, input: RetrievalInput, context: StepContext) -> RetrievalOutput:
         from agents import dense  # numpy only in processes that search
 
-        if input.mode != "bm25":
+        mode = input.mode
+        if mode not in ("bm25", "auto"):
             dense.require()
         collection = self.collections.get(context.data_dir, input.collection)
-        embeddings = collection.dense_embeddings() if input.mode != "bm25" else None
+        if mode == "auto":
+            can = collection.embeddings is not None and dense.available()
+            mode = "hybrid" if can else "bm25"
+        embeddings = collection.dense_embeddings() if mode != "bm25" else None
         # The model's keywords suit keyword search; dense search embeds the query as given.
-        rewritten = self._rewrite(input.query, context) if input.mode != "dense" else None
+        rewritten = self._rewrite(input.query, context) if mode != "dense" else None
         if embeddings is None:
             ranked = collection.index.search(self._terms(input.query, rewritten), input.k)
         else:
             similar = dense.rank(embeddings, dense.encode([input.query])[0], FUSION_DEPTH)
-            if input.mode == "dense":
+            if mode == "dense":
                 ranked = similar[: input.k]
             else:
                 keywords = collection.index.search(

@@ -2,8 +2,9 @@
 
 For each question of SQuAD 2.0 files whose paragraphs are whole help pages (those under
 benchmarks/data), or of a directory of pages with its questions beside it (tests/data/kb),
-the three pages BM25 ranks best are given to the offline answerer, as ``celeriac run
-"QUESTION" --docs DIR`` does. An answerable question meets the bar when the answer cites
+the three pages retrieval ranks best are given to the offline answerer, as ``celeriac run
+"QUESTION" --docs DIR`` does: by words and meaning fused with the dense extra, by BM25
+without it or with ``--bm25``. An answerable question meets the bar when the answer cites
 exactly its page, holds the answer's text (a table row's cells, each), and has at most 80
 words; an unanswerable one when the answer abstains and cites nothing. Prints each
 file's count and, with ``--show``, every question that misses.
@@ -36,7 +37,7 @@ MAX_WORDS = 80
 # An item of a list in a fact: its marker ("1.", "-", "*") and its text, up to the next.
 _ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s+(.+?)(?=\n\s*(?:\d+[.)]|[-*+])\s|\Z)", re.M | re.S)
 PAGES = 3
-HYBRID = False
+HYBRID = True  # with the dense extra, as the plan's "auto" retrieval searches
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,9 @@ def _present(fact: str, text: str) -> bool:
 
 
 def _pages(kb: KnowledgeBase, index: Bm25Index, question: str) -> list[Document]:
-    """The pages that retrieval gives the answerer: BM25's best, or, with ``HYBRID``, BM25
-    and similarity in meaning fused, as the retrieval agent's ``hybrid`` mode does."""
-    if not HYBRID:
+    """The pages that retrieval gives the answerer: BM25 and similarity in meaning fused,
+    as the retrieval agent's ``auto`` mode does with the dense extra, else BM25's best."""
+    if not (HYBRID and dense.available()):
         return [kb.pages[n] for n, _ in index.search(query_terms(question), PAGES)]
     vectors = dense.encode([searchable(d) for d in kb.pages])
     similar = dense.rank(vectors, dense.encode([question])[0], FUSION_DEPTH)
@@ -172,10 +173,10 @@ def main() -> None:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--show", action="store_true", help="print each question that misses")
     parser.add_argument("--calibrate", action="store_true", help="search WEIGHT and ANSWERS")
-    parser.add_argument("--hybrid", action="store_true", help="retrieve by words and meaning")
+    parser.add_argument("--bm25", action="store_true", help="retrieve by words alone")
     args = parser.parse_args()
     global HYBRID
-    HYBRID = args.hybrid
+    HYBRID = not args.bm25
     kbs = [load(path) for path in args.files]
     if args.calibrate:
         calibrate(kbs)

@@ -583,7 +583,7 @@ AGENT_INPUT_CASES = [
     pytest.param(
         one(search(collection="demo", mode="fuzzy")),
         None,
-        "mode: Input should be 'bm25', 'dense' or 'hybrid'",
+        "mode: Input should be 'bm25', 'dense', 'hybrid' or 'auto'",
         id="retrieval-mode-unknown",
     ),
     pytest.param(

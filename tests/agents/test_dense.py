@@ -113,6 +113,22 @@ def test_hybrid_search_needs_no_keyword(dense_dir: Path) -> None:
     assert len(hits) == 2 and hits[0].score == pytest.approx(1 / (RRF_K + 1))
 
 
+@needs_dense
+def test_auto_searches_hybrid_where_the_collection_has_embeddings(dense_dir: Path) -> None:
+    query = "how do I reset my router"
+    hybrid = search(dense_dir, query, "hybrid", k=5)
+    assert search(dense_dir, query, "auto", k=5) == hybrid
+
+
+def test_auto_searches_by_words_without_embeddings_or_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_collection(tmp_path, "kb", KB)  # built without embeddings
+    assert search(tmp_path, "password", "auto") == search(tmp_path, "password", "bm25")
+    monkeypatch.setattr(agents.dense, "available", lambda: False)
+    assert search(tmp_path, "password", "auto") == search(tmp_path, "password", "bm25")
+
+
 def test_fusion_rewards_documents_both_rankings_agree_on() -> None:
     assert fuse([[3, 1], [1, 2]], 2) == [(1, 1 / 61 + 1 / 62), (3, 1 / 61)]
     # First in one and last in the other beats second in both; ties by document number.

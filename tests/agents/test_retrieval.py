@@ -114,7 +114,7 @@ def test_an_unknown_collection(data_dir: Path) -> None:
                 "letters, digits, '-' and '_', starting with a letter or digit"
             ],
         ),
-        ({"mode": "sparse"}, ["mode: Input should be 'bm25', 'dense' or 'hybrid'"]),
+        ({"mode": "sparse"}, ["mode: Input should be 'bm25', 'dense', 'hybrid' or 'auto'"]),
         ({"kind": "dense"}, ["kind: Extra inputs are not permitted"]),
     ],
 )

@@ -49,6 +49,7 @@ def test_finding_what_the_documents_say_is_one_search() -> None:
         "query": "two-factor authentication",
         "collection": "demo",
         "k": 5,
+        "mode": "auto",  # by words and meaning where the deployment can
     }
     assert made.answer_from == "search"
 
