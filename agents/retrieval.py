@@ -38,6 +38,7 @@ RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
 FUSION_DEPTH = 100  # how deep each ranking is read for hybrid search (k is at most 100)
 
 Mode = Literal["bm25", "dense", "hybrid", "auto"]
+BY_WORDS_IF_NEED_BE = ("bm25", "auto")  # the modes that search without the dense extra
 
 
 class RetrievalInput(BaseModel):
@@ -187,7 +188,7 @@ class Retrieval(Agent):
     def unable(cls, input: RetrievalInput, capabilities: Mapping[str, Any]) -> str | None:
         from agents import dense
 
-        plain = input.mode in ("bm25", "auto")
+        plain = input.mode in BY_WORDS_IF_NEED_BE
         return None if plain or capabilities.get("dense", True) else dense.MISSING
 
     def score(
@@ -203,7 +204,7 @@ class Retrieval(Agent):
         from agents import dense  # numpy only in processes that search
 
         mode = input.mode
-        if mode not in ("bm25", "auto"):
+        if mode not in BY_WORDS_IF_NEED_BE:
             dense.require()
         collection = self.collections.get(context.data_dir, input.collection)
         if mode == "auto":

@@ -91,21 +91,35 @@ def _present(fact: str, text: str) -> bool:
     return " ".join(fact.split()) in text
 
 
-def _pages(kb: KnowledgeBase, index: Bm25Index, question: str) -> list[Document]:
+@dataclass(frozen=True)
+class Search:
+    """A knowledge base's pages made searchable once: BM25 and, where hybrid, their
+    embeddings (None by words alone)."""
+
+    index: Bm25Index
+    vectors: dense.Vectors | None
+
+    @classmethod
+    def of(cls, kb: KnowledgeBase) -> Search:
+        texts = [searchable(d) for d in kb.pages]
+        vectors = dense.encode(texts) if HYBRID and dense.available() else None
+        return cls(Bm25Index.build(texts), vectors)
+
+
+def _pages(kb: KnowledgeBase, search: Search, question: str) -> list[Document]:
     """The pages that retrieval gives the answerer: BM25 and similarity in meaning fused,
     as the retrieval agent's ``auto`` mode does with the dense extra, else BM25's best."""
-    if not (HYBRID and dense.available()):
-        return [kb.pages[n] for n, _ in index.search(query_terms(question), PAGES)]
-    vectors = dense.encode([searchable(d) for d in kb.pages])
-    similar = dense.rank(vectors, dense.encode([question])[0], FUSION_DEPTH)
-    keywords = index.search(query_terms(question), FUSION_DEPTH)
+    if search.vectors is None:
+        return [kb.pages[n] for n, _ in search.index.search(query_terms(question), PAGES)]
+    similar = dense.rank(search.vectors, dense.encode([question])[0], FUSION_DEPTH)
+    keywords = search.index.search(query_terms(question), FUSION_DEPTH)
     ranked = fuse([[i for i, _ in keywords], [i for i, _ in similar]], PAGES)
     return [kb.pages[n] for n, _ in ranked]
 
 
-def miss(kb: KnowledgeBase, index: Bm25Index, case: Case) -> tuple[str | None, int]:
+def miss(kb: KnowledgeBase, search: Search, case: Case) -> tuple[str | None, int]:
     """Why the answer to ``case`` misses the bar (None when it meets it), and its words."""
-    found = _pages(kb, index, case.question)
+    found = _pages(kb, search, case.question)
     extract = answer(case.question, [(d.id, d.title, d.text) for d in found], MAX_WORDS)
     text = " ".join(extract.text.split())
     return _why(case, extract, found, text), len(text.split())
@@ -129,10 +143,10 @@ def measure(kbs: Sequence[KnowledgeBase], show: bool = False) -> tuple[int, int]
     """How many questions meet the bar, and the words of all answers."""
     met = words = 0
     for kb in kbs:
-        index = Bm25Index.build([searchable(d) for d in kb.pages])
+        search = Search.of(kb)
         passed = 0
         for case in kb.cases:
-            why, said = miss(kb, index, case)
+            why, said = miss(kb, search, case)
             words += said
             passed += why is None
             if why is not None and show:
