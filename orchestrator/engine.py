@@ -290,21 +290,27 @@ class Engine:
         if followups.messages:
             self.dispatcher.send_steps(followups.messages)
             self.store.outbox.sent(followups.messages)
-        if followups.finalize and not self.finalize(job_id, replanning=False):
+        if followups.finalize and not self.finalize(
+            job_id, replanning=False, ended=followups.ended
+        ):
             self.dispatcher.send_finalize(job_id)
 
-    def finalize(self, job_id: str, *, replanning: bool = True) -> bool:
+    def finalize(
+        self, job_id: str, *, replanning: bool = True, ended: JobResult | None = None
+    ) -> bool:
         """Aggregate a job whose steps have all ended, and mark it finished (once).
 
         Without ``replanning`` (a worker that just ran the job's last step), a job whose
         failed branch a planner may replace is left alone: False, for the orchestrator.
+        ``ended``: the job as the script that ended its last step read it; else it is
+        read now (a finalize sent again, by the sweeper or a worker, always reads).
         """
         with self.traced("celeriac.finalize", job_id):
-            return self._finalize(job_id, replanning)
+            return self._finalize(job_id, replanning, ended)
 
-    def _finalize(self, job_id: str, replanning: bool) -> bool:
+    def _finalize(self, job_id: str, replanning: bool, ended: JobResult | None) -> bool:
         try:
-            result = self.store.result(job_id)
+            result = ended if ended is not None else self.store.result(job_id)
         except JobNotFound:
             return True
         if result.done or result.status == "awaiting_approval":

@@ -46,7 +46,7 @@ from orchestrator.store.records import (
 )
 from orchestrator.store.roster import Roster
 
-STANDALONE_SCRIPTS = frozenset({"sent", "read", "scan"})
+STANDALONE_SCRIPTS = frozenset({"sent", "scan"})
 PRELUDE = "common"  # prepended to every other script; not one itself
 
 
@@ -250,12 +250,13 @@ class Store:
         """Record the step's output (and what its model calls spent that is not yet
         counted: ``usage``) and queue what became ready. The first ready dependent of an
         agent type in ``chain`` is claimed at once for ``worker``, leased for ``lease``
-        seconds (``Followups.chained``): it runs next there, and was never published."""
+        seconds (``Followups.chained``): it runs next there, and was never published.
+        The completion of the job's last step reads the job too (``Followups.ended``)."""
         scored = json.dumps([score.model_dump() for score in scores]) if scores else ""
         used = usage or TokenUsage()
         spent = (used.prompt_tokens, used.completion_tokens, used.cost)
         data = (json.dumps(output), scored, *spent, worker, lease, *sorted(chain))
-        return Followups.parse(self._run("complete", job_id, step_id, *data))
+        return Followups.parse(self._run("complete", job_id, step_id, *data), job_id)
 
     def fail(
         self,

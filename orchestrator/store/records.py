@@ -63,13 +63,18 @@ class Followups:
     finalize: bool = False
     # A ready dependent claimed at once for the worker that completed the step (complete).
     chained: tuple[StepMessage, Claim] | None = None
+    # The job as the completion of its last step left it (complete): what finalize reads.
+    ended: JobResult | None = None
 
     @classmethod
-    def parse(cls, reply: list[Any]) -> Followups:
+    def parse(cls, reply: list[Any], job_id: str = "") -> Followups:
         """``{finalize (0/1), messages..., and from complete {message, claim...} of the
-        dependent it claimed, if any}``, or ``{-1}``: nothing due (complete, fail, expire)."""
+        dependent it claimed, if any}``, or ``{-1}``: nothing due (complete, fail, expire);
+        or from complete ``{2, the job as read.lua returns it}``: finalize job ``job_id``."""
         if not reply or int(reply[0]) < 0:
             return cls()
+        if int(reply[0]) == 2:
+            return cls(finalize=True, ended=job_result(job_id, reply[1:]))
         due, chained = reply[1:], None
         if due and isinstance(due[-1], list):
             (raw, *claim), due = due[-1], due[:-1]

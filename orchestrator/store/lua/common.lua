@@ -113,6 +113,20 @@ local function step_ids()
   return cjson.decode(raw)
 end
 
+-- The job as read.lua returns it, appended to ``out``: {job fields, step id, step fields,
+-- step id, step fields, ...} (fields flat, as HGETALL gives them) for the steps the job has
+-- written; ``out`` as it was if there is no such job.
+local function job_state(out)
+  local fields = redis.call('HGETALL', job)
+  if #fields == 0 then return out end
+  table.insert(out, fields)
+  for _, id in ipairs(step_ids()) do
+    table.insert(out, id)
+    table.insert(out, redis.call('HGETALL', step_key(id)))
+  end
+  return out
+end
+
 -- A job has ended: wake its waiters, and keep its keys for the result TTL only.
 local function end_job(status, ttl)
   redis.call('XADD', job .. ':end', '*', 'status', status)

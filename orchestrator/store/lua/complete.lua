@@ -6,7 +6,8 @@
 -- however often this runs. The first of them of a type in ARGV[11..] is claimed for the
 -- worker at once, instead of going to the outbox: its lease keeps it if the worker dies.
 -- Returns {finalize (0/1), messages..., and {message, claim...} of the one claimed, if
--- any}, or {-1} when the step had already ended otherwise.
+-- any}, or {-1} when the step had already ended otherwise; or, when this ended the job's
+-- last step, {2, the job as read.lua returns it}: what finalizing it reads, in this call.
 local step = ARGV[3]
 local sk = step_key(step)
 -- What the attempt spent counts however it ends.
@@ -49,4 +50,5 @@ if redis.call('HGET', job, 'status') == 'running' then
 end
 out[1] = settle(1)
 if chained then table.insert(out, chained) end
+if out[1] == 1 and #out == 1 then return job_state({2}) end
 return out

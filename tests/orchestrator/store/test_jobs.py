@@ -12,7 +12,7 @@ import redis
 
 from orchestrator import names
 from orchestrator.embedded.redis_server import RedisServer
-from orchestrator.models import Plan
+from orchestrator.models import Plan, Score, TokenUsage
 from orchestrator.store.jobs import Store
 from orchestrator.store.records import Followups, StepMessage
 
@@ -66,6 +66,21 @@ def test_completion_queues_children_exactly_once(store: Store) -> None:
     after_c = run_step(store, job_id, "c")
     assert [m.step_id for m in after_c.messages] == ["d"]
     assert run_step(store, job_id, "d").finalize
+
+
+def test_completing_the_last_step_reads_the_job_as_a_read_then_would(store: Store) -> None:
+    job_id, _ = start(store, DIAMOND, answer_from="d")
+    for step_id in "abc":
+        assert run_step(store, job_id, step_id).ended is None  # steps still to end
+    assert store.claim(job_id, "d", 1, "echo", "w1", 30, max_attempts=3).ok
+    scores = [Score(name="f1", value=0.5, method="lexical")]
+    last = store.complete(job_id, "d", {"step": "d"}, scores, TokenUsage.of(3, 4, 0.25))
+    assert last.finalize and last.ended is not None
+    assert last.ended == store.result(job_id)
+    assert last.ended.steps["d"].scores == scores and last.ended.usage.cost == 0.25
+    # The same completion again (a redelivered message): finalizing it reads for itself.
+    again = store.complete(job_id, "d", {"step": "d"})
+    assert again.finalize and again.ended is None
 
 
 @pytest.mark.parametrize("round_", range(30))
@@ -151,7 +166,8 @@ def test_failure_skips_every_descendant(store: Store) -> None:
     assert not done.finalize
     records = store.step_records(job_id, ["b", "d", "e"])
     assert [records[s]["status"] for s in "bde"] == ["failed", "skipped", "skipped"]
-    assert run_step(store, job_id, "c").finalize  # c was the last step still to end
+    last = run_step(store, job_id, "c")  # c was the last step still to end
+    assert last.finalize and last.ended == store.result(job_id)
 
 
 def test_retry_requeues_with_a_new_dispatch(store: Store) -> None:
