@@ -10,8 +10,9 @@ with its similarity in meaning to the question (all-MiniLM-L6-v2: the cosine of 
 question and the unit, read alone or under its heading, whichever is closer), and the
 blend decides, at its own threshold. A question whose name or kind of thing the passages
 lack ("VPN", the "sports" of "sports channels"), or a yes/no question with a word they
-lack ("a student discount"), weighs its similarity down as it does its words. Without the
-extra, nothing here loads torch, and the words alone decide.
+lack ("a student discount"), weighs its similarity down as it does its words; a table
+row whose first cell the question names ("same day") weighs it up as it does its words.
+Without the extra, nothing here loads torch, and the words alone decide.
 
 ``WEIGHT``, ``ANSWERS`` and ``ALONGSIDE`` were chosen by ``python -m benchmarks.answer_bar
 --calibrate`` on the tests' knowledge base and the development sets under
@@ -100,6 +101,7 @@ def blended(
         return None
     on_words = answerable / ANSWERS
     return [
-        on_words * ((1 - WEIGHT) * lexical + WEIGHT * max(meaning, 0.0) * scorer.named)
-        for lexical, meaning in zip(words, similar, strict=True)
+        on_words
+        * ((1 - WEIGHT) * lexical + WEIGHT * max(meaning, 0.0) * scorer.named * scorer.keyed[i])
+        for i, (lexical, meaning) in enumerate(zip(words, similar, strict=True))
     ]

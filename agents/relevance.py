@@ -8,10 +8,11 @@ that asks for an amount, a time or a date ("how much", "when") counts for less i
 that has no number in it. Synonyms and verb forms count as the same term ("money back"
 and "credit", "crash" and "accident": ``agents.thesaurus``), so does a word the question
 misspelt that no unit has and one has nearly ("pasword"), and a unit that has the
-question's words side by side ("lock the bike") gains a little. Passages that lack a name
-the question gives ("VPN"), the kind of thing it asks for (the "sports" of "which sports
-channels"), or any word of a yes/no question ("Can I pay by credit card?") speak of
-something else: every unit scores less.
+question's words side by side ("lock the bike") gains a little, and so does a table
+row whose first cell the question names ("Same Day" for "same day delivery"). Passages
+that lack a name the question gives ("VPN"), the kind of thing it asks for (the "sports"
+of "which sports channels"), or any word of a yes/no question ("Can I pay by credit
+card?") speak of something else: every unit scores less.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ ABSENT = 1.0
 # The factor for each name, acronym or number of the question that no passage has.
 UNNAMED = 0.7
 PAIRED = 0.2  # the most a unit gains for holding the question's words in its order
+# What a table row gains whose first cell the question names ("same day", "an extra
+# 5gb"): of a table's rows, which share the rest of the question's words alike (every
+# row of "Service; Extra cost"), it is the one asked about.
+KEYED = 0.15
 UNKIND = 0.5  # the factor for each word of the kind asked for that no passage has
 # The factor for each other word of a yes/no question that no passage has.
 YES_NO_ABSENT = 0.6
@@ -136,6 +141,7 @@ class Sentence:
     end: int
     section: str  # its heading, else the passage's title
     kind: str = "sentence"  # or "item" of a list, or "row" of a table
+    key: str = ""  # a row's first cell ("Same Day")
 
 
 def side_by_side(sentences: Sequence[Sentence], index: int) -> list[int]:
@@ -167,7 +173,14 @@ def split_sentences(passages: Sequence[tuple[str, str, str]]) -> list[Sentence]:
                 section = unit.section or title
                 found.append(
                     Sentence(
-                        passage_id, len(found), unit.text, unit.start, unit.end, section, unit.kind
+                        passage_id,
+                        len(found),
+                        unit.text,
+                        unit.start,
+                        unit.end,
+                        section,
+                        unit.kind,
+                        unit.key,
                     )
                 )
     return found
@@ -248,6 +261,7 @@ class Scorer:
         # Words of the question side by side in a unit ("lock the bike"), as a share of
         # the question's pairs.
         self.paired = [_paired(question.pairs, s.text) for s in sentences]
+        self.keyed = [1 + KEYED * _names_key(question, s) for s in sentences]
         frequency = Counter(term for bag in self.own for term in bag & asked)
         n = len(sentences)
         self.weights = {
@@ -284,7 +298,7 @@ class Scorer:
         value = (1 - TITLE_SHARE) * held / self.total + TITLE_SHARE * titled / self.total
         if self.question.wants and not self.question.wants.search(sentence.text):
             value *= UNTYPED
-        value *= 1 + PAIRED * self.paired[index]
+        value *= (1 + PAIRED * self.paired[index]) * self.keyed[index]
         return min(value, 1.0) * self.prior[index] * self.named
 
     def missing(self) -> list[str]:
@@ -292,6 +306,20 @@ class Scorer:
         held = self.present | self.aside
         words = [word for term, word in self.question.words.items() if term not in held]
         return list(dict.fromkeys(re.sub(r"['\u2019]s$", "", word) for word in words))
+
+
+def _names_key(question: Question, sentence: Sentence) -> bool:
+    """Whether ``sentence`` is a table row whose first cell, but for what it says in
+    brackets ("Child (4 to 15)"), the question names: each of its terms and numbers."""
+    key = re.sub(r"\([^)]*\)", " ", sentence.key)
+    terms = _terms(key)
+    asked = set(re.findall(r"\d+(?:[.,]\d+)?", _unglued(question.text)))
+    return (
+        sentence.kind == "row"
+        and bool(terms)
+        and terms <= question.terms
+        and set(re.findall(r"\d+(?:[.,]\d+)?", key)) <= asked
+    )
 
 
 def _misspelt(question: Question, present: set[str]) -> dict[str, str]:

@@ -44,6 +44,7 @@ class Unit:
     text: str
     kind: Kind
     section: str  # the heading it stands under ("" before the first)
+    key: str = ""  # a table row's first cell: what the row is about ("Same Day", "5 GB")
 
 
 @dataclass(slots=True)
@@ -72,7 +73,7 @@ def units(text: str, language: str = "en") -> list[Unit]:
                 for name, cell in zip([*header, *[""] * len(cells)], cells, strict=False)
                 if cell
             )
-            found.append(Unit(block.start, block.end, shown, "row", section))
+            found.append(Unit(block.start, block.end, shown, "row", section, cells[0]))
             continue
         else:
             found += _sentences(text, block, section, language)

@@ -111,3 +111,30 @@ def test_a_number_written_with_its_unit_is_the_number_and_the_unit() -> None:
     # A one-letter unit stays: "5G" is a name (of a network), not five grams.
     network = ("n", "Coverage", "Our 5G network covers 98% of the country.")
     assert scores("Where does 5G reach?", network) > scores("Where does 4G reach?", network)
+
+
+SERVICES = (
+    "services",
+    "Delivery services",
+    "| Service | Delivery time | Extra cost |\n"
+    "|---|---|---|\n"
+    "| Next Day | Next working day by 6pm | +$3.00 |\n"
+    "| Same Day | By 9pm the same day | +$9.00 |\n"
+    "| Child (4 to 15) | Ages 4 to 15 | +$1.00 |\n",
+)
+
+
+def test_the_row_whose_first_cell_the_question_names_scores_higher() -> None:
+    next_day, same_day, _ = scores("How much extra is same day delivery?", SERVICES)
+    assert same_day > next_day  # the cells but the first share the question's words alike
+    # What a first cell says in brackets is no part of its name; a synonym names it.
+    assert (
+        scores("What extra do kids cost?", SERVICES)[2]
+        > scores("What extra do pets cost?", SERVICES)[2]
+    )
+    # A number of the first cell must be the question's too.
+    five, fifteen = scores(
+        "How much for an extra 5gb?",
+        ("d", "Add-ons", "| Add-on | Price |\n|---|---|\n| 5 GB | $10 |\n| 15 GB | $20 |\n"),
+    )
+    assert five > fifteen
