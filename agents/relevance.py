@@ -54,6 +54,7 @@ MISSPELT_LENGTH = 5
 LEFT_OUT_LENGTH = 6
 UNTYPED = 0.65  # the factor for a unit without the number, time or date the question wants
 _DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _YES_NO = re.compile(
     r"^\s*(?:can|could|do|does|did|is|are|was|were|will|would|should|shall|may|must|has|"
     r"have|am)\b",
@@ -261,7 +262,8 @@ class Scorer:
         # Words of the question side by side in a unit ("lock the bike"), as a share of
         # the question's pairs.
         self.paired = [_paired(question.pairs, s.text) for s in sentences]
-        self.keyed = [1 + KEYED * _names_key(question, s) for s in sentences]
+        written = set(_NUMBER.findall(_unglued(question.text)))  # the numbers as typed
+        self.keyed = [1 + KEYED * _names_key(question, written, s) for s in sentences]
         frequency = Counter(term for bag in self.own for term in bag & asked)
         n = len(sentences)
         self.weights = {
@@ -308,18 +310,15 @@ class Scorer:
         return list(dict.fromkeys(re.sub(r"['\u2019]s$", "", word) for word in words))
 
 
-def _names_key(question: Question, sentence: Sentence) -> bool:
+def _names_key(question: Question, numbers: set[str], sentence: Sentence) -> bool:
     """Whether ``sentence`` is a table row whose first cell, but for what it says in
-    brackets ("Child (4 to 15)"), the question names: each of its terms and numbers."""
+    brackets ("Child (4 to 15)"), the question names: each of its terms, and each of its
+    numbers among the question's ``numbers``."""
+    if sentence.kind != "row":
+        return False
     key = re.sub(r"\([^)]*\)", " ", sentence.key)
     terms = _terms(key)
-    asked = set(re.findall(r"\d+(?:[.,]\d+)?", _unglued(question.text)))
-    return (
-        sentence.kind == "row"
-        and bool(terms)
-        and terms <= question.terms
-        and set(re.findall(r"\d+(?:[.,]\d+)?", key)) <= asked
-    )
+    return bool(terms) and terms <= question.terms and set(_NUMBER.findall(key)) <= numbers
 
 
 def _misspelt(question: Question, present: set[str]) -> dict[str, str]:
